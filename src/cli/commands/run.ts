@@ -1,0 +1,49 @@
+/**
+ * `jetport run`: the daemon, with every enabled role, until a shutdown signal.
+ * @module
+ */
+import type { Command } from "../command.ts";
+import { EXIT } from "../command.ts";
+import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
+import { runDaemon } from "../../daemon/daemon.ts";
+import { closeLogging, logger, setupLogging } from "../../platform/logging.ts";
+import { onShutdownSignal, shutdownSignals } from "../../platform/signals.ts";
+
+/** The `run` command. */
+export const runCommand: Command = {
+  name: "run",
+  summary: "run the daemon with every enabled role",
+  help: `Usage: jetport run --config FILE
+
+Runs every role whose section is in the config, on one NATS connection, until
+${shutdownSignals().join(" or ")}. The first signal stops intake, lets in-flight work finish
+within shutdown.grace, gives back unfinished messages, drains the connection and exits 0.
+A second signal exits at once (code 1).
+
+The daemon starts even when NATS is down: it keeps connecting and /readyz says 503.
+
+${CONFIG_HELP}`,
+  flags: { string: ["config"] },
+  async run(args) {
+    const config = await loadConfigFlag(args);
+    await setupLogging(config.log);
+    const log = logger("daemon");
+    const shutdown = Promise.withResolvers<void>();
+    const removeListeners = onShutdownSignal(
+      (signal) => {
+        log.info("received {signal}; shutting down (send it again to exit at once)", { signal });
+        shutdown.resolve();
+      },
+      (signal) => {
+        log.warn("received {signal} again; exiting now", { signal });
+        Deno.exit(EXIT.failure);
+      },
+    );
+    try {
+      return await runDaemon(config, { shutdown: shutdown.promise });
+    } finally {
+      removeListeners();
+      await closeLogging();
+    }
+  },
+};

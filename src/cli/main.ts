@@ -1,0 +1,100 @@
+/**
+ * The CLI: dispatches `jetport <command>`, prints help, maps errors to exit codes.
+ * @module
+ */
+import { parseArgs, UsageError } from "./args.ts";
+import { type Command, EXIT } from "./command.ts";
+import { ConfigError } from "../config/errors.ts";
+import { redact } from "../platform/redact.ts";
+import { closest } from "../config/suggest.ts";
+import { runCommand } from "./commands/run.ts";
+import { validateCommand } from "./commands/validate.ts";
+import { versionCommand } from "./commands/version.ts";
+
+/** A command of DESIGN.md whose issue has not landed: says so, exit 2, no fake output. */
+function notYet(name: string, summary: string, usage: string): Command {
+  return {
+    name,
+    summary: `${summary} (not yet available)`,
+    help: `Usage: ${usage}\n\n${summary}.\nNot yet available in this version of jetport.`,
+    flags: { string: [], boolean: [] },
+    run() {
+      console.error(`jetport ${name}: not yet available in this version`);
+      return Promise.resolve(EXIT.usage);
+    },
+  };
+}
+
+/** Every command, in the order `jetport --help` lists them. */
+export const COMMANDS: Command[] = [
+  runCommand,
+  validateCommand,
+  notYet(
+    "provision",
+    "plan, apply or verify streams, consumers and KV buckets",
+    "jetport provision plan|apply|verify --config FILE",
+  ),
+  notYet("status", "show streams, consumers, lag and DLQ depth", "jetport status --config FILE"),
+  notYet("dlq", "list, show, redrive or purge dead letters", "jetport dlq list|show|redrive|purge"),
+  notYet("publish", "publish messages to JetStream", "jetport publish --config FILE --subject S"),
+  notYet("replay", "read a stream back", "jetport replay --config FILE --stream S"),
+  notYet(
+    "service",
+    "print a systemd unit or Windows service definition",
+    "jetport service systemd|windows",
+  ),
+  versionCommand,
+];
+
+/** The top-level help text. */
+export function topHelp(commands: Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `jetport: file events, uploads, provisioning and dead letters around NATS JetStream
+
+Usage: jetport <command> [flags]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+
+Run "jetport <command> --help" for a command's flags.
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config, 3 drift found.`;
+}
+
+/** Runs the CLI with `argv`; resolves with the process exit code. */
+export async function main(
+  argv: readonly string[],
+  commands: Command[] = COMMANDS,
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(topHelp(commands));
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version") return versionCommand.run({ _: [], flags: {} });
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    const hint = closest(name, commands.map((c) => c.name));
+    console.error(`jetport: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
+    console.error(`Run "jetport --help" for the list.`);
+    return EXIT.usage;
+  }
+  try {
+    const args = parseArgs(rest, command.flags);
+    if (args.flags.help) {
+      console.log(command.help);
+      return EXIT.ok;
+    }
+    return await command.run(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`jetport ${name}: ${err.message}\n\n${command.help}`);
+      return EXIT.usage;
+    }
+    if (err instanceof ConfigError) {
+      console.error(redact(err.message));
+      return EXIT.usage;
+    }
+    console.error(redact(`jetport ${name}: ${err instanceof Error ? err.message : String(err)}`));
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Starts the enabled roles in order, restarts a role that crashes (with backoff, logged), and
+ * stops them all within a grace period.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Registry } from "../http/metrics.ts";
+import type { Role, RoleContext } from "../roles/role.ts";
+import { backoffDelay } from "../nats/connection.ts";
+
+/** A role the supervisor runs: how to create it, and its context minus `crash`. */
+export interface SupervisedRole {
+  /** The role's name. */
+  name: string;
+  /** Creates a fresh instance (also for restarts). */
+  create: (ctx: RoleContext) => Role;
+}
+
+/** Supervisor settings. */
+export interface SupervisorOptions {
+  /** Shared context for every role, minus `crash` and `log`, which are per role. */
+  context: Omit<RoleContext, "crash" | "log">;
+  /** Logger factory per role. */
+  logger: (role: string) => Logger;
+  /** Metrics registry (restart counter). */
+  metrics: Registry;
+  /** First restart delay; doubles per consecutive crash up to `maxRestartDelay`. */
+  restartDelay?: number;
+  /** Largest restart delay. */
+  maxRestartDelay?: number;
+}
+
+interface Slot {
+  spec: SupervisedRole;
+  role?: Role;
+  state: "starting" | "running" | "restarting" | "stopped";
+  crashes: number;
+  lastError?: string;
+  timer?: number;
+}
+
+/** Runs roles; see the module doc. */
+export class Supervisor {
+  #slots: Slot[] = [];
+  #opts: Required<SupervisorOptions>;
+  #stopping = false;
+  #restarts;
+
+  /** Creates a supervisor for `roles`, started in the given order. */
+  constructor(roles: SupervisedRole[], options: SupervisorOptions) {
+    this.#opts = { restartDelay: 1000, maxRestartDelay: 60_000, ...options };
+    this.#slots = roles.map((spec) => ({ spec, state: "stopped", crashes: 0 }));
+    this.#restarts = options.metrics.counter("role_restarts_total", "Role restarts after a crash");
+  }
+
+  /** Starts every role in order; a role that fails to start is retried in the background. */
+  async start(): Promise<void> {
+    for (const slot of this.#slots) {
+      if (this.#stopping) return;
+      await this.#startSlot(slot);
+    }
+  }
+
+  async #startSlot(slot: Slot): Promise<void> {
+    const log = this.#opts.logger(slot.spec.name);
+    const instance = slot.spec.create({
+      ...this.#opts.context,
+      log,
+      crash: (err) => this.#onCrash(slot, instance, err),
+    });
+    slot.role = instance;
+    slot.state = "starting";
+    try {
+      await instance.start();
+      if (slot.role !== instance || this.#stopping) return;
+      slot.state = "running";
+      log.info("started");
+    } catch (err) {
+      this.#onCrash(slot, instance, err);
+    }
+  }
+
+  #onCrash(slot: Slot, instance: Role, err: unknown) {
+    if (this.#stopping || slot.role !== instance || slot.state === "restarting") return;
+    const log = this.#opts.logger(slot.spec.name);
+    slot.state = "restarting";
+    slot.crashes++;
+    slot.lastError = err instanceof Error ? err.message : String(err);
+    const delay = backoffDelay(
+      slot.crashes - 1,
+      this.#opts.restartDelay,
+      this.#opts.maxRestartDelay,
+      0,
+    );
+    log.error("role failed: {error}; restarting in {delay} ms (failure {n})", {
+      error: slot.lastError,
+      delay,
+      n: slot.crashes,
+    });
+    this.#restarts.inc({ role: slot.spec.name });
+    (async () => {
+      await instance.stop(Date.now() + 5000).catch(() => {});
+      if (this.#stopping) return;
+      slot.timer = setTimeout(() => {
+        slot.timer = undefined;
+        if (!this.#stopping) this.#startSlot(slot);
+      }, delay);
+    })();
+  }
+
+  /** Undefined when every role is ready, else the reasons per role. */
+  notReady(): Record<string, string> {
+    const reasons: Record<string, string> = {};
+    for (const slot of this.#slots) {
+      if (slot.state === "restarting") {
+        reasons[slot.spec.name] = `restarting after: ${slot.lastError}`;
+      } else if (slot.state !== "running") reasons[slot.spec.name] = slot.state;
+      else {
+        const r = slot.role?.notReadyReason();
+        if (r) reasons[slot.spec.name] = r;
+      }
+    }
+    return reasons;
+  }
+
+  /** Stops every role, in reverse start order, each bounded by `deadline`. */
+  async stop(deadline: number): Promise<void> {
+    this.#stopping = true;
+    for (const slot of [...this.#slots].reverse()) {
+      if (slot.timer !== undefined) clearTimeout(slot.timer);
+      if (!slot.role) continue;
+      const log = this.#opts.logger(slot.spec.name);
+      try {
+        await slot.role.stop(deadline);
+        log.info("stopped");
+      } catch (err) {
+        log.error("error while stopping: {error}", { error: String(err) });
+      }
+      slot.state = "stopped";
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The daemon's one NATS connection: options from config, reconnect with exponential backoff and
+ * jitter (forever with `max_attempts: -1`), state changes logged and exported as metrics. The
+ * connection is opened in the background so the daemon starts while NATS is still down.
+ * @module
+ */
+import { connect } from "@nats-io/transport-node";
+import {
+  type ConnectionOptions,
+  credsAuthenticator,
+  type NatsConnection,
+  nkeyAuthenticator,
+} from "@nats-io/nats-core";
+import type { NatsConfig } from "../config/schema.ts";
+import type { Registry } from "../http/metrics.ts";
+import { logger } from "../platform/logging.ts";
+
+/** The shared connection as roles see it. */
+export interface NatsHandle extends AsyncDisposable {
+  /** Resolves with the connection once it is first established. */
+  readonly ready: Promise<NatsConnection>;
+  /** The connection, once established. */
+  current(): NatsConnection | undefined;
+  /** True while connected to a server. */
+  connected(): boolean;
+  /** Why the connection is not usable, or undefined when it is. */
+  notReadyReason(): string | undefined;
+  /** The connected server's version (`2.10.27`), once known. */
+  serverVersion(): string | undefined;
+  /** Drains subscriptions and closes; safe to call more than once. */
+  drain(): Promise<void>;
+}
+
+/** Builds nats.js connection options from the `nats:` section. */
+export async function connectionOptions(cfg: NatsConfig): Promise<ConnectionOptions> {
+  const opts: ConnectionOptions = {
+    servers: cfg.servers,
+    name: cfg.name,
+    maxReconnectAttempts: cfg.reconnect.max_attempts,
+    reconnectTimeWait: cfg.reconnect.wait,
+    reconnectJitter: cfg.reconnect.jitter,
+    timeout: cfg.timeout,
+    waitOnFirstConnect: true,
+    ignoreClusterUpdates: false,
+  };
+  if (cfg.user !== undefined) {
+    opts.user = cfg.user;
+    opts.pass = cfg.pass;
+  }
+  if (cfg.token !== undefined) opts.token = cfg.token;
+  if (cfg.creds_file) opts.authenticator = credsAuthenticator(await Deno.readFile(cfg.creds_file));
+  if (cfg.nkey_seed_file) {
+    const seed = new TextEncoder().encode((await Deno.readTextFile(cfg.nkey_seed_file)).trim());
+    opts.authenticator = nkeyAuthenticator(seed);
+  }
+  if (cfg.tls) {
+    opts.tls = {
+      caFile: cfg.tls.ca_file,
+      certFile: cfg.tls.cert_file,
+      keyFile: cfg.tls.key_file,
+      handshakeFirst: cfg.tls.handshake_first,
+    };
+  }
+  return opts;
+}
+
+/** Exponential backoff from `wait` doubling up to `maxWait`, plus up to `jitter` at random. */
+export function backoffDelay(
+  attempt: number,
+  wait: number,
+  maxWait: number,
+  jitter: number,
+): number {
+  const base = Math.min(maxWait, wait * 2 ** Math.min(attempt, 20));
+  return Math.round(base + Math.random() * jitter);
+}
+
+/** Opens the connection in the background; see {@link NatsHandle}. */
+export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
+  const log = logger("nats");
+  const connectedGauge = metrics.gauge("nats_connected", "1 while connected to a NATS server");
+  const reconnects = metrics.counter("nats_reconnects_total", "Reconnections to NATS");
+  const disconnects = metrics.counter(
+    "nats_disconnects_total",
+    "Disconnections from NATS, by server",
+  );
+  const ldm = metrics.counter("nats_lame_duck_total", "Lame-duck-mode notices from servers");
+  const errors = metrics.counter("nats_errors_total", "Asynchronous errors reported by servers");
+  connectedGauge.set(0);
+
+  let nc: NatsConnection | undefined;
+  let isConnected = false;
+  let reason = `connecting to ${cfg.servers.join(", ")}`;
+  let attempt = 0;
+  let closing = false;
+
+  const ready = (async () => {
+    const opts = await connectionOptions(cfg);
+    opts.reconnectDelayHandler = () =>
+      backoffDelay(attempt++, cfg.reconnect.wait, cfg.reconnect.max_wait, cfg.reconnect.jitter);
+    log.info("connecting to {servers}", { servers: cfg.servers.join(", ") });
+    const conn = await connect(opts);
+    nc = conn;
+    isConnected = true;
+    attempt = 0;
+    reason = "";
+    connectedGauge.set(1);
+    log.info("connected to {server} (nats-server {version})", {
+      server: conn.getServer(),
+      version: conn.info?.version,
+    });
+    watchStatus(conn);
+    conn.closed().then((err) => {
+      isConnected = false;
+      connectedGauge.set(0);
+      reason = "connection closed";
+      if (err && !closing) log.error("connection closed: {error}", { error: err.message });
+    });
+    return conn;
+  })();
+  ready.catch((err) => {
+    reason = `cannot connect: ${err.message}`;
+    log.error("cannot connect to NATS: {error}", { error: err.message });
+  });
+
+  async function watchStatus(conn: NatsConnection) {
+    for await (const s of conn.status()) {
+      switch (s.type) {
+        case "disconnect":
+          isConnected = false;
+          connectedGauge.set(0);
+          reason = `disconnected from ${s.server}`;
+          disconnects.inc({ server: s.server });
+          log.warn("disconnected from {server}; reconnecting", { server: s.server });
+          break;
+        case "reconnect":
+          isConnected = true;
+          attempt = 0;
+          reason = "";
+          connectedGauge.set(1);
+          reconnects.inc();
+          log.info("reconnected to {server} (nats-server {version})", {
+            server: s.server,
+            version: conn.info?.version,
+          });
+          break;
+        case "reconnecting":
+          log.debug("reconnecting");
+          break;
+        case "ldm":
+          ldm.inc();
+          log.warn("server {server} entered lame duck mode; will move to another server", {
+            server: s.server,
+          });
+          break;
+        case "update":
+          log.info("cluster servers changed: added {added}, removed {deleted}", {
+            added: s.added?.join(",") || "-",
+            deleted: s.deleted?.join(",") || "-",
+          });
+          break;
+        case "error":
+          errors.inc();
+          log.error("server error: {error}", { error: s.error?.message });
+          break;
+        case "staleConnection":
+          log.warn("connection is stale (no PONGs); reconnecting");
+          break;
+      }
+    }
+  }
+
+  const drain = async () => {
+    if (closing) return;
+    closing = true;
+    if (!nc) return; // never connected: nothing to drain (the pending connect is abandoned)
+    if (!nc.isClosed()) {
+      try {
+        await nc.drain();
+      } catch {
+        await nc.close();
+      }
+    }
+    isConnected = false;
+    connectedGauge.set(0);
+  };
+
+  return {
+    ready,
+    current: () => nc,
+    connected: () => isConnected,
+    notReadyReason: () => (isConnected ? undefined : reason),
+    serverVersion: () => nc?.info?.version,
+    drain,
+    [Symbol.asyncDispose]: drain,
+  };
+}

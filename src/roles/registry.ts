@@ -1,0 +1,10 @@
+/**
+ * Which roles this build implements: role name → factory. The daemon starts the enabled ones in
+ * {@link ROLE_NAMES} order.
+ * @module
+ */
+import type { RoleFactory } from "./role.ts";
+import type { RoleName } from "./schemas.ts";
+
+/** Implemented roles. */
+export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {};

@@ -1,0 +1,132 @@
+/**
+ * Starts a real `nats-server` for integration tests: free port, temp JetStream store, stop and
+ * restart on the same port and store. The binary comes from `NATS_SERVER_BIN`, `.tools/`, or PATH.
+ * @module
+ */
+
+/** A running test server. */
+export interface NatsServer extends AsyncDisposable {
+  /** Client URL, `nats://127.0.0.1:<port>`. */
+  url: string;
+  /** Client port. */
+  port: number;
+  /** Monitoring (HTTP) port. */
+  monitorPort: number;
+  /** JetStream store directory. */
+  storeDir: string;
+  /** The server's version, e.g. `2.9.10`. */
+  version: string;
+  /** Stops the server (SIGTERM, wait for exit). */
+  stop(): Promise<void>;
+  /** Kills the server with SIGKILL. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports and store. */
+  restart(): Promise<void>;
+  /** Stops it and removes its store. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link startNatsServer}. */
+export interface NatsServerOptions {
+  /** Extra config-file text (e.g. `authorization { ... }`). */
+  config?: string;
+  /** Use this client port instead of a free one. */
+  port?: number;
+}
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The nats-server binary tests use. */
+export function natsServerBin(): string {
+  const fromEnv = Deno.env.get("NATS_SERVER_BIN");
+  if (fromEnv) return fromEnv;
+  for (const candidate of [".tools/nats-current/nats-server", ".tools/nats-2.9/nats-server"]) {
+    try {
+      Deno.statSync(ROOT + candidate);
+      return ROOT + candidate;
+    } catch { /* try the next one */ }
+  }
+  return "nats-server";
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitForPort(port: number, child: Deno.ChildProcess, timeoutMs = 10_000) {
+  const until = Date.now() + timeoutMs;
+  let exited = false;
+  child.status.then(() => (exited = true));
+  while (Date.now() < until) {
+    if (exited) throw new Error("nats-server exited during start-up");
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz?js-enabled-only=true`);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nats-server did not become healthy on monitoring port ${port}`);
+}
+
+/** Starts a JetStream-enabled server; stop it with `close()` (or `await using`). */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const bin = natsServerBin();
+  const dir = await Deno.makeTempDir({ prefix: "jetport-nats-" });
+  const storeDir = `${dir}/store`;
+  const port = options.port ?? freePort();
+  const monitorPort = freePort();
+  const confFile = `${dir}/nats.conf`;
+  await Deno.writeTextFile(
+    confFile,
+    `listen: 127.0.0.1:${port}
+http: 127.0.0.1:${monitorPort}
+jetstream { store_dir: "${storeDir}" }
+${options.config ?? ""}
+`,
+  );
+  const versionOut = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
+  const version = /v?(\d+\.\d+\.\d+)/.exec(new TextDecoder().decode(versionOut.stdout))?.[1] ??
+    "0.0.0";
+  const logFile = `${dir}/nats.log`;
+
+  let child: Deno.ChildProcess | undefined;
+  const spawn = async () => {
+    child = new Deno.Command(bin, {
+      args: ["-c", confFile, "-l", logFile],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitForPort(monitorPort, child);
+  };
+  const halt = async (signal: Deno.Signal) => {
+    if (!child) return;
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+    child = undefined;
+  };
+  await spawn();
+
+  const close = async () => {
+    await halt("SIGTERM");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    monitorPort,
+    storeDir,
+    version,
+    stop: () => halt("SIGTERM"),
+    kill: () => halt("SIGKILL"),
+    restart: spawn,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
