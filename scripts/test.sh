@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DENO="$PWD/.tools/node_modules/.bin/deno"
+export NO_COLOR=1
 export DENO_TLS_CA_STORE="${DENO_TLS_CA_STORE:-mozilla,system}"
 servers=()
 for s in .tools/nats-2.9/nats-server .tools/nats-current/nats-server; do
