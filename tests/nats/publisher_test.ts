@@ -1,0 +1,144 @@
+import { connect } from "@nats-io/transport-node";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { assert, assertEquals, assertMatch, assertRejects } from "../helpers/assert.ts";
+import { type NatsServer, startNatsServer } from "../helpers/nats_server.ts";
+import { createPublisher, PublishError } from "../../src/nats/publisher.ts";
+import { Registry } from "../../src/http/metrics.ts";
+
+async function setup(server: NatsServer): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: server.url,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], duplicate_window: 60e9 });
+  return nc;
+}
+
+async function streamCount(nc: NatsConnection): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info("ORDERS")).state.messages;
+}
+
+Deno.test("publisher: every message is stored, in order, and the window is respected", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const metrics = new Registry();
+  const pub = createPublisher(nc, { window: 64, metrics, name: "test" });
+  let maxInFlight = 0;
+  const acks = [];
+  for (let i = 0; i < 3000; i++) {
+    acks.push(pub.publish({ subject: `orders.${i % 7}`, data: JSON.stringify({ i }) }));
+    maxInFlight = Math.max(maxInFlight, pub.inFlight);
+  }
+  const results = await Promise.all(acks);
+  assertEquals(results.map((a) => a.seq), results.map((_, i) => i + 1));
+  assert(results.every((a) => a.stream === "ORDERS" && !a.duplicate));
+  assert(maxInFlight <= 64, `in flight ${maxInFlight} > window`);
+  assertEquals(await streamCount(nc), 3000);
+  assertMatch(metrics.render(), /^jetport_publisher_published_total\{publisher="test"\} 3000$/m);
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: a repeated Nats-Msg-Id is reported as a duplicate and stored once", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const metrics = new Registry();
+  const pub = createPublisher(nc, { metrics });
+  const first = await pub.publish({ subject: "orders.a", data: "x", msgId: "order-1" });
+  const again = await pub.publish({ subject: "orders.a", data: "x", msgId: "order-1" });
+  assertEquals(first.duplicate, false);
+  assertEquals(again.duplicate, true);
+  assertEquals(again.seq, first.seq);
+  assertEquals(await streamCount(nc), 1);
+  assertMatch(metrics.render(), /^jetport_publisher_duplicates_total\{publisher="default"\} 1$/m);
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: a stream error fails that message only, with the server's code", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc);
+  await pub.publish({ subject: "orders.a", data: "1" });
+  const h = headers();
+  h.set("Nats-Expected-Last-Sequence", "42");
+  const bad = pub.publish({ subject: "orders.a", data: "2", headers: h });
+  const good = pub.publish({ subject: "orders.a", data: "3" });
+  const err = await assertRejects(() => bad, PublishError);
+  assertEquals(err.code, "stream_error");
+  assertEquals(err.apiCode, 10071);
+  assertMatch(err.message, /wrong last sequence/);
+  assertEquals((await good).seq, 2);
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: a subject no stream captures fails at the deadline as no responders", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const metrics = new Registry();
+  const pub = createPublisher(nc, { deadline: 1000, metrics });
+  const err = await assertRejects(
+    () => pub.publish({ subject: "nobody.listens", data: "x" }),
+    PublishError,
+  );
+  assertEquals(err.code, "deadline_exceeded");
+  assertEquals(err.lastFailure, "no_responders");
+  assert(err.attempts > 1, "retried before giving up");
+  assertMatch(err.message, /no stream captures the subject/);
+  assertMatch(
+    metrics.render(),
+    /publisher_failures_total\{publisher="default",code="deadline_exceeded"\} 1/,
+  );
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: messages sent while the server restarts are stored exactly once", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const metrics = new Registry();
+  const pub = createPublisher(nc, { ackTimeout: 300, deadline: 30_000, metrics });
+  await pub.publish({ subject: "orders.before", data: "0" });
+  await server.stop();
+  const acks = Array.from(
+    { length: 200 },
+    (_, i) => pub.publish({ subject: "orders.during", data: String(i), msgId: `m-${i}` }),
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  await server.restart();
+  const results = await Promise.all(acks);
+  assertEquals(new Set(results.map((a) => a.seq)).size, 200);
+  assertEquals(await streamCount(nc), 201);
+  assertMatch(
+    metrics.render(),
+    /publisher_retries_total\{publisher="default",reason="timeout"\} [1-9]/,
+  );
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: close(until) fails what is still unacknowledged as closed", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc, { window: 1, deadline: 60_000 });
+  const stuck = pub.publish({ subject: "nobody.listens", data: "x" });
+  const queued = pub.publish({ subject: "orders.a", data: "y" });
+  assertEquals(pub.queued, 1);
+  const outcomes = Promise.allSettled([stuck, queued]);
+  await pub.close(Date.now() + 300);
+  for (const outcome of await outcomes) {
+    assert(outcome.status === "rejected" && outcome.reason instanceof PublishError);
+    assertEquals(outcome.reason.code, "closed");
+  }
+  const after = await assertRejects(
+    () => pub.publish({ subject: "orders.a", data: "z" }),
+    PublishError,
+  );
+  assertEquals(after.code, "closed");
+  await nc.close();
+});
