@@ -2,9 +2,9 @@
  * The dead-letter format (DESIGN.md "Dead letter") and the one function through which every role
  * writes a dead letter. An entry is the original payload, byte for byte, with the original
  * headers plus `Jetport-Dlq-*` provenance headers, on `<subject_prefix>.<stream>.<consumer>` in
- * the DLQ stream. Its `Nats-Msg-Id` is derived from (stream, seq, redrives), so capturing the same
- * message twice (a repeated advisory, a reconcile after a restart, a role retrying its publish)
- * stores it once within the DLQ stream's duplicate window.
+ * the DLQ stream. Its `Nats-Msg-Id` is derived from (stream, seq), so capturing the same
+ * message twice (a repeated advisory, a role's own entry and the advisory its `term` causes, a
+ * publish retried) stores it once within the DLQ stream's duplicate window.
  *
  * Callers that must keep a copy of a message they are about to `term` (under workqueue or
  * interest retention `term` deletes it) await {@link deadLetter} first and terminate after the
@@ -15,14 +15,14 @@ import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
+  type JetStreamClient,
   type JetStreamManager,
-  type JetStreamPublishOptions,
-  type PubAck,
   RetentionPolicy,
   StorageType,
   type StreamInfo,
 } from "@nats-io/jetstream";
 import type { Config } from "../config/schema.ts";
+import type { PubAck, Publisher } from "./publisher.ts";
 
 /** The provenance headers of a dead letter. */
 export const DLQ_HEADERS = {
@@ -90,15 +90,11 @@ export interface DeadLetter {
   failedAt?: Date;
 }
 
-/** What {@link deadLetter} publishes with: a `JetStreamClient`, or jetport's fast publisher. */
-export interface JsPublisher {
-  /** Publishes one message and resolves with the stream's ack. */
-  publish(
-    subject: string,
-    data?: Uint8Array,
-    opts?: Partial<JetStreamPublishOptions>,
-  ): Promise<PubAck>;
-}
+/**
+ * What {@link deadLetter} publishes with: jetport's fast {@link Publisher} (roles), or a plain
+ * `JetStreamClient` (one-off tools and tests). Either way the publish is awaited to its PubAck.
+ */
+export type DlqPublisher = Pick<Publisher, "publish" | "room"> | Pick<JetStreamClient, "publish">;
 
 /**
  * Where the roles' dead letters go, from the whole config: the `dlq_redriver` section when it is
@@ -116,9 +112,13 @@ export function dlqSubject(target: DlqTarget, stream: string, consumer: string):
   return `${target.subjectPrefix}.${stream}.${consumer}`;
 }
 
-/** The `Nats-Msg-Id` of a dead letter: one entry per (stream, seq, redrives). */
-export function deadLetterMsgId(stream: string, seq: number, redrives: number): string {
-  return `jetport-dlq:${stream}:${seq}:${redrives}`;
+/**
+ * The `Nats-Msg-Id` of a dead letter: one entry per (stream, seq). A redriven message has a new
+ * sequence in its stream, so its next failure is a new entry; and a role's direct entry and the
+ * provenance-only entry made from the server's advisory for the same `term` share the id.
+ */
+export function deadLetterMsgId(stream: string, seq: number): string {
+  return `jetport-dlq:${stream}:${seq}`;
 }
 
 /**
@@ -177,21 +177,18 @@ export function deadLetterHeaders(letter: DeadLetter): MsgHdrs {
  * the entry is already there). Only then may the caller `term` the original.
  */
 export function deadLetter(
-  publisher: JsPublisher,
+  publisher: DlqPublisher,
   target: DlqTarget,
   letter: DeadLetter,
 ): Promise<PubAck> {
-  const h = deadLetterHeaders(letter);
-  const redrives = Number(h.get(DLQ_HEADERS.redrives));
-  return publisher.publish(
-    dlqSubject(target, letter.stream, letter.consumer),
-    letter.data ?? new Uint8Array(),
-    {
-      headers: h,
-      msgID: deadLetterMsgId(letter.stream, letter.seq, redrives),
-      expect: { streamName: target.stream },
-    },
-  );
+  const headers = deadLetterHeaders(letter);
+  // The entry must land in the DLQ stream, not in another stream that happens to take the subject.
+  headers.set("Nats-Expected-Stream", target.stream);
+  const subject = dlqSubject(target, letter.stream, letter.consumer);
+  const data = letter.data ?? new Uint8Array();
+  const msgId = deadLetterMsgId(letter.stream, letter.seq);
+  if ("room" in publisher) return publisher.publish({ subject, data, msgId, headers });
+  return publisher.publish(subject, data, { headers, msgID: msgId });
 }
 
 /** Provenance of a stored dead letter, read back from its headers. */

@@ -15,6 +15,7 @@ import {
   redriveHeaders,
   redriveMsgId,
 } from "../../src/nats/dlq.ts";
+import { createPublisher } from "../../src/nats/publisher.ts";
 import { getOriginal, withoutDirectGetMetadata } from "../../src/nats/msg_get.ts";
 
 const target = { stream: "DLQ", subjectPrefix: "dlq" };
@@ -166,6 +167,17 @@ Deno.test("deadLetter: stored once per (stream, seq), payload and headers byte-i
     const goneMsg = (await jsm.streams.getMessage("DLQ", { seq: gone.seq }))!;
     assertEquals(goneMsg.data.length, 0);
     assert(provenanceOf(goneMsg.header)!.missing);
+
+    // Through jetport's fast publisher: same format, same dedupe by (stream, seq).
+    const publisher = createPublisher(nc);
+    const viaPublisher = await deadLetter(publisher, target, { ...letter, seq: 1000 });
+    assert(!viaPublisher.duplicate);
+    const again2 = await deadLetter(publisher, target, { ...letter, consumer: "other", seq: 999 });
+    assert(again2.duplicate, "same (stream, seq) as the provenance-only entry");
+    const stored2 = (await jsm.streams.getMessage("DLQ", { seq: viaPublisher.seq }))!;
+    assertEquals([...stored2.data], [...payload]);
+    assertEquals(stored2.header.values("X-Multi"), ["one", "two"]);
+    await publisher.close();
   } finally {
     await nc.close();
   }
