@@ -49,6 +49,15 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     version: VERSION,
     roles: roles.join(", ") || "(none)",
   });
+  try {
+    await Deno.mkdir(config.state_dir, { recursive: true });
+  } catch (err) {
+    log.error("cannot create state_dir {dir}: {error}", {
+      dir: config.state_dir,
+      error: (err as Error).message,
+    });
+    return 1;
+  }
   const nats = openConnection(config.nats, metrics);
   const supervisor = new Supervisor(
     roles.map((name) => ({ name, create: ROLE_FACTORIES[name]! })),
