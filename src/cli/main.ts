@@ -10,6 +10,7 @@ import { closest } from "../config/suggest.ts";
 import { runCommand } from "./commands/run.ts";
 import { validateCommand } from "./commands/validate.ts";
 import { versionCommand } from "./commands/version.ts";
+import { serviceCommand } from "./commands/service.ts";
 
 /** A command of DESIGN.md whose issue has not landed: says so, exit 2, no fake output. */
 function notYet(name: string, summary: string, usage: string): Command {
@@ -38,11 +39,7 @@ export const COMMANDS: Command[] = [
   notYet("dlq", "list, show, redrive or purge dead letters", "jetport dlq list|show|redrive|purge"),
   notYet("publish", "publish messages to JetStream", "jetport publish --config FILE --subject S"),
   notYet("replay", "read a stream back", "jetport replay --config FILE --stream S"),
-  notYet(
-    "service",
-    "print a systemd unit or Windows service definition",
-    "jetport service systemd|windows",
-  ),
+  serviceCommand,
   versionCommand,
 ];
 

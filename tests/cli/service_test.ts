@@ -1,0 +1,221 @@
+import { parse } from "yaml";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
+import { jetport } from "../helpers/jetport.ts";
+import { writeConfig } from "../helpers/config.ts";
+import { configSchema } from "../../src/config/schema.ts";
+import { SYSTEMD_DEFAULTS, systemdQuote, systemdUnit } from "../../src/platform/service/systemd.ts";
+import { windowsInstallLines, winswXml } from "../../src/platform/service/windows.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A config with every path-bearing key. Parsed by the schema only: the roles need not exist. */
+const FULL = configSchema.parse(parse(`
+log: { file: /var/log/jetport/jetport.log }
+state_dir: ./state
+shutdown: { grace: 20s }
+roles:
+  monitor:
+    output: { path: "/srv/monitor out/storage_monitor.log" }
+  upload_processor:
+    s3: { endpoint: "http://127.0.0.1:9000" }
+    download_dir: /srv/uploads
+    handler: { exec: ["/bin/true"] }
+  watcher:
+    watches:
+      - { name: storage, path: /home/ops/storage }
+      - { name: inbox, path: ./state/inbox }
+`));
+
+function systemdAnalyze(): string | undefined {
+  try {
+    new Deno.Command("systemd-analyze", { args: ["--version"], stdout: "null" }).outputSync();
+    return "systemd-analyze";
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `systemd-analyze verify` on `unit`; ExecStart's binary must exist, so a stub is made. */
+async function verify(unit: string): Promise<{ code: number; output: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "jetport-unit-" });
+  try {
+    const file = `${dir}/jetport-verify.service`;
+    await Deno.writeTextFile(file, unit);
+    const out = await new Deno.Command("systemd-analyze", {
+      args: ["verify", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function stubBinary(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "jetport bin " }); // a space on purpose
+  const bin = `${dir}/jetport`;
+  await Deno.writeTextFile(bin, "#!/bin/sh\n");
+  await Deno.chmod(bin, 0o755);
+  return bin;
+}
+
+Deno.test("service systemd: hardening, stop timeout, reload and paths from the config", () => {
+  const unit = systemdUnit({
+    config: FULL,
+    configFile: "/etc/jet port/jetport.yaml",
+    bin: "/opt/jet port/jetport",
+    user: "jetport",
+    workdir: "/var/lib/jetport",
+  });
+  for (
+    const line of [
+      "User=jetport",
+      "Group=jetport",
+      "Restart=on-failure",
+      "KillSignal=SIGTERM",
+      "TimeoutStopSec=35s", // grace 20s + 15s for drain
+      "ExecReload=/bin/kill -HUP $MAINPID",
+      "NoNewPrivileges=yes",
+      "ProtectSystem=strict",
+      "PrivateTmp=yes",
+      "WorkingDirectory=/var/lib/jetport",
+      'ExecStart="/opt/jet port/jetport" run --config "/etc/jet port/jetport.yaml"',
+      // /home/ops/storage is watched: ProtectHome=yes would hide it.
+      "ProtectHome=read-only",
+      "StateDirectory=jetport jetport/state",
+      "LogsDirectory=jetport",
+    ]
+  ) assertMatch(unit, new RegExp(`^${RegExp.escape(line)}$`, "m"));
+  const rw = /^ReadWritePaths=(.*)$/m.exec(unit)![1];
+  // ./state/inbox lies inside state_dir, so it is not listed twice.
+  assertEquals(
+    rw,
+    '-/var/lib/jetport/state -/var/log/jetport "-/srv/monitor out" -/srv/uploads -/home/ops/storage',
+  );
+});
+
+Deno.test("service systemd: no configured path under /home keeps ProtectHome=yes", () => {
+  const config = configSchema.parse({ state_dir: "/srv/jetport" });
+  const unit = systemdUnit({ ...SYSTEMD_DEFAULTS, config });
+  assertMatch(unit, /^ProtectHome=yes$/m);
+  assertMatch(unit, /^ReadWritePaths=-\/srv\/jetport$/m);
+  assertMatch(unit, /^TimeoutStopSec=45s$/m); // default grace 30s
+});
+
+Deno.test({
+  name: "service systemd: the printed unit passes systemd-analyze verify without warnings",
+  ignore: !systemdAnalyze(),
+  async fn() {
+    const bin = await stubBinary();
+    const unit = systemdUnit({
+      config: FULL,
+      configFile: "/etc/jet port/jetport.yaml",
+      bin,
+      user: "jetport",
+      workdir: "/var/lib/jetport",
+    });
+    const result = await verify(unit);
+    assertEquals(result, { code: 0, output: "" });
+    await Deno.remove(bin.replace(/\/jetport$/, ""), { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "service systemd: the CLI prints it, and config/systemd/jetport.service matches",
+  ignore: !systemdAnalyze(),
+  async fn() {
+    const bin = await stubBinary();
+    const file = await writeConfig(`state_dir: ./data/state\nshutdown: { grace: 10s }\n`);
+    const out = await jetport(["service", "systemd", "--config", file, "--bin", bin]);
+    assertEquals(out.code, 0, out.stderr);
+    assertStringIncludes(out.stdout, `--config ${file}`);
+    assertMatch(out.stdout, /^TimeoutStopSec=25s$/m);
+    assertEquals(await verify(out.stdout), { code: 0, output: "" });
+
+    // The shipped unit is the one printed for the example config at the default places; only
+    // the path lines depend on which roles the example enables.
+    const shipped = await Deno.readTextFile(`${ROOT}config/systemd/jetport.service`);
+    const printed = await jetport([
+      "service",
+      "systemd",
+      "--config",
+      "config/jetport.example.yaml",
+      "--config-path",
+      SYSTEMD_DEFAULTS.configFile,
+    ]);
+    assertEquals(printed.code, 0, printed.stderr);
+    const stable = (u: string) =>
+      u.split("\n").filter((l) => !/^(#|ReadWritePaths=|ProtectHome=|StateDirectory=)/.test(l));
+    assertEquals(
+      stable(shipped),
+      stable(printed.stdout),
+      "regenerate: deno task jetport service systemd --config config/jetport.example.yaml " +
+        "--config-path /etc/jetport/jetport.yaml > config/systemd/jetport.service",
+    );
+    const shippedVerify = await verify(
+      shipped.replace(`ExecStart=${SYSTEMD_DEFAULTS.bin}`, `ExecStart=${systemdQuote(bin, true)}`),
+    );
+    assertEquals(shippedVerify, { code: 0, output: "" });
+    await Deno.remove(bin.replace(/\/jetport$/, ""), { recursive: true });
+  },
+});
+
+Deno.test("service windows: WinSW stops with Ctrl+C after the grace period; spaces are safe", () => {
+  const opts = {
+    config: FULL,
+    configFile: "C:\\Program Files\\jetport\\jet & port.yaml",
+    bin: "C:\\Program Files\\jetport\\jetport.exe",
+    workdir: "C:\\ProgramData\\jetport",
+    id: "jetport",
+  };
+  const xml = winswXml(opts);
+  const el = (name: string) =>
+    [...xml.matchAll(new RegExp(`<${name}>([^<]*)</${name}>`, "g"))].map((m) => m[1]);
+  assertEquals(el("id"), ["jetport"]);
+  assertEquals(el("executable"), ["C:\\Program Files\\jetport\\jetport.exe"]);
+  // One <argument> each: WinSW quotes them, so the space and the & survive.
+  assertEquals(el("argument"), [
+    "run",
+    "--config",
+    "C:\\Program Files\\jetport\\jet &amp; port.yaml",
+  ]);
+  assertEquals(el("stoptimeout"), ["35 sec"]);
+  assertEquals(el("stopparentprocessfirst"), ["true"]);
+  assertEquals(el("workingdirectory"), ["C:\\ProgramData\\jetport"]);
+  assertMatch(xml, /<onfailure action="restart"/);
+  assert(!/<arguments>/.test(xml), "no single command-line string to mis-quote");
+
+  const lines = windowsInstallLines(opts);
+  assertStringIncludes(lines, "& 'C:\\Program Files\\jetport\\jetport-service.exe' install");
+  assertStringIncludes(lines, "Start-Service jetport");
+  assertStringIncludes(
+    lines,
+    "icacls.exe 'C:\\srv\\monitor out' /grant 'NT AUTHORITY\\LocalService:(OI)(CI)M'",
+  );
+  // Watched directories are granted read access only.
+  assertStringIncludes(
+    lines,
+    "icacls.exe 'C:\\home\\ops\\storage' /grant 'NT AUTHORITY\\LocalService:(OI)(CI)RX'",
+  );
+});
+
+Deno.test("service: the CLI prints the WinSW XML on stdout and install lines on stderr", async () => {
+  const file = await writeConfig(`state_dir: "D:\\\\jet port\\\\state"\n`);
+  const out = await jetport([
+    "service",
+    "windows",
+    "--config",
+    file,
+    "--config-path",
+    "D:\\jet port\\jetport.yaml",
+  ]);
+  assertEquals(out.code, 0, out.stderr);
+  assertMatch(out.stdout, /^<!--[^]*<\/service>\n$/);
+  assertStringIncludes(out.stdout, "<argument>D:\\jet port\\jetport.yaml</argument>");
+  assertStringIncludes(out.stderr, "icacls.exe 'D:\\jet port\\state'");
+  const bad = await jetport(["service", "launchd", "--config", file]);
+  assertEquals(bad.code, 2);
+  assertStringIncludes(bad.stderr, `"systemd" or "windows"`);
+});
