@@ -1,0 +1,44 @@
+/**
+ * `jetport status`: streams, consumers, lag and DLQ depth, for people or (`--json`) machines.
+ * @module
+ */
+import type { Command } from "../command.ts";
+import { EXIT } from "../command.ts";
+import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
+import { connectOnce } from "../../nats/connection.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { collectStatus, formatStatus } from "../../roles/stream_provisioner/status.ts";
+import { redact } from "../../platform/redact.ts";
+
+/** The `status` command. */
+export const statusCommand: Command = {
+  name: "status",
+  summary: "show streams, consumers, lag and DLQ depth",
+  help: `Usage: jetport status --config FILE [--json] [--stream NAME]...
+
+Shows every declared stream (messages, bytes, first/last sequence, consumers; leader and
+replicas when clustered), each consumer of it (pending = lag, age of the oldest pending message,
+ack pending, redelivered, last delivery) and, when roles.dlq_redriver is configured, the
+dead-letter depth per source. Without declarations it shows every stream on the server.
+
+${CONFIG_HELP}
+  --stream NAME     only this stream (declared or not); repeat for several
+  --json            one JSON document instead of text
+
+Exit codes: 0 shown, 1 NATS unreachable, 2 bad usage or invalid config.`,
+  flags: { string: ["config"], multiple: ["stream"], boolean: ["json"] },
+  async run(args) {
+    const config = await loadConfigFlag(args);
+    const nc = await connectOnce(config.nats);
+    try {
+      const report = await collectStatus(await jetstreamManager(nc), config, {
+        streams: args.flags.stream as string[] | undefined,
+        serverVersion: nc.info?.version ?? "0.0.0",
+      });
+      console.log(redact(args.flags.json ? JSON.stringify(report, null, 2) : formatStatus(report)));
+      return EXIT.ok;
+    } finally {
+      await nc.close();
+    }
+  },
+};

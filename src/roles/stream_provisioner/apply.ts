@@ -1,0 +1,270 @@
+/**
+ * Carries out a plan: creates what is missing, updates in place what the server can change,
+ * refuses destructive changes unless allowed (then deletes and recreates, with a warning), and
+ * reads every object back after writing it, because a server may drop fields it does not know.
+ * @module
+ */
+import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
+import type { KvDecl } from "./config.ts";
+import { CONSUMER_FIELDS, diffNormal, formatChange, KV_FIELDS, STREAM_FIELDS } from "./diff.ts";
+import {
+  consumerRequest,
+  KV_PREFIX,
+  kvStreamUpdate,
+  type Normal,
+  normalConsumerConfig,
+  normalConsumerDecl,
+  normalKvConfig,
+  normalKvDecl,
+  normalStreamConfig,
+  normalStreamDecl,
+  streamRequest,
+} from "./model.ts";
+import type { Plan, PlanItem } from "./plan.ts";
+
+/** How apply reports progress: one call per object, at the level it deserves. */
+export type Progress = (level: "info" | "warning" | "error", line: string) => void;
+
+/** Apply options. */
+export interface ApplyOptions {
+  /** Allow deleting and recreating objects whose change cannot be made in place. */
+  allowDestructive: boolean;
+  /** Progress callback. */
+  progress: Progress;
+}
+
+/** What apply did. */
+export interface ApplyResult {
+  created: number;
+  updated: number;
+  recreated: number;
+  unchanged: number;
+  /** Destructive changes refused (no --allow-destructive). */
+  refused: number;
+  /** Objects whose read-back differs from the declaration (fields the server dropped). */
+  dropped: string[];
+  /** Objects the server refused to create or update (the run fails). */
+  failed: string[];
+}
+
+/** True when the server still differs from the declarations after apply. */
+export function applyLeftDrift(r: ApplyResult): boolean {
+  return r.refused > 0 || r.dropped.length > 0;
+}
+
+/** Applies `plan`; see the module doc. */
+export async function applyPlan(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  plan: Plan,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  const result: ApplyResult = {
+    created: 0,
+    updated: 0,
+    recreated: 0,
+    unchanged: 0,
+    refused: 0,
+    dropped: [],
+    failed: [],
+  };
+  const { progress } = options;
+  const recreatedStreams = new Set<string>();
+
+  for (const item of plan.items) {
+    const what = `${item.type} ${item.id}`;
+    // A consumer of a stream that was just recreated went with it: create it again.
+    const streamGone = item.type === "consumer" && recreatedStreams.has(item.decl.stream);
+    if (item.action === "unchanged" && !streamGone) {
+      result.unchanged++;
+      progress("info", `${what}: unchanged`);
+      continue;
+    }
+    if (item.action === "destructive" && !options.allowDestructive) {
+      result.refused++;
+      const fixed = item.changes.filter((c) => c.fixed).map(formatChange).join("; ");
+      progress(
+        "error",
+        `${what}: REFUSED destructive change (${fixed}): ${item.loss}. ` +
+          "Nothing was changed; rerun with --allow-destructive to accept the loss.",
+      );
+      continue;
+    }
+    try {
+      await writeItem(nc, jsm, item, streamGone, result, recreatedStreams, progress);
+    } catch (err) {
+      // One object the server refuses does not stop the others; the run still fails (exit 1).
+      result.failed.push(item.id);
+      progress("error", `${what}: FAILED: ${(err as Error).message}`);
+    }
+  }
+  return result;
+}
+
+/** Writes one object, reads it back, and reports fields the server did not keep. */
+async function writeItem(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  item: PlanItem,
+  streamGone: boolean,
+  result: ApplyResult,
+  recreatedStreams: Set<string>,
+  progress: Progress,
+) {
+  const what = `${item.type} ${item.id}`;
+  let read: Normal;
+  let desired: Normal;
+  let fields;
+  if (item.type === "stream") {
+    desired = normalStreamDecl(item.decl);
+    fields = STREAM_FIELDS;
+    read = normalStreamConfig(
+      (await writeStream(jsm, item, progress, recreatedStreams)).config,
+    );
+  } else if (item.type === "kv") {
+    desired = normalKvDecl(item.decl);
+    fields = KV_FIELDS;
+    read = normalKvConfig((await writeKv(nc, jsm, item, progress)).config);
+  } else {
+    desired = normalConsumerDecl(item.decl);
+    fields = CONSUMER_FIELDS;
+    const stream = item.decl.stream;
+    const request = consumerRequest(item.decl);
+    let info;
+    if (item.action === "create" || streamGone || !item.actual) {
+      info = await jsm.consumers.add(stream, request);
+      progress("info", `${what}: created`);
+    } else if (item.action === "destructive") {
+      progress("warning", `${what}: RECREATING (${item.loss})`);
+      await jsm.consumers.delete(stream, item.decl.name);
+      info = await jsm.consumers.add(stream, request);
+      progress("warning", `${what}: recreated`);
+    } else {
+      const merged = mergeConfig(item.actual.config, request, CONSUMER_RESETTABLE);
+      info = await jsm.consumers.update(stream, item.decl.name, merged);
+      progress("info", `${what}: updated (${item.changes.map(formatChange).join(", ")})`);
+    }
+    read = normalConsumerConfig(info.config);
+  }
+  count(result, item, streamGone);
+  const lost = diffNormal(fields, desired, read);
+  if (lost.length > 0) {
+    result.dropped.push(item.id);
+    progress(
+      "error",
+      `${what}: the server did not keep ${
+        lost.map((c) => `${c.field} (has ${c.from}, declared ${c.to})`).join(", ")
+      }; ` +
+        "it may not support these fields",
+    );
+  }
+}
+
+function count(result: ApplyResult, item: PlanItem, streamGone: boolean) {
+  if (item.action === "create" || streamGone) result.created++;
+  else if (item.action === "destructive" && item.recreate) result.recreated++;
+  else result.updated++;
+}
+
+async function writeStream(
+  jsm: JetStreamManager,
+  item: Extract<PlanItem, { type: "stream" }>,
+  progress: Progress,
+  recreatedStreams: Set<string>,
+): Promise<StreamInfo> {
+  const what = `stream ${item.id}`;
+  const request = streamRequest(item.decl);
+  if (item.action === "create" || !item.actual) {
+    const info = await jsm.streams.add(request);
+    progress("info", `${what}: created`);
+    return info;
+  }
+  if (item.action === "destructive" && item.recreate) {
+    progress("warning", `${what}: RECREATING (${item.loss})`);
+    await jsm.streams.delete(item.id);
+    recreatedStreams.add(item.id);
+    const info = await jsm.streams.add(request);
+    progress("warning", `${what}: recreated`);
+    return info;
+  }
+  const merged = mergeConfig(item.actual.config, request, STREAM_RESETTABLE);
+  const info = await jsm.streams.update(item.id, merged);
+  const changes = item.changes.map(formatChange).join(", ");
+  if (item.action === "destructive") {
+    progress("warning", `${what}: updated with loss (${changes}): ${item.loss}`);
+  } else progress("info", `${what}: updated (${changes})`);
+  return info;
+}
+
+async function writeKv(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  item: Extract<PlanItem, { type: "kv" }>,
+  progress: Progress,
+): Promise<StreamInfo> {
+  const what = `kv ${item.id}`;
+  const stream = KV_PREFIX + item.id;
+  if (item.action === "destructive") {
+    progress("warning", `${what}: RECREATING (${item.loss})`);
+    await jsm.streams.delete(stream);
+  }
+  if (item.action !== "update" || !item.actual) {
+    await new Kvm(jetstream(nc)).create(item.id, kvOptions(item.decl));
+    progress(item.action === "destructive" ? "warning" : "info", `${what}: created`);
+    return await jsm.streams.info(stream);
+  }
+  const merged = mergeConfig(item.actual.config, kvStreamUpdate(item.decl), STREAM_RESETTABLE);
+  const info = await jsm.streams.update(stream, merged);
+  progress("info", `${what}: updated (${item.changes.map(formatChange).join(", ")})`);
+  return info;
+}
+
+function kvOptions(d: KvDecl) {
+  return {
+    description: d.description,
+    ttl: d.ttl,
+    history: d.history,
+    storage: d.storage,
+    replicas: d.replicas,
+    max_bytes: d.max_bytes,
+    maxValueSize: d.max_value_size,
+    ...(d.placement ? { placement: { cluster: "", tags: [], ...d.placement } } : {}),
+  } as const;
+}
+
+/** Fields whose absence from a declaration means "none" (so removing them is a change). */
+const STREAM_RESETTABLE = new Set(["description", "metadata"]);
+const CONSUMER_RESETTABLE = new Set([
+  "description",
+  "metadata",
+  "backoff",
+  "deliver_group",
+  "filter_subject",
+  "filter_subjects",
+]);
+
+/**
+ * The server's config with the declared fields laid over it: fields the declaration does not
+ * manage (sources, republish, ...) are kept; resettable fields it leaves out are removed.
+ */
+function mergeConfig<T extends object>(actual: T, request: object, resettable: Set<string>): T {
+  const merged: Record<string, unknown> = { ...(actual as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(request)) {
+    if (value !== undefined) merged[key] = value;
+    else if (resettable.has(key)) delete merged[key];
+  }
+  return merged as T;
+}
+
+/** `Apply: 2 created, 1 updated, 0 recreated, 0 refused, 5 unchanged.` */
+export function applySummary(r: ApplyResult): string {
+  const changes = r.created + r.updated + r.recreated;
+  return `Apply: ${r.created} created, ${r.updated} updated, ${r.recreated} recreated, ` +
+    `${r.refused} refused, ${r.unchanged} unchanged` +
+    (r.failed.length > 0 ? `, ${r.failed.length} FAILED (${r.failed.join(", ")})` : "") +
+    (changes === 0 ? " (no changes)." : ".") +
+    (r.dropped.length > 0 ? ` Server dropped fields of: ${r.dropped.join(", ")}.` : "");
+}

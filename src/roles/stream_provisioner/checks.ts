@@ -1,0 +1,80 @@
+/**
+ * Whole-config checks of the declarations, run by `validate` (with line and column) before any
+ * call to a server: duplicate names, overlapping subjects between streams (the server rejects the
+ * second stream), and consumer filters outside their declared stream's subjects.
+ * @module
+ */
+import type { CheckProblem, ConfigCheck } from "../checks.ts";
+import { subjectsOverlap } from "./subjects.ts";
+
+const ROOT = ["roles", "stream_provisioner"];
+
+/** The stream_provisioner checks (none when the role is off). */
+export const provisionerChecks: ConfigCheck = (config) => {
+  const cfg = config.roles.stream_provisioner;
+  if (!cfg || !cfg.enabled) return [];
+  const problems: CheckProblem[] = [];
+  duplicates(cfg.streams.map((s) => s.name), "streams", "name", "stream", problems);
+  duplicates(cfg.kv.map((k) => k.bucket), "kv", "bucket", "bucket", problems);
+  duplicates(
+    cfg.consumers.map((c) => `${c.stream}/${c.name}`),
+    "consumers",
+    "name",
+    "consumer",
+    problems,
+  );
+
+  cfg.streams.forEach((s, i) => {
+    s.subjects.forEach((subject, k) => {
+      for (let j = 0; j < i; j++) {
+        const other = cfg.streams[j];
+        const hit = other.subjects.find((o) => subjectsOverlap(o, subject));
+        if (hit === undefined) continue;
+        problems.push({
+          path: [...ROOT, "streams", i, "subjects", k],
+          message: `subject "${subject}" of stream ${s.name} overlaps "${hit}" of stream ` +
+            `${other.name} (streams[${j}]); NATS cannot store one subject in two streams. Give ` +
+            `one of them subjects of its own (e.g. a DLQ on "dlq.${other.name.toLowerCase()}.>" ` +
+            `rather than under the main stream's prefix)`,
+        });
+        break;
+      }
+    });
+  });
+
+  const streams = new Map(cfg.streams.map((s) => [s.name, s]));
+  cfg.consumers.forEach((c, i) => {
+    const stream = streams.get(c.stream);
+    // An undeclared stream may exist on the server: plan checks that against the server.
+    if (!stream) return;
+    const list = c.filter_subjects ?? (c.filter_subject ? [c.filter_subject] : []);
+    list.forEach((f, k) => {
+      if (stream.subjects.some((s) => subjectsOverlap(s, f))) return;
+      problems.push({
+        path: [...ROOT, "consumers", i, c.filter_subjects ? "filter_subjects" : "filter_subject"]
+          .concat(c.filter_subjects ? [k] : []),
+        message: `filter subject "${f}" is outside the subjects of stream ${c.stream} ` +
+          `(${stream.subjects.join(", ")}): the consumer would never receive a message`,
+      });
+    });
+  });
+  return problems;
+};
+
+function duplicates(
+  names: string[],
+  list: string,
+  key: string,
+  what: string,
+  problems: CheckProblem[],
+) {
+  names.forEach((name, i) => {
+    const first = names.indexOf(name);
+    if (first < i) {
+      problems.push({
+        path: [...ROOT, list, i, key],
+        message: `${what} ${name} is declared twice (also ${list}[${first}])`,
+      });
+    }
+  });
+}

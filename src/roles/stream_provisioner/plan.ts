@@ -1,0 +1,360 @@
+/**
+ * The plan: what the declarations need on the server, object by object (create / update /
+ * unchanged / destructive), plus what the server has that nobody declared (never touched).
+ * Reading the server is the only effect.
+ * @module
+ */
+import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { ConsumerDecl, KvDecl, ProvisionerConfig, StreamDecl } from "./config.ts";
+import {
+  type Change,
+  CONSUMER_FIELDS,
+  diffNormal,
+  formatChange,
+  KV_FIELDS,
+  STREAM_FIELDS,
+} from "./diff.ts";
+import {
+  KV_PREFIX,
+  normalConsumerConfig,
+  normalConsumerDecl,
+  normalKvConfig,
+  normalKvDecl,
+  normalStreamConfig,
+  normalStreamDecl,
+} from "./model.ts";
+import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
+import { unsupportedFeatures } from "./features.ts";
+import { ProvisionError } from "./errors.ts";
+
+/** What happens to one object. */
+export type Action = "create" | "update" | "unchanged" | "destructive";
+
+/** The plan for one declared object. */
+export type PlanItem =
+  & {
+    /** `FILES`, `FILES/file-monitor`, or the bucket name. */
+    id: string;
+    action: Action;
+    /** Differences (empty for create / unchanged). */
+    changes: Change[];
+    /**
+     * For `destructive`: true when the change needs delete + create (stored data is lost);
+     * false when the server can update in place but stored messages would be orphaned.
+     */
+    recreate: boolean;
+    /** For `destructive`: what would be lost, in words. */
+    loss?: string;
+  }
+  & (
+    | { type: "stream"; decl: StreamDecl; actual?: StreamInfo }
+    | { type: "consumer"; decl: ConsumerDecl; actual?: ConsumerInfo }
+    | { type: "kv"; decl: KvDecl; actual?: StreamInfo }
+  );
+
+/** An object on the server that no declaration names. */
+export interface Extra {
+  type: "stream" | "consumer" | "kv";
+  id: string;
+  /** Who else manages it, when known. */
+  note?: string;
+}
+
+/** The whole plan. */
+export interface Plan {
+  /** The server's version. */
+  serverVersion: string;
+  /** Streams first, then KV buckets, then consumers (the order apply follows). */
+  items: PlanItem[];
+  /** Unmanaged objects on the server, listed and left alone. */
+  extras: Extra[];
+}
+
+/** True when anything declared differs from the server (unmanaged extras do not count). */
+export function hasDrift(plan: Plan): boolean {
+  return plan.items.some((i) => i.action !== "unchanged");
+}
+
+/** Options for {@link buildPlan}. */
+export interface PlanOptions {
+  /** The connected server's version (from its INFO). */
+  serverVersion: string;
+  /** Streams other roles own (e.g. the DLQ), noted among the extras. */
+  owners?: Record<string, string>;
+}
+
+/** Every item of a paged JetStream listing. */
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** Reads the server and builds the plan; throws {@link ProvisionError} before any change. */
+export async function buildPlan(
+  jsm: JetStreamManager,
+  cfg: ProvisionerConfig,
+  options: PlanOptions,
+): Promise<Plan> {
+  const unsupported = unsupportedFeatures(cfg, options.serverVersion);
+  if (unsupported.length > 0) throw new ProvisionError("UNSUPPORTED_FEATURE", unsupported);
+
+  const server = new Map<string, StreamInfo>();
+  for (const info of await collect<StreamInfo>(jsm.streams.list())) {
+    server.set(info.config.name, info);
+  }
+  const declared = new Map(cfg.streams.map((s) => [s.name, s]));
+  checkConsumerStreams(cfg, declared, server);
+
+  const items: PlanItem[] = [];
+  const recreated = new Set<string>();
+  for (const decl of cfg.streams) {
+    const item = await planStream(jsm, decl, server.get(decl.name));
+    if (item.action === "create" || (item.action === "destructive" && item.recreate)) {
+      recreated.add(decl.name);
+    }
+    items.push(item);
+  }
+  for (const decl of cfg.kv) items.push(planKv(decl, server.get(KV_PREFIX + decl.bucket)));
+
+  const consumers = new Map<string, Map<string, ConsumerInfo>>();
+  for (const name of new Set(cfg.consumers.map((c) => c.stream))) {
+    if (!server.has(name)) continue;
+    const list = await collect<ConsumerInfo>(jsm.consumers.list(name));
+    consumers.set(name, new Map(list.map((c) => [c.name, c])));
+  }
+  for (const decl of cfg.consumers) {
+    // A consumer whose stream is (re)created is created with it.
+    const actual = recreated.has(decl.stream)
+      ? undefined
+      : consumers.get(decl.stream)?.get(decl.name);
+    items.push(planConsumer(decl, actual));
+  }
+
+  return {
+    serverVersion: options.serverVersion,
+    items,
+    extras: await extras(jsm, cfg, server, options),
+  };
+}
+
+/** Consumers must name a stream that is declared or already on the server, and fit its subjects. */
+function checkConsumerStreams(
+  cfg: ProvisionerConfig,
+  declared: Map<string, StreamDecl>,
+  server: Map<string, StreamInfo>,
+) {
+  const problems: string[] = [];
+  for (const c of cfg.consumers) {
+    if (declared.has(c.stream)) continue; // validate checked its filters already
+    const info = server.get(c.stream);
+    if (!info) {
+      problems.push(
+        `consumer ${c.stream}/${c.name}: stream ${c.stream} is neither declared under streams nor ` +
+          "present on the server; declare it or fix the consumer's stream",
+      );
+      continue;
+    }
+    for (const f of [c.filter_subject, ...(c.filter_subjects ?? [])]) {
+      if (f && !info.config.subjects?.some((s) => subjectsOverlap(s, f))) {
+        problems.push(
+          `consumer ${c.stream}/${c.name}: filter subject "${f}" is outside the subjects of ` +
+            `stream ${c.stream} (${info.config.subjects?.join(", ")})`,
+        );
+      }
+    }
+  }
+  if (problems.length > 0) throw new ProvisionError("INVALID_DECLARATION", problems);
+}
+
+async function planStream(
+  jsm: JetStreamManager,
+  decl: StreamDecl,
+  actual: StreamInfo | undefined,
+): Promise<PlanItem> {
+  const base = { type: "stream" as const, id: decl.name, decl, actual, recreate: false };
+  if (!actual) return { ...base, action: "create", changes: [] };
+  const changes = diffNormal(
+    STREAM_FIELDS,
+    normalStreamDecl(decl),
+    normalStreamConfig(actual.config),
+  );
+  if (changes.length === 0) return { ...base, action: "unchanged", changes };
+  const messages = actual.state.messages;
+  if (changes.some((c) => c.fixed)) {
+    return {
+      ...base,
+      action: "destructive",
+      changes,
+      recreate: true,
+      loss:
+        `recreating stream ${decl.name} deletes its ${messages} stored message(s) and its consumers`,
+    };
+  }
+  const orphans = await orphanedMessages(jsm, decl, actual);
+  if (orphans.count > 0) {
+    const subjects = changes.find((c) => c.field === "subjects")!;
+    subjects.fixed = `removing ${orphans.subjects.join(", ")} orphans ${orphans.count} stored ` +
+      "message(s) that no subject of the stream would match any more";
+    return {
+      ...base,
+      action: "destructive",
+      changes,
+      loss: `${orphans.count} stored message(s) on ${orphans.subjects.join(", ")} become orphaned`,
+    };
+  }
+  return { ...base, action: "update", changes };
+}
+
+/** Stored messages on subjects the new subject list no longer covers. */
+async function orphanedMessages(
+  jsm: JetStreamManager,
+  decl: StreamDecl,
+  actual: StreamInfo,
+): Promise<{ count: number; subjects: string[] }> {
+  const removed = (actual.config.subjects ?? []).filter((s) =>
+    !decl.subjects.some((d) => subjectCovers(d, s))
+  );
+  let count = 0;
+  const subjects: string[] = [];
+  if (actual.state.messages === 0) return { count, subjects };
+  for (const r of removed) {
+    const info = await jsm.streams.info(decl.name, { subjects_filter: r });
+    let n = 0;
+    for (const [subject, msgs] of Object.entries(info.state.subjects ?? {})) {
+      if (!decl.subjects.some((d) => subjectMatches(d, subject))) n += msgs;
+    }
+    if (n > 0) {
+      count += n;
+      subjects.push(r);
+    }
+  }
+  return { count, subjects };
+}
+
+function planKv(decl: KvDecl, actual: StreamInfo | undefined): PlanItem {
+  const base = { type: "kv" as const, id: decl.bucket, decl, actual, recreate: false };
+  if (!actual) return { ...base, action: "create", changes: [] };
+  const changes = diffNormal(KV_FIELDS, normalKvDecl(decl), normalKvConfig(actual.config));
+  if (changes.length === 0) return { ...base, action: "unchanged", changes };
+  if (changes.some((c) => c.fixed)) {
+    return {
+      ...base,
+      action: "destructive",
+      changes,
+      recreate: true,
+      loss: `recreating bucket ${decl.bucket} deletes its ${actual.state.messages} stored value(s)`,
+    };
+  }
+  return { ...base, action: "update", changes };
+}
+
+function planConsumer(decl: ConsumerDecl, actual: ConsumerInfo | undefined): PlanItem {
+  const id = `${decl.stream}/${decl.name}`;
+  const base = { type: "consumer" as const, id, decl, actual, recreate: false };
+  if (!actual) return { ...base, action: "create", changes: [] };
+  const changes = diffNormal(
+    CONSUMER_FIELDS,
+    normalConsumerDecl(decl),
+    normalConsumerConfig(actual.config),
+  );
+  for (const c of changes) {
+    if (c.field === "deliver_subject" && (c.from === "(none)" || c.to === "(none)")) {
+      c.fixed = "a consumer cannot switch between push and pull in place";
+    }
+  }
+  if (changes.length === 0) return { ...base, action: "unchanged", changes };
+  if (changes.some((c) => c.fixed)) {
+    return {
+      ...base,
+      action: "destructive",
+      changes,
+      recreate: true,
+      loss: `recreating consumer ${id} loses its position (${actual.num_pending} pending, ` +
+        `${actual.num_ack_pending} awaiting ack); it restarts from its deliver policy`,
+    };
+  }
+  return { ...base, action: "update", changes };
+}
+
+async function extras(
+  jsm: JetStreamManager,
+  cfg: ProvisionerConfig,
+  server: Map<string, StreamInfo>,
+  options: PlanOptions,
+): Promise<Extra[]> {
+  const out: Extra[] = [];
+  const streams = new Set(cfg.streams.map((s) => s.name));
+  const buckets = new Set(cfg.kv.map((k) => k.bucket));
+  for (const name of [...server.keys()].sort()) {
+    if (streams.has(name)) continue;
+    if (name.startsWith(KV_PREFIX)) {
+      const bucket = name.slice(KV_PREFIX.length);
+      if (!buckets.has(bucket)) out.push({ type: "kv", id: bucket, note: options.owners?.[name] });
+      continue;
+    }
+    out.push({ type: "stream", id: name, note: options.owners?.[name] });
+  }
+  const declared = new Set(cfg.consumers.map((c) => `${c.stream}/${c.name}`));
+  for (const name of [...streams].sort()) {
+    if (!server.has(name)) continue;
+    for (const c of await collect<ConsumerInfo>(jsm.consumers.list(name))) {
+      // Ephemeral consumers come and go with their clients: not configuration.
+      if (!c.config.durable_name || declared.has(`${name}/${c.name}`)) continue;
+      out.push({ type: "consumer", id: `${name}/${c.name}` });
+    }
+  }
+  return out;
+}
+
+const LABEL: Record<PlanItem["type"], string> = {
+  stream: "stream",
+  consumer: "consumer",
+  kv: "kv",
+};
+
+/** The plan as text: one block per object, then unmanaged extras, then a summary line. */
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [];
+  for (const item of plan.items) {
+    const head = `${LABEL[item.type]} ${item.id}`;
+    switch (item.action) {
+      case "create":
+        lines.push(`${head}: create`);
+        break;
+      case "unchanged":
+        lines.push(`${head}: unchanged`);
+        break;
+      case "update":
+        lines.push(`${head}: update`);
+        for (const c of item.changes) lines.push(`  update ${formatChange(c)}`);
+        break;
+      case "destructive":
+        lines.push(`${head}: DESTRUCTIVE (${item.loss}; needs --allow-destructive)`);
+        for (const c of item.changes) {
+          lines.push(
+            c.fixed
+              ? `  destructive ${formatChange(c)} (${c.fixed})`
+              : `  update ${formatChange(c)}`,
+          );
+        }
+        break;
+    }
+  }
+  for (const e of plan.extras) {
+    lines.push(
+      `unmanaged ${e.type} ${e.id}: on the server, not declared; left alone` +
+        (e.note ? ` (${e.note})` : ""),
+    );
+  }
+  lines.push(summary(plan));
+  return lines.join("\n");
+}
+
+/** `Plan: 1 to create, 2 to update, 0 destructive, 5 unchanged, 1 unmanaged (server 2.10.27).` */
+export function summary(plan: Plan): string {
+  const n = (a: Action) => plan.items.filter((i) => i.action === a).length;
+  return `Plan: ${n("create")} to create, ${n("update")} to update, ${n("destructive")} ` +
+    `destructive, ${n("unchanged")} unchanged, ${plan.extras.length} unmanaged ` +
+    `(nats-server ${plan.serverVersion}).`;
+}

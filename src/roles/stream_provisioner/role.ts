@@ -1,0 +1,73 @@
+/**
+ * The stream_provisioner role: runs its `on_start` mode when the daemon starts. The supervisor
+ * starts it before every other role and waits for `start()`, so declared streams and consumers
+ * exist before anything consumes from them.
+ *
+ * Drift found by `verify` (or a destructive change `apply` refused) is not fatal: the other roles
+ * may well work with what is there, and crashing would only restart this role in a loop. Instead
+ * every difference is logged at error level, `/readyz` reports the role not ready with the reason,
+ * and the check is repeated every minute, so the role turns ready once someone fixes the server
+ * or the YAML (and restarts). Errors talking to the server do throw: the supervisor retries.
+ * @module
+ */
+import type { Role, RoleContext } from "../role.ts";
+import { provision, streamOwners } from "./provision.ts";
+import { ProvisionError } from "./errors.ts";
+
+/** How often a drifted role checks again. */
+const RECHECK_MS = 60_000;
+
+/** Creates the role. */
+export function createStreamProvisioner(ctx: RoleContext): Role {
+  const cfg = ctx.config.roles.stream_provisioner!;
+  const { log } = ctx;
+  let notReady: string | undefined = "provisioning";
+  let timer: number | undefined;
+  let stopped = false;
+
+  async function run(mode: "apply" | "verify" | "plan") {
+    const nc = await ctx.nats.ready;
+    try {
+      const result = await provision(nc, cfg, mode, {
+        allowDestructive: cfg.allow_destructive,
+        owners: streamOwners(ctx.config),
+        progress: (level, line) => log[level]("{line}", { line }),
+      });
+      // `plan` only reports; it never makes the daemon unready.
+      notReady = result.drift && mode !== "plan"
+        ? `the server differs from the declarations (${mode}); see the log or run ` +
+          "`jetport provision plan`"
+        : undefined;
+    } catch (err) {
+      if (!(err instanceof ProvisionError)) throw err;
+      // Retrying cannot fix the YAML or the server version: report it and stay unready.
+      for (const p of err.problems) log.error(p);
+      notReady = err.message.split("\n")[0];
+    }
+    if (notReady && !stopped) timer = setTimeout(recheck, RECHECK_MS);
+  }
+
+  function recheck() {
+    timer = undefined;
+    if (stopped) return;
+    run("verify").catch((err) => ctx.crash(err));
+  }
+
+  return {
+    name: "stream_provisioner",
+    async start() {
+      if (cfg.on_start === "none") {
+        notReady = undefined;
+        return;
+      }
+      log.info("on_start: {mode}", { mode: cfg.on_start });
+      await run(cfg.on_start);
+    },
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      return Promise.resolve();
+    },
+    notReadyReason: () => notReady,
+  };
+}
