@@ -10,6 +10,8 @@ import { closest } from "../config/suggest.ts";
 import { runCommand } from "./commands/run.ts";
 import { validateCommand } from "./commands/validate.ts";
 import { versionCommand } from "./commands/version.ts";
+import { provisionCommand } from "./commands/provision.ts";
+import { statusCommand } from "./commands/status.ts";
 import { serviceCommand } from "./commands/service.ts";
 
 /** A command of DESIGN.md whose issue has not landed: says so, exit 2, no fake output. */
@@ -30,12 +32,8 @@ function notYet(name: string, summary: string, usage: string): Command {
 export const COMMANDS: Command[] = [
   runCommand,
   validateCommand,
-  notYet(
-    "provision",
-    "plan, apply or verify streams, consumers and KV buckets",
-    "jetport provision plan|apply|verify --config FILE",
-  ),
-  notYet("status", "show streams, consumers, lag and DLQ depth", "jetport status --config FILE"),
+  provisionCommand,
+  statusCommand,
   notYet("dlq", "list, show, redrive or purge dead letters", "jetport dlq list|show|redrive|purge"),
   notYet("publish", "publish messages to JetStream", "jetport publish --config FILE --subject S"),
   notYet("replay", "read a stream back", "jetport replay --config FILE --stream S"),

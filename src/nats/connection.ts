@@ -64,6 +64,14 @@ export async function connectionOptions(cfg: NatsConfig): Promise<ConnectionOpti
   return opts;
 }
 
+/**
+ * Connects once, for a CLI command: fails fast (exit 1) when no server answers, instead of
+ * retrying in the background like the daemon.
+ */
+export async function connectOnce(cfg: NatsConfig): Promise<NatsConnection> {
+  return await connect({ ...(await connectionOptions(cfg)), waitOnFirstConnect: false });
+}
+
 /** Exponential backoff from `wait` doubling up to `maxWait`, plus up to `jitter` at random. */
 export function backoffDelay(
   attempt: number,

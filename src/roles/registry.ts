@@ -5,6 +5,9 @@
  */
 import type { RoleFactory } from "./role.ts";
 import type { RoleName } from "./schemas.ts";
+import { createStreamProvisioner } from "./stream_provisioner/role.ts";
 
 /** Implemented roles. */
-export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {};
+export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
+  stream_provisioner: createStreamProvisioner,
+};
