@@ -138,7 +138,8 @@ export function normalConsumerDecl(d: ConsumerDecl): Normal {
     opt_start_time: d.opt_start_time && new Date(d.opt_start_time).toISOString(),
     replay_policy: d.replay_policy,
     max_deliver: d.max_deliver,
-    ack_wait: d.ack_policy === "none" ? undefined : d.ack_wait,
+    // The server sets ack_wait to the first backoff step when there is a backoff list.
+    ack_wait: d.ack_policy === "none" ? undefined : d.backoff?.length ? d.backoff[0] : d.ack_wait,
     // With ack none nothing is ever pending an ack: the server ignores the limit.
     max_ack_pending: d.ack_policy === "none" ? undefined : d.max_ack_pending,
     max_waiting: push ? undefined : d.max_waiting,

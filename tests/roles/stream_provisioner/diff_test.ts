@@ -1,0 +1,44 @@
+import { assertEquals } from "../../helpers/assert.ts";
+import { streamSchema } from "../../../src/roles/stream_provisioner/config.ts";
+import {
+  diffNormal,
+  formatChange,
+  STREAM_FIELDS,
+} from "../../../src/roles/stream_provisioner/diff.ts";
+import {
+  normalStreamConfig,
+  normalStreamDecl,
+  streamRequest,
+} from "../../../src/roles/stream_provisioner/model.ts";
+
+Deno.test("diff: a stream's request reads back as no change; edits show in YAML units", () => {
+  const decl = streamSchema.parse({
+    name: "S",
+    subjects: "s.>",
+    max_age: "7d",
+    max_bytes: "10GiB",
+  });
+  // What the server would answer with for exactly what we sent.
+  const echoed = normalStreamConfig(streamRequest(decl));
+  assertEquals(diffNormal(STREAM_FIELDS, normalStreamDecl(decl), echoed), []);
+
+  const edited = streamSchema.parse({
+    name: "S",
+    subjects: "s.>",
+    max_age: "14d",
+    max_bytes: -1,
+    storage: "memory",
+  });
+  const changes = diffNormal(STREAM_FIELDS, normalStreamDecl(edited), echoed);
+  assertEquals(changes.map(formatChange), [
+    "storage: file → memory",
+    "max_age: 7d → 14d",
+    "max_bytes: 10GiB → unlimited",
+  ]);
+  assertEquals(changes.filter((c) => c.fixed).map((c) => c.field), ["storage"]);
+});
+
+Deno.test("diff: a duplicate window longer than max_age is what the server clamps it to", () => {
+  const decl = streamSchema.parse({ name: "C", subjects: "c.>", max_age: "1m" });
+  assertEquals(normalStreamDecl(decl).duplicate_window, 60_000);
+});
