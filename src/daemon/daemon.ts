@@ -10,6 +10,7 @@ import { logger } from "../platform/logging.ts";
 import { ROLE_NAMES, type RoleName } from "../roles/schemas.ts";
 import { ROLE_FACTORIES } from "../roles/registry.ts";
 import { Supervisor } from "./supervisor.ts";
+import { startReloader } from "./reload.ts";
 import { COMMIT, VERSION } from "../version.ts";
 
 /** How the daemon is run. */
@@ -18,6 +19,8 @@ export interface DaemonOptions {
   shutdown: Promise<unknown>;
   /** Called once the HTTP server listens, with its port. */
   onListening?: (port: number) => void;
+  /** Reload the config from this file on SIGHUP (and on change, with `watch`). */
+  reload?: { file: string; watch?: boolean };
 }
 
 /** Names of the roles enabled in `config`: section present and not `enabled: false`. */
@@ -97,6 +100,17 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     }
   }
 
+  const rolesUp = Promise.withResolvers<void>();
+  const reloader = options.reload && startReloader({
+    ...options.reload,
+    initial: config,
+    supervisor,
+    context: { nats, metrics },
+    factories: ROLE_FACTORIES,
+    ready: rolesUp.promise,
+    log,
+  });
+
   const stopRequested = options.shutdown.then(() => "stop" as const);
   const first = await Promise.race([nats.ready.then(() => "connected" as const), stopRequested])
     .catch((err) => {
@@ -107,10 +121,12 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     rolesStarted = true;
     const starting = supervisor.start();
     await Promise.race([starting, stopRequested]);
+    rolesUp.resolve();
     await stopRequested;
   }
 
-  const grace = config.shutdown.grace;
+  await reloader?.stop();
+  const grace = (reloader?.current() ?? config).shutdown.grace;
   log.info("shutting down: stopping roles (grace {grace} ms)", { grace });
   await supervisor.stop(Date.now() + grace);
   log.info("draining NATS connection");

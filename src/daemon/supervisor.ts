@@ -100,12 +100,48 @@ export class Supervisor {
     this.#restarts.inc({ role: slot.spec.name });
     (async () => {
       await instance.stop(Date.now() + 5000).catch(() => {});
-      if (this.#stopping) return;
+      // Stopping, or replaced by a reload meanwhile: no restart of the old spec.
+      if (this.#stopping || slot.role !== instance) return;
       slot.timer = setTimeout(() => {
         slot.timer = undefined;
         if (!this.#stopping) this.#startSlot(slot);
       }, delay);
     })();
+  }
+
+  /** Uses `context` for every role started from now on (after a config reload). */
+  setContext(context: SupervisorOptions["context"]): void {
+    this.#opts.context = context;
+  }
+
+  /**
+   * Stops role `name` (bounded by `deadline`) and starts `spec` in its place; a new name is
+   * added at the end, and `spec` undefined removes the role (config reload).
+   */
+  async replace(name: string, spec: SupervisedRole | undefined, deadline: number): Promise<void> {
+    if (this.#stopping) return;
+    let slot = this.#slots.find((s) => s.spec.name === name);
+    if (slot) {
+      if (slot.timer !== undefined) clearTimeout(slot.timer);
+      const old = slot.role;
+      slot.role = undefined; // a crash report from the old instance is now ignored
+      slot.state = "stopped";
+      if (old) {
+        await old.stop(deadline).catch(() => {});
+        this.#opts.logger(name).info("stopped");
+      }
+      if (!spec) {
+        this.#slots.splice(this.#slots.indexOf(slot), 1);
+        return;
+      }
+      slot.spec = spec;
+      slot.crashes = 0;
+    } else {
+      if (!spec) return;
+      slot = { spec, state: "stopped", crashes: 0 };
+      this.#slots.push(slot);
+    }
+    await this.#startSlot(slot);
   }
 
   /** Undefined when every role is ready, else the reasons per role. */

@@ -4,7 +4,7 @@
  */
 import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
-import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
+import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { runDaemon } from "../../daemon/daemon.ts";
 import { closeLogging, logger, setupLogging } from "../../platform/logging.ts";
 import { onShutdownSignal, shutdownSignals } from "../../platform/signals.ts";
@@ -20,10 +20,14 @@ ${shutdownSignals().join(" or ")}. The first signal stops intake, lets in-flight
 within shutdown.grace, gives back unfinished messages, drains the connection and exits 0.
 A second signal exits at once (code 1).
 
+SIGHUP (systemctl reload) re-reads the config: roles whose section changed restart, the
+others keep running; an invalid file is logged and the old config stays. Not on Windows.
+
 The daemon starts even when NATS is down: it keeps connecting and /readyz says 503.
 
-${CONFIG_HELP}`,
-  flags: { string: ["config"] },
+${CONFIG_HELP}
+  --watch-config    also reload when the config file changes (off by default)`,
+  flags: { string: ["config"], boolean: ["watch-config"] },
   async run(args) {
     const config = await loadConfigFlag(args);
     await setupLogging(config.log);
@@ -40,7 +44,10 @@ ${CONFIG_HELP}`,
       },
     );
     try {
-      return await runDaemon(config, { shutdown: shutdown.promise });
+      return await runDaemon(config, {
+        shutdown: shutdown.promise,
+        reload: { file: configPath(args), watch: args.flags["watch-config"] === true },
+      });
     } finally {
       removeListeners();
       await closeLogging();
