@@ -1,0 +1,101 @@
+/**
+ * Makes sure the monitor's durable pull consumer exists: used as it is when the provisioner (or
+ * anyone) declared it, created with `ack: explicit` otherwise.
+ * @module
+ */
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
+
+/** Which consumer, and where a newly created one starts. */
+export interface DurableSpec {
+  /** Stream name. */
+  stream: string;
+  /** Durable consumer name. */
+  consumer: string;
+  /** Only events on this subject (optional). */
+  filterSubject?: string;
+  /**
+   * Start a newly created consumer at this stream sequence instead of the stream's beginning
+   * (used when a consumer deleted under a running monitor is recreated: it resumes there).
+   */
+  startSeq?: number;
+}
+
+/** Why the consumer cannot be used; `code` says which case. */
+export class DurableError extends Error {
+  /** `STREAM_NOT_FOUND` (wait for it) or `PUSH_CONSUMER` (configuration error). */
+  readonly code: "STREAM_NOT_FOUND" | "PUSH_CONSUMER";
+  /** Creates the error. */
+  constructor(code: DurableError["code"], message: string) {
+    super(message);
+    this.code = code;
+    this.name = "DurableError";
+  }
+}
+
+/** True when `err` is the JetStream API error `code`. */
+export function isApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
+}
+
+/** The config a consumer created by the monitor gets. */
+export function consumerConfig(spec: DurableSpec): Partial<ConsumerConfig> {
+  const config: Partial<ConsumerConfig> = {
+    durable_name: spec.consumer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: spec.startSeq ? DeliverPolicy.StartSequence : DeliverPolicy.All,
+  };
+  if (spec.startSeq) config.opt_start_seq = spec.startSeq;
+  if (spec.filterSubject) config.filter_subject = spec.filterSubject;
+  return config;
+}
+
+/**
+ * Returns the consumer's info, creating the consumer first when it does not exist (`created` then
+ * says so). Throws {@link DurableError} when the stream is missing or the consumer is a push
+ * consumer; other errors (timeouts, no responders) are passed on.
+ */
+export async function ensureDurable(
+  jsm: JetStreamManager,
+  spec: DurableSpec,
+): Promise<{ info: ConsumerInfo; created: boolean }> {
+  const where = `${spec.stream}/${spec.consumer}`;
+  try {
+    const info = await jsm.consumers.info(spec.stream, spec.consumer);
+    if (info.config.deliver_subject) {
+      throw new DurableError(
+        "PUSH_CONSUMER",
+        `consumer ${where} is a push consumer (deliver_subject ${info.config.deliver_subject}); ` +
+          "the monitor needs a pull consumer: remove deliver_subject from its declaration",
+      );
+    }
+    return { info, created: false };
+  } catch (err) {
+    if (isApiError(err, JetStreamApiCodes.StreamNotFound)) throw streamMissing(spec);
+    if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+  }
+  try {
+    return { info: await jsm.consumers.add(spec.stream, consumerConfig(spec)), created: true };
+  } catch (err) {
+    if (isApiError(err, JetStreamApiCodes.StreamNotFound)) throw streamMissing(spec);
+    // Another instance created it between our info and add (with another start): use theirs.
+    const info = await jsm.consumers.info(spec.stream, spec.consumer).catch(() => undefined);
+    if (info) return { info, created: false };
+    throw err;
+  }
+}
+
+function streamMissing(spec: DurableSpec): DurableError {
+  return new DurableError(
+    "STREAM_NOT_FOUND",
+    `stream ${spec.stream} does not exist; waiting for it (declare it under ` +
+      "roles.stream_provisioner.streams, or start the watcher that publishes to it)",
+  );
+}

@@ -1,0 +1,164 @@
+/**
+ * File events (DESIGN.md "File event") as the monitor reads them, and the lines it writes: the
+ * original adapter's text line `[%Y-%m-%d %H:%M:%S] File ADDED: <path>, Size: <n.nn> KB`, or one
+ * JSON object per line. Pure functions: no I/O.
+ * @module
+ */
+
+/** The fields of a file event the monitor uses; other fields are kept for JSON output. */
+export interface FileEvent {
+  /** `added`, `modified`, `deleted` or `renamed` (from `operation`, else from `type`). */
+  operation: string;
+  /** Path relative to `root` (watcher events) or as the original adapter sent it. */
+  path: string;
+  /** The watch root, when the event has one. */
+  root?: string;
+  /** The previous path of a rename (relative to `root`). */
+  old_path?: string;
+  /** Size in KB, as the original adapter reported it. */
+  file_size?: number;
+  /** Size in bytes. */
+  size?: number;
+  /** When the change happened (ISO-8601, or epoch seconds / milliseconds). */
+  timestamp?: string | number;
+  /** Everything else the event carries. */
+  [key: string]: unknown;
+}
+
+/** A message whose payload is not a file event. */
+export class BadFileEventError extends Error {
+  /** Machine-readable code. */
+  readonly code = "BAD_FILE_EVENT";
+  /** Creates the error; `message` says what is wrong with the payload. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BadFileEventError";
+  }
+}
+
+/** `type` → `operation`, for events that only carry the type. */
+const OPERATION_OF_TYPE: Record<string, string> = {
+  "file.created": "added",
+  "file.modified": "modified",
+  "file.deleted": "deleted",
+  "file.renamed": "renamed",
+};
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function optional(ev: Record<string, unknown>, key: string, type: string): void {
+  if (ev[key] !== undefined && ev[key] !== null && typeof ev[key] !== type) {
+    throw new BadFileEventError(`"${key}" must be a ${type}, got ${JSON.stringify(ev[key])}`);
+  }
+}
+
+/** Parses a message payload into a {@link FileEvent}; throws {@link BadFileEventError}. */
+export function parseFileEvent(data: Uint8Array): FileEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(data));
+  } catch (err) {
+    const what = err instanceof SyntaxError ? "not valid JSON" : "not valid UTF-8";
+    throw new BadFileEventError(`payload is ${what} (${data.length} bytes)`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BadFileEventError("payload is not a JSON object");
+  }
+  const ev = value as Record<string, unknown>;
+  if (typeof ev.path !== "string" || ev.path === "") {
+    throw new BadFileEventError('"path" is missing or not a non-empty string');
+  }
+  for (const key of ["root", "old_path", "type", "operation"]) optional(ev, key, "string");
+  for (const key of ["file_size", "size"]) optional(ev, key, "number");
+  if (typeof ev.timestamp !== "string" && typeof ev.timestamp !== "number") delete ev.timestamp;
+  const operation = (ev.operation as string | undefined) ??
+    OPERATION_OF_TYPE[ev.type as string];
+  if (!operation) {
+    throw new BadFileEventError(
+      `neither "operation" nor a known "type" (${Object.keys(OPERATION_OF_TYPE).join(", ")})`,
+    );
+  }
+  return { ...ev, operation, path: ev.path } as FileEvent;
+}
+
+/**
+ * Joins the watch root and a relative path the way the original adapter printed paths
+ * (`test/storage` + `a.txt` → `test/storage/a.txt`; a leading `./` is dropped). A root with
+ * backslashes (Windows) gets backslashes. Without a root the path is used as it is.
+ */
+export function displayPath(root: string | undefined, path: string): string {
+  if (!root) return path;
+  const windows = root.includes("\\") && !root.includes("/");
+  const sep = windows ? "\\" : "/";
+  const base = root.replace(/^\.[\\/]+/, "").replace(/[\\/]+$/, "");
+  const rel = windows ? path.replaceAll("/", "\\") : path;
+  if (base === "" || base === ".") return rel;
+  return `${base}${sep}${rel}`;
+}
+
+/** When the change happened, or `fallback` when the event has no usable timestamp. */
+export function eventTime(ev: FileEvent, fallback: Date): Date {
+  const t = ev.timestamp;
+  if (typeof t === "number") return new Date(t < 1e12 ? t * 1000 : t);
+  if (typeof t === "string") {
+    const ms = Date.parse(t);
+    if (!Number.isNaN(ms)) return new Date(ms);
+  }
+  return fallback;
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** `%Y-%m-%d %H:%M:%S` in the process's local time zone (as Python's `strftime` prints). */
+export function formatLocalTime(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Size in KB with two decimals: `file_size` when present, else `size` / 1024, else 0. */
+export function sizeKb(ev: FileEvent): string {
+  const kb = typeof ev.file_size === "number"
+    ? ev.file_size
+    : typeof ev.size === "number"
+    ? ev.size / 1024
+    : 0;
+  return kb.toFixed(2);
+}
+
+/**
+ * The original adapter's line, newline included:
+ * `[2025-01-01 12:00:00] File ADDED: test/storage/a.txt, Size: 0.01 KB`. A rename names the
+ * new path and appends `, From: <old path>`.
+ */
+export function textLine(ev: FileEvent, received: Date): string {
+  const from = ev.old_path ? `, From: ${displayPath(ev.root, ev.old_path)}` : "";
+  return `[${formatLocalTime(eventTime(ev, received))}] File ${ev.operation.toUpperCase()}: ` +
+    `${displayPath(ev.root, ev.path)}, Size: ${sizeKb(ev)} KB${from}\n`;
+}
+
+/** Where a message came from, recorded in JSON lines. */
+export interface MessageOrigin {
+  /** Stream name. */
+  stream: string;
+  /** Stream sequence. */
+  seq: number;
+  /** Subject the event was published on. */
+  subject: string;
+}
+
+/**
+ * One JSON object per line: when it was logged, where the message came from, the display path
+ * (as in the text line) and the event exactly as received.
+ */
+export function jsonLine(ev: FileEvent, origin: MessageOrigin, received: Date): string {
+  return JSON.stringify({
+    logged_at: received.toISOString(),
+    stream: origin.stream,
+    seq: origin.seq,
+    subject: origin.subject,
+    operation: ev.operation.toUpperCase(),
+    path: displayPath(ev.root, ev.path),
+    size_kb: Number(sizeKb(ev)),
+    event: ev,
+  }) + "\n";
+}

@@ -1,0 +1,102 @@
+import { assertEquals, assertThrows } from "../../helpers/assert.ts";
+import {
+  BadFileEventError,
+  displayPath,
+  formatLocalTime,
+  jsonLine,
+  parseFileEvent,
+  textLine,
+} from "../../../src/roles/monitor/event_line.ts";
+
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+const received = new Date(2030, 0, 2, 3, 4, 5);
+
+Deno.test("event line: the original adapter's ADDED line, with root + relative path", () => {
+  const when = new Date(2025, 0, 1, 12, 0, 0); // local time, as the adapter's strftime printed
+  const ev = parseFileEvent(enc({
+    event_id: "e1",
+    type: "file.created",
+    operation: "added",
+    watch: "storage",
+    root: "test/storage",
+    path: "a.txt",
+    size: 13,
+    file_size: 13 / 1024,
+    timestamp: when.toISOString(),
+  }));
+  assertEquals(
+    textLine(ev, received),
+    "[2025-01-01 12:00:00] File ADDED: test/storage/a.txt, Size: 0.01 KB\n",
+  );
+});
+
+Deno.test("event line: operation words per event type, from operation or from type", () => {
+  const words = ["file.created", "file.modified", "file.deleted", "file.renamed"].map((type) =>
+    /File (\w+):/.exec(textLine(parseFileEvent(enc({ type, path: "x" })), received))![1]
+  );
+  assertEquals(words, ["ADDED", "MODIFIED", "DELETED", "RENAMED"]);
+  const op = parseFileEvent(enc({ operation: "deleted", path: "test/storage/a.txt" }));
+  assertEquals(
+    textLine(op, received),
+    "[2030-01-02 03:04:05] File DELETED: test/storage/a.txt, Size: 0.00 KB\n",
+  );
+});
+
+Deno.test("event line: a rename names the old path; size falls back to bytes / 1024", () => {
+  const ev = parseFileEvent(enc({
+    operation: "renamed",
+    root: "./data/in/",
+    path: "sub/b.txt",
+    old_path: "a.txt",
+    size: 2048,
+    timestamp: received.getTime(),
+  }));
+  assertEquals(
+    textLine(ev, new Date(0)),
+    "[2030-01-02 03:04:05] File RENAMED: data/in/sub/b.txt, Size: 2.00 KB, From: data/in/a.txt\n",
+  );
+});
+
+Deno.test("event line: display paths on POSIX and Windows roots", () => {
+  assertEquals(displayPath("test/storage", "a/b.txt"), "test/storage/a/b.txt");
+  assertEquals(displayPath("./test/storage", "a.txt"), "test/storage/a.txt");
+  assertEquals(displayPath("/srv/files/", "a.txt"), "/srv/files/a.txt");
+  assertEquals(displayPath(".", "a.txt"), "a.txt");
+  assertEquals(displayPath(undefined, "test/storage/a.txt"), "test/storage/a.txt");
+  assertEquals(displayPath("C:\\data\\in", "sub/a.txt"), "C:\\data\\in\\sub\\a.txt");
+});
+
+Deno.test("event line: local time formatting pads every field", () => {
+  assertEquals(formatLocalTime(new Date(2025, 8, 7, 6, 5, 4)), "2025-09-07 06:05:04");
+});
+
+Deno.test("event line: JSON lines keep the event and name where it came from", () => {
+  const ev = parseFileEvent(enc({ type: "file.deleted", root: "r", path: "p", extra: [1] }));
+  const line = jsonLine(ev, { stream: "FILES", seq: 7, subject: "file.events" }, received);
+  assertEquals(line.endsWith("\n") && line.indexOf("\n") === line.length - 1, true);
+  const obj = JSON.parse(line);
+  assertEquals(obj.stream, "FILES");
+  assertEquals(obj.seq, 7);
+  assertEquals(obj.operation, "DELETED");
+  assertEquals(obj.path, "r/p");
+  assertEquals(obj.event.extra, [1]);
+  assertEquals(obj.logged_at, received.toISOString());
+});
+
+Deno.test("event line: unparsable payloads are rejected with a reason", () => {
+  const cases: [unknown, RegExp][] = [
+    ["{not json", /not valid JSON/],
+    [new Uint8Array([0xff, 0xfe]), /not valid UTF-8/],
+    [[1, 2], /not a JSON object/],
+    ["null", /not a JSON object/],
+    [{ operation: "added" }, /"path" is missing/],
+    [{ path: "a", operation: 3 }, /"operation" must be a string/],
+    [{ path: "a", type: "file.exploded" }, /neither "operation" nor a known "type"/],
+    [{ path: "a", operation: "added", size: "big" }, /"size" must be a number/],
+  ];
+  for (const [payload, reason] of cases) {
+    const data = payload instanceof Uint8Array ? payload : enc(payload);
+    const err = assertThrows(() => parseFileEvent(data), BadFileEventError);
+    assertEquals(reason.test(err.message), true, `${err.message} !~ ${reason}`);
+  }
+});
