@@ -1,0 +1,137 @@
+/**
+ * The monitor in-process (its factory with a RoleContext): the DLQ path, needing a
+ * `roles.dlq_redriver` section, and what stop() gives back.
+ */
+import { RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
+import { startNatsServer } from "../../helpers/nats_server.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import { Registry } from "../../../src/http/metrics.ts";
+import { openConnection } from "../../../src/nats/connection.ts";
+import { logger } from "../../../src/platform/logging.ts";
+import { createMonitor } from "../../../src/roles/monitor/monitor.ts";
+import type { Role } from "../../../src/roles/role.ts";
+import { client, createFilesStream, fileEvent, publish, readLines } from "./helpers.ts";
+
+/** Runs the monitor role in this process; dispose stops it and closes its connection. */
+async function runMonitor(
+  url: string,
+  roles: Record<string, unknown>,
+): Promise<{ role: Role; crashes: unknown[]; metrics: Registry } & AsyncDisposable> {
+  const config = configSchema.parse({ nats: { servers: url }, roles });
+  const metrics = new Registry();
+  const nats = openConnection(config.nats, metrics);
+  await nats.ready;
+  const crashes: unknown[] = [];
+  const role = createMonitor({
+    config,
+    nats,
+    metrics,
+    log: logger("monitor"),
+    crash: (err) => crashes.push(err),
+  });
+  await role.start();
+  let stopped = false;
+  return {
+    role,
+    crashes,
+    metrics,
+    async [Symbol.asyncDispose]() {
+      if (!stopped) await role.stop(Date.now() + 5000);
+      stopped = true;
+      await nats.drain();
+    },
+  };
+}
+
+Deno.test("monitor role: an unparsable message goes to the DLQ byte for byte; the next is written", async () => {
+  await using nats = await startNatsServer();
+  await using c = await client(nats.url);
+  await createFilesStream(c.jsm);
+  await c.jsm.streams.add({
+    name: "DLQ",
+    subjects: ["dlq.>"],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
+  const log = `${dir}/m.log`;
+  const garbage = '{"path": "half a json';
+  await publish(c.nc, [fileEvent("added", "a.txt"), garbage, fileEvent("added", "b.txt")]);
+
+  await using m = await runMonitor(nats.url, {
+    monitor: { output: { path: log } },
+    dlq_redriver: { dlq_stream: "DLQ", subject_prefix: "dlq" },
+  });
+  await waitFor(async () => (await readLines(log)).length === 2, 20_000, "two lines");
+  const lines = await readLines(log);
+  assert(lines[0].includes("test/storage/a.txt") && lines[1].includes("test/storage/b.txt"));
+
+  const dlq = await waitFor(
+    async () => {
+      const info = await c.jsm.streams.info("DLQ");
+      return info.state.messages === 1 ? info : undefined;
+    },
+    10_000,
+    "one dead letter",
+  );
+  const entry = (await c.jsm.streams.getMessage("DLQ", { seq: dlq.state.first_seq }))!;
+  assertEquals(entry.subject, "dlq.FILES.file-monitor");
+  assertEquals(new TextDecoder().decode(entry.data), garbage);
+  assertEquals(entry.header.get("Jetport-Dlq-Stream"), "FILES");
+  assertEquals(entry.header.get("Jetport-Dlq-Consumer"), "file-monitor");
+  assertEquals(entry.header.get("Jetport-Dlq-Seq"), "2");
+  assertEquals(entry.header.get("Jetport-Dlq-Subject"), "file.events");
+  assert(/not valid JSON/.test(entry.header.get("Jetport-Dlq-Reason")));
+  // Terminated after the copy was stored: nothing left pending on the source consumer.
+  await waitFor(
+    async () => {
+      const info = await c.jsm.consumers.info("FILES", "file-monitor");
+      return info.num_ack_pending === 0 && info.ack_floor.stream_seq === 3;
+    },
+    10_000,
+    "nothing pending",
+  );
+  assertEquals(
+    m.metrics.counter("monitor_bad_messages_total", "").get({
+      stream: "FILES",
+      consumer: "file-monitor",
+    }),
+    1,
+  );
+  assertEquals(m.crashes, []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest back", async () => {
+  await using nats = await startNatsServer();
+  await using c = await client(nats.url);
+  await createFilesStream(c.jsm);
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
+  const log = `${dir}/m.log`;
+  const total = 2000;
+  await publish(c.nc, Array.from({ length: total }, (_, i) => fileEvent("added", `s${i}.txt`)));
+  {
+    await using m = await runMonitor(nats.url, { monitor: { output: { path: log }, batch: 20 } });
+    await waitFor(async () => (await readLines(log)).length > 0, 20_000, "first lines");
+    await m.role.stop(Date.now() + 5000);
+  }
+  const info = await c.jsm.consumers.info("FILES", "file-monitor");
+  const written = new Set((await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]));
+  assert(written.size < total, "stopped before the end");
+  // Everything acked is in the file.
+  for (let seq = 1; seq <= info.ack_floor.stream_seq; seq++) {
+    assert(written.has(`s${seq - 1}.txt`), `acked seq ${seq} is missing from the log`);
+  }
+  // A new run picks up the rest (naked messages come back at once, not after ack_wait).
+  await using _again = await runMonitor(nats.url, { monitor: { output: { path: log } } });
+  await waitFor(
+    async () => {
+      const names = new Set((await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]));
+      return names.size === total;
+    },
+    60_000,
+    "all events after the second run",
+  );
+  await Deno.remove(dir, { recursive: true });
+});
