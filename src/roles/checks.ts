@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { ROLE_NAMES } from "./schemas.ts";
 import { ROLE_FACTORIES } from "./registry.ts";
 import { provisionerChecks } from "./stream_provisioner/checks.ts";
+import { watcherChecks } from "./watcher/checks.ts";
 
 /** A problem found by a check: where (key path) and what. */
 export interface CheckProblem {
@@ -32,4 +33,4 @@ export const implementedRoles: ConfigCheck = (config) =>
   }));
 
 /** All checks, run by `validate` and before `run`. */
-export const CONFIG_CHECKS: ConfigCheck[] = [implementedRoles, provisionerChecks];
+export const CONFIG_CHECKS: ConfigCheck[] = [implementedRoles, provisionerChecks, watcherChecks];

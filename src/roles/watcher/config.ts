@@ -27,6 +27,9 @@ export const watcherSchema = z.strictObject({
   enabled: z.boolean().default(true),
   watches: z.array(watchSchema).min(1),
   publish_deadline: duration().default(30_000),
+  cookie_interval: duration().default(10_000),
+  burst_threshold: z.number().int().min(1).default(2000),
+  poll_interval: duration().default(10_000),
 }).superRefine((w, ctx) => {
   const seen = new Set<string>();
   w.watches.forEach((watch, i) => {

@@ -1,0 +1,412 @@
+/**
+ * One watched directory, run as a reconciler: `Deno.watchFs` events only mark paths dirty; a dirty
+ * path is `lstat`ed once it has been quiet for `settle` and the tree's difference is announced.
+ * New directories are scanned at once (files created inside them produce no events). Lost events
+ * are detected (a cookie file whose event must arrive, event bursts that may overflow the kernel
+ * queue, watcher errors) and answered with a rescan of the root; a full rescan also runs every
+ * `rescan_interval`. When the OS refuses more watches, the watch falls back to periodic scans.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { WatchConfig } from "./config.ts";
+import { COOKIE_PREFIX, createFilter, type PathFilter } from "./filter.ts";
+import { absPath, scanTree } from "./scan.ts";
+import {
+  type FileState,
+  loadSnapshot,
+  lstatState,
+  sameState,
+  saveSnapshot,
+  type Snapshot,
+} from "./snapshot.ts";
+import { type Change, createTree, type Tree } from "./tree.ts";
+import type { WatcherMetrics } from "./metrics.ts";
+
+/** What a watch needs from the role. */
+export interface WatchOptions {
+  /** The watch's config. */
+  watch: WatchConfig;
+  /** Where its snapshot is kept. */
+  snapshotPath: string;
+  /** Announces a change (puts its event into the outbox). `initial`: found by a fresh start. */
+  emit(change: Change, initial: boolean): Promise<void>;
+  /** Resolves once every emitted event is durable (called before the snapshot is saved). */
+  durable(): Promise<void>;
+  /** The role's logger. */
+  log: Logger;
+  /** The role's metrics. */
+  metrics: WatcherMetrics;
+  /** How often the cookie file is written (ms); 0 turns the check off. */
+  cookieInterval: number;
+  /** Events per second above which the kernel queue may have overflowed (then: rescan). */
+  burstThreshold: number;
+  /** Scan interval when the OS refuses more watches (ms). */
+  pollInterval: number;
+}
+
+/** A running watch. */
+export interface WatchRunner {
+  /** Opens the watcher, diffs the tree against the saved snapshot, then processes events. */
+  start(): Promise<void>;
+  /** Stops watching and saves the snapshot. */
+  stop(): Promise<void>;
+  /** Files and directories known. */
+  readonly size: number;
+  /** The root as watched (symlinks resolved), once started. */
+  readonly root: string;
+}
+
+/** A watch that cannot run (missing root, ...): the message says what to do. */
+export class WatchError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "WatchError";
+  }
+}
+
+const SAVE_EVERY = 5000;
+
+function isWatchLimit(err: unknown): boolean {
+  return /watch limit|os error 28|no space left/i.test(String((err as Error)?.message ?? err));
+}
+
+/** Creates the runner of one watch. */
+export function createWatch(options: WatchOptions): WatchRunner {
+  const { watch, log, metrics } = options;
+  const settle = watch.settle;
+  const labels = { watch: watch.name };
+  const filter: PathFilter = createFilter(watch);
+  const cookieName = `${COOKIE_PREFIX}${watch.name}`;
+  const tickMs = Math.max(10, Math.min(100, Math.floor(settle / 2)));
+
+  let root = watch.path;
+  let tree: Tree = createTree(new Map());
+  const dirty = new Map<string, { since: number; stat?: FileState }>();
+  let watcher: Deno.FsWatcher | undefined;
+  let polling = false;
+  let stopped = false;
+  let busy: Promise<void> | undefined;
+  let ticker: number | undefined;
+  let rescanReason: string | undefined;
+  let lastRescan = 0;
+  let lastSave = 0;
+  let unsaved = false;
+  let initial = false;
+  // Files found by a fresh start that were still being written: announced later, still initial.
+  const initialPending = new Set<string>();
+  let cookieAt = 0;
+  let cookieSeen = true;
+  let cookieBroken = false;
+  let lastEvent = 0;
+  let burstWindow = 0;
+  let burstCount = 0;
+  let burstPending = false;
+  let reopenAttempt = 0;
+
+  const probe = (rel: string) => lstatState(absPath(root, rel));
+
+  function relative(path: string): string | undefined {
+    if (path === root) return "";
+    return path.startsWith(root + "/") ? path.slice(root.length + 1) : undefined;
+  }
+
+  function considered(rel: string): boolean {
+    const parts = rel.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      if (!filter.dir(parts.slice(0, i).join("/"))) return false;
+    }
+    return filter.file(rel) || filter.dir(rel);
+  }
+
+  function lossDetected(reason: string) {
+    metrics.lossDetections.inc({ ...labels, reason });
+    log.warn("watch {watch}: events may have been lost ({reason}); rescanning {root}", {
+      watch: watch.name,
+      reason,
+      root,
+    });
+    rescanReason = reason;
+  }
+
+  function onEvent(event: Deno.FsEvent) {
+    const now = Date.now();
+    lastEvent = now;
+    if (now - burstWindow >= 1000) {
+      burstWindow = now;
+      burstCount = 0;
+    }
+    burstCount += event.paths.length;
+    if (burstCount > options.burstThreshold) burstPending = true;
+    if (event.flag === "rescan") lossDetected("overflow");
+    for (const path of event.paths) {
+      const rel = relative(path);
+      if (rel === undefined || rel === "") continue;
+      if (rel === cookieName) {
+        cookieSeen = true;
+        continue;
+      }
+      if (considered(rel)) dirty.set(rel, { since: now });
+    }
+    metrics.dirtyPaths.set(dirty.size, labels);
+  }
+
+  async function pump(w: Deno.FsWatcher) {
+    try {
+      for await (const event of w) onEvent(event);
+      if (!stopped) throw new Error("the watcher ended");
+    } catch (err) {
+      if (stopped) return;
+      if (isWatchLimit(err)) {
+        startPolling(err);
+        return;
+      }
+      lossDetected("watcher_error");
+      const wait = Math.min(30_000, 1000 * 2 ** reopenAttempt++);
+      log.error("watch {watch}: watcher failed ({error}); reopening in {wait} ms", {
+        watch: watch.name,
+        error: (err as Error).message,
+        wait,
+      });
+      setTimeout(() => {
+        if (!stopped) openWatcher();
+      }, wait);
+    }
+  }
+
+  function startPolling(err: unknown) {
+    polling = true;
+    watcher = undefined;
+    metrics.polling.set(1, labels);
+    log.error(
+      "watch {watch}: the OS refuses more file watches ({error}); falling back to a full scan " +
+        "every {interval} ms. Raise fs.inotify.max_user_watches (sysctl) to get events again.",
+      { watch: watch.name, error: (err as Error).message, interval: options.pollInterval },
+    );
+  }
+
+  function openWatcher() {
+    try {
+      watcher = Deno.watchFs(root, { recursive: watch.recursive });
+      pump(watcher);
+    } catch (err) {
+      if (isWatchLimit(err)) startPolling(err);
+      else throw err;
+    }
+  }
+
+  function isQuiet(state: FileState, earlier: FileState | undefined, now: number): boolean {
+    return settle === 0 || now - state.mtime >= settle ||
+      (earlier !== undefined && sameState(earlier, state));
+  }
+
+  /** Adds a file observation when it changed and is quiet; otherwise keeps it dirty. */
+  function considerFile(
+    rel: string,
+    state: FileState,
+    earlier: FileState | undefined,
+    now: number,
+    observed: Map<string, FileState | null>,
+  ) {
+    const prev = tree.snapshot.get(rel);
+    if (prev && sameState(prev, state)) return;
+    if (isQuiet(state, earlier, now)) observed.set(rel, state);
+    else dirty.set(rel, { since: now, stat: state });
+  }
+
+  async function observeDir(rel: string, now: number, observed: Map<string, FileState | null>) {
+    for (const [path, state] of await scanTree(root, rel, filter, watch.recursive)) {
+      if (state.dir) {
+        const prev = tree.snapshot.get(path);
+        if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
+      } else considerFile(path, state, dirty.get(path)?.stat, now, observed);
+    }
+  }
+
+  async function publish(changes: Change[], fresh: boolean) {
+    for (const change of changes) {
+      if (!watch.events.includes(change.type) && change.type !== "renamed") continue;
+      if (change.type === "renamed" && !watch.events.includes("renamed")) {
+        // Without `renamed`, a rename is a deletion and a creation.
+        const { oldPath, ...created } = change;
+        if (watch.events.includes("deleted")) {
+          const old = tree.snapshot.get(oldPath!) ?? change.state;
+          await options.emit({ type: "deleted", path: oldPath!, state: old }, false);
+        }
+        if (watch.events.includes("created")) {
+          await options.emit({ ...created, type: "created" }, fresh);
+        }
+        continue;
+      }
+      const first = initialPending.delete(change.path);
+      await options.emit(change, (fresh || first) && change.type === "created");
+    }
+  }
+
+  async function apply(observed: Map<string, FileState | null>, now: number, fresh = false) {
+    if (observed.size === 0) return;
+    unsaved = true;
+    await publish(tree.apply(observed, now, probe), fresh);
+  }
+
+  async function processDue(now: number) {
+    const observed = new Map<string, FileState | null>();
+    for (const [rel, mark] of dirty) {
+      if (now - mark.since < settle) continue;
+      dirty.delete(rel);
+      const state = probe(rel);
+      const prev = tree.snapshot.get(rel);
+      if (state === null) {
+        if (prev) observed.set(rel, null);
+      } else if (state.dir) {
+        if (!prev?.dir || prev.ino !== state.ino) {
+          observed.set(rel, state);
+          await observeDir(rel, now, observed);
+        }
+      } else if (filter.file(rel)) considerFile(rel, state, mark.stat, now, observed);
+    }
+    await apply(observed, now);
+  }
+
+  async function rescan(reason: string, fresh = false) {
+    metrics.rescans.inc({ ...labels, reason });
+    lastRescan = Date.now();
+    try {
+      const info = Deno.statSync(root);
+      if (!info.isDirectory) throw new Error("not a directory");
+    } catch (err) {
+      log.error("watch {watch}: cannot scan {root}: {error}; nothing announced until it is back", {
+        watch: watch.name,
+        root,
+        error: (err as Error).message,
+      });
+      return;
+    }
+    const current = await scanTree(root, "", filter, watch.recursive);
+    const now = Date.now();
+    const observed = new Map<string, FileState | null>();
+    for (const path of tree.snapshot.keys()) if (!current.has(path)) observed.set(path, null);
+    for (const [path, state] of current) {
+      if (state.dir) {
+        const prev = tree.snapshot.get(path);
+        if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
+      } else {
+        considerFile(path, state, dirty.get(path)?.stat, now, observed);
+        if (fresh && !observed.has(path)) initialPending.add(path);
+      }
+    }
+    await apply(observed, now, fresh);
+    metrics.files.set(tree.snapshot.size, labels);
+  }
+
+  async function save() {
+    const snapshot: Snapshot = new Map(tree.snapshot);
+    await options.durable();
+    await saveSnapshot(options.snapshotPath, root, snapshot);
+    lastSave = Date.now();
+    unsaved = false;
+  }
+
+  function writeCookie(now: number) {
+    if (!cookieSeen) lossDetected("cookie");
+    cookieSeen = false;
+    cookieAt = now;
+    try {
+      Deno.writeTextFileSync(absPath(root, cookieName), `${now}\n`);
+    } catch (err) {
+      cookieSeen = true;
+      if (!cookieBroken) {
+        cookieBroken = true;
+        log.warn("watch {watch}: cannot write the cookie file ({error}); relying on rescans", {
+          watch: watch.name,
+          error: (err as Error).message,
+        });
+      }
+    }
+  }
+
+  async function tick() {
+    const now = Date.now();
+    if (rescanReason !== undefined) {
+      const reason = rescanReason;
+      rescanReason = undefined;
+      await rescan(reason);
+    } else if (burstPending && now - lastEvent >= Math.max(settle, 200)) {
+      burstPending = false;
+      lossDetected("burst");
+      rescanReason = undefined;
+      await rescan("burst");
+    } else if (now - lastRescan >= (polling ? options.pollInterval : watch.rescan_interval)) {
+      await rescan(polling ? "poll" : "interval");
+    }
+    await processDue(Date.now());
+    await publish(tree.expire(Date.now(), settle), false);
+    metrics.dirtyPaths.set(dirty.size, labels);
+    metrics.files.set(tree.snapshot.size, labels);
+    if (options.cookieInterval > 0 && watcher && now - cookieAt >= options.cookieInterval) {
+      writeCookie(now);
+    }
+    if (unsaved && now - lastSave >= SAVE_EVERY) await save();
+  }
+
+  function scheduleTick() {
+    if (busy || stopped) return;
+    busy = tick().catch((err) => {
+      log.error("watch {watch}: {error}", { watch: watch.name, error: (err as Error).stack });
+    }).finally(() => (busy = undefined));
+  }
+
+  return {
+    get size() {
+      return tree.snapshot.size;
+    },
+    get root() {
+      return root;
+    },
+    async start() {
+      try {
+        root = Deno.realPathSync(watch.path);
+        if (!Deno.statSync(root).isDirectory) throw new Error("not a directory");
+      } catch (err) {
+        throw new WatchError(
+          `watch ${watch.name}: ${watch.path} is not a directory you can read ` +
+            `(${(err as Error).message}); create it or fix roles.watcher.watches[].path`,
+        );
+      }
+      // The watcher first: changes made during the initial scan are then caught as events.
+      openWatcher();
+      const saved = await loadSnapshot(options.snapshotPath, root);
+      initial = saved === undefined;
+      tree = createTree(saved ?? new Map());
+      if (initial) {
+        log.info("watch {watch}: no usable snapshot; announcing every file once", {
+          watch: watch.name,
+        });
+      }
+      await rescan("start", initial);
+      await save();
+      ticker = setInterval(scheduleTick, tickMs);
+      log.info("watch {watch}: watching {root} ({files} entries{mode})", {
+        watch: watch.name,
+        root,
+        files: tree.snapshot.size,
+        mode: polling ? ", polling" : "",
+      });
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(ticker);
+      try {
+        watcher?.close();
+      } catch { /* closed already */ }
+      await busy;
+      if (cookieAt) await Deno.remove(absPath(root, cookieName)).catch(() => {});
+      await save().catch((err) =>
+        log.error("watch {watch}: cannot save the snapshot: {error}", {
+          watch: watch.name,
+          error: (err as Error).message,
+        })
+      );
+    },
+  };
+}

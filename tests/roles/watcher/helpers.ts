@@ -1,0 +1,123 @@
+/**
+ * Shared set-up for the watcher tests: the FILES stream (created here, as the provisioner would),
+ * the role run in-process, and a reader of every event stored.
+ * @module
+ */
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { configSchema } from "../../../src/config/schema.ts";
+import { Registry } from "../../../src/http/metrics.ts";
+import { openConnection } from "../../../src/nats/connection.ts";
+import { logger } from "../../../src/platform/logging.ts";
+import type { Role } from "../../../src/roles/role.ts";
+import { createWatcherRole } from "../../../src/roles/watcher/role.ts";
+
+/** A file event as stored. */
+export interface StoredEvent {
+  type: string;
+  operation: string;
+  watch: string;
+  path: string;
+  old_path?: string;
+  size: number;
+  file_size: number;
+  mtime: string;
+  root: string;
+  event_id: string;
+  host: string;
+  timestamp: string;
+  sha256?: string;
+  /** Stream sequence. */
+  seq: number;
+  /** The message's subject. */
+  subject: string;
+  /** `Jetport-Initial-Scan` header. */
+  initial: boolean;
+}
+
+/** Creates the FILES stream on `file.>` (2 min duplicate window, the server default). */
+export async function createFilesStream(nc: NatsConnection, subjects = ["file.>"]) {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "FILES", subjects });
+}
+
+/** Every event in FILES, in stream order. */
+export async function readEvents(nc: NatsConnection): Promise<StoredEvent[]> {
+  const jsm = await jetstreamManager(nc);
+  const total = (await jsm.streams.info("FILES")).state.last_seq;
+  const out: StoredEvent[] = [];
+  if (total === 0) return out;
+  const consumer = await jetstream(nc).consumers.get("FILES");
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    out.push({
+      ...m.json<StoredEvent>(),
+      seq: m.seq,
+      subject: m.subject,
+      initial: m.headers?.get("Jetport-Initial-Scan") === "true",
+    });
+    if (m.seq >= total) break;
+  }
+  await messages.close();
+  return out;
+}
+
+/** `created` events per path (more than one means a duplicate). */
+export function createdCounts(events: StoredEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    if (e.type === "file.created") counts.set(e.path, (counts.get(e.path) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** A watcher role running in this process. */
+export interface RunningWatcher extends AsyncDisposable {
+  role: Role;
+  metrics: Registry;
+  /** Stops the role (as at shutdown). */
+  stop(): Promise<void>;
+}
+
+/** Starts the watcher in-process with `section` as `roles.watcher`. */
+export async function startWatcher(
+  url: string,
+  stateDir: string,
+  section: unknown,
+): Promise<RunningWatcher> {
+  const config = configSchema.parse({
+    nats: { servers: url, reconnect: { wait: "100ms", max_wait: "500ms", jitter: "50ms" } },
+    state_dir: stateDir,
+    roles: { watcher: section },
+  });
+  const metrics = new Registry();
+  const nats = openConnection(config.nats, metrics);
+  await nats.ready;
+  const role = createWatcherRole({
+    config,
+    nats,
+    metrics,
+    log: logger("watcher"),
+    crash: (err) => console.error("role crashed:", err),
+  });
+  await role.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await role.stop(Date.now() + 5000);
+    await nats.drain();
+  };
+  return { role, metrics, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** A connected plain client. */
+export function client(url: string): Promise<NatsConnection> {
+  return connect({ servers: url });
+}
+
+/** A fresh temp directory. */
+export function tempDir(prefix: string): Promise<string> {
+  return Deno.makeTempDir({ prefix: `jetport-watcher-${prefix}-` });
+}
