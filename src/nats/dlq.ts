@@ -184,9 +184,23 @@ export function deadLetter(
   const headers = deadLetterHeaders(letter);
   // The entry must land in the DLQ stream, not in another stream that happens to take the subject.
   headers.set("Nats-Expected-Stream", target.stream);
-  const subject = dlqSubject(target, letter.stream, letter.consumer);
-  const data = letter.data ?? new Uint8Array();
-  const msgId = deadLetterMsgId(letter.stream, letter.seq);
+  return publishWith(
+    publisher,
+    dlqSubject(target, letter.stream, letter.consumer),
+    letter.data ?? new Uint8Array(),
+    headers,
+    deadLetterMsgId(letter.stream, letter.seq),
+  );
+}
+
+/** Publishes through either kind of {@link DlqPublisher} and resolves with the PubAck. */
+export function publishWith(
+  publisher: DlqPublisher,
+  subject: string,
+  data: Uint8Array,
+  headers: MsgHdrs,
+  msgId: string,
+): Promise<PubAck> {
   if ("room" in publisher) return publisher.publish({ subject, data, msgId, headers });
   return publisher.publish(subject, data, { headers, msgID: msgId });
 }
@@ -266,7 +280,7 @@ export class DlqStreamError extends Error {
 
 /**
  * Makes sure the DLQ stream exists: creates it when missing (subjects `<prefix>.>`, limits
- * retention, file storage, `max_age`), and checks an existing one takes `<prefix>.>` (it is left
+ * retention, file storage, `max_age`, direct get allowed), and checks an existing one takes `<prefix>.>` (it is left
  * as it is otherwise: it may be declared by the provisioner or by hand).
  */
 export async function ensureDlqStream(
@@ -300,6 +314,7 @@ export async function ensureDlqStream(
       max_age: nanos(opts.maxAge),
       duplicate_window: nanos(Math.min(opts.duplicateWindow, opts.maxAge || Infinity)),
       num_replicas: opts.replicas,
+      allow_direct: true,
       description: "jetport dead letters (roles.dlq_redriver)",
     });
   } catch (err) {

@@ -8,10 +8,12 @@ import type { RoleName } from "./schemas.ts";
 import { createStreamProvisioner } from "./stream_provisioner/role.ts";
 import { createMonitor } from "./monitor/monitor.ts";
 import { createWatcherRole } from "./watcher/role.ts";
+import { createDlqRedriver } from "./dlq_redriver/role.ts";
 
 /** Implemented roles. */
 export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   stream_provisioner: createStreamProvisioner,
   monitor: createMonitor,
   watcher: createWatcherRole,
+  dlq_redriver: createDlqRedriver,
 };

@@ -5,6 +5,9 @@
 import { z } from "zod";
 import { duration } from "../../config/units.ts";
 
+/** One source whose dead messages are captured: a stream and one of its consumers. */
+export const dlqSourceSchema = z.strictObject({ stream: z.string(), consumer: z.string() });
+
 /** `roles.dlq_redriver`. */
 export const dlqRedriverSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -12,7 +15,15 @@ export const dlqRedriverSchema = z.strictObject({
   subject_prefix: z.string().default("dlq"),
   max_age: duration().default(30 * 86_400_000),
   replicas: z.number().int().min(1).max(5).default(1),
-  sources: z.array(z.strictObject({ stream: z.string(), consumer: z.string() })).default([]),
+  /** A repeated capture of the same (stream, seq) within this window is stored once. */
+  duplicate_window: duration().default(3_600_000),
+  /**
+   * A workqueue stream that keeps the sources' advisories while jetport is down, so capture
+   * resumes where it stopped. Default `<dlq_stream>_ADVISORIES`; `null` listens on core NATS
+   * only (advisories sent while jetport is down are then lost).
+   */
+  advisory_stream: z.string().nullable().optional(),
+  sources: z.array(dlqSourceSchema).default([]),
   redrive: z.strictObject({
     auto: z.boolean().default(false),
     delay: duration().default(600_000),
@@ -23,3 +34,12 @@ export const dlqRedriverSchema = z.strictObject({
 
 /** A parsed `roles.dlq_redriver` section. */
 export type DlqRedriverConfig = z.output<typeof dlqRedriverSchema>;
+
+/** A parsed source. */
+export type DlqSource = z.output<typeof dlqSourceSchema>;
+
+/** The advisory stream's name: configured, derived from the DLQ stream, or null (off). */
+export function advisoryStreamName(cfg: DlqRedriverConfig): string | null {
+  if (cfg.advisory_stream === null) return null;
+  return cfg.advisory_stream ?? `${cfg.dlq_stream}_ADVISORIES`;
+}
