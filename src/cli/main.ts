@@ -13,6 +13,7 @@ import { versionCommand } from "./commands/version.ts";
 import { provisionCommand } from "./commands/provision.ts";
 import { statusCommand } from "./commands/status.ts";
 import { serviceCommand } from "./commands/service.ts";
+import { replayCommand } from "./commands/replay.ts";
 import { dlqCommand } from "./commands/dlq.ts";
 
 /** A command of DESIGN.md whose issue has not landed: says so, exit 2, no fake output. */
@@ -37,7 +38,7 @@ export const COMMANDS: Command[] = [
   statusCommand,
   dlqCommand,
   notYet("publish", "publish messages to JetStream", "jetport publish --config FILE --subject S"),
-  notYet("replay", "read a stream back", "jetport replay --config FILE --stream S"),
+  replayCommand,
   serviceCommand,
   versionCommand,
 ];

@@ -1,0 +1,81 @@
+/**
+ * Messages as JSON lines, the format `jetport replay` writes and `jetport publish --file` reads
+ * back: `{stream, seq, subject, time, headers, data}`. `data` is the payload as JSON when it
+ * parses as JSON; otherwise the payload is in `data_base64` (base64) and `data` is absent.
+ * @module
+ */
+import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
+
+/** One message as a JSON line. */
+export interface MessageLine {
+  /** The stream it was read from (replay only). */
+  stream?: string;
+  /** Its sequence in that stream (replay only). */
+  seq?: number;
+  /** Its subject. */
+  subject?: string;
+  /** When the stream stored it, ISO-8601 UTC (replay only). */
+  time?: string;
+  /** `Nats-Msg-Id` to publish with (publish only; replay keeps it in `headers`). */
+  msg_id?: string;
+  /** Headers: one string per value, a list when a header repeats. */
+  headers?: Record<string, string | string[]>;
+  /** The payload, when it is JSON. */
+  data?: unknown;
+  /** The payload in base64, when it is not JSON. */
+  data_base64?: string;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Encodes bytes as base64. */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** Decodes base64 into bytes; throws on bad input. */
+export function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** The payload fields of a line: `data` when the bytes are JSON, else `data_base64`. */
+export function payloadFields(bytes: Uint8Array): Pick<MessageLine, "data" | "data_base64"> {
+  if (bytes.length > 0) {
+    try {
+      return { data: JSON.parse(decoder.decode(bytes)) };
+    } catch { /* not UTF-8 JSON: base64 below */ }
+  }
+  return { data_base64: toBase64(bytes) };
+}
+
+/** The payload bytes of a line: `data` as compact JSON, or `data_base64` decoded. */
+export function payloadBytes(line: MessageLine): Uint8Array {
+  if (line.data_base64 !== undefined) return fromBase64(line.data_base64);
+  return encoder.encode(JSON.stringify(line.data));
+}
+
+/** Headers as a plain object (repeated headers as lists). */
+export function headersToObject(h: MsgHdrs | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (!h) return out;
+  for (const key of h.keys()) {
+    const values = h.values(key);
+    out[key] = values.length === 1 ? values[0] : values;
+  }
+  return out;
+}
+
+/** A plain headers object as MsgHdrs, or undefined when empty. */
+export function objectToHeaders(o: Record<string, string | string[]> | undefined) {
+  if (!o || Object.keys(o).length === 0) return undefined;
+  const h = newHeaders();
+  for (const [key, value] of Object.entries(o)) {
+    for (const v of Array.isArray(value) ? value : [value]) h.append(key, String(v));
+  }
+  return h;
+}
