@@ -48,10 +48,18 @@ export interface Daemon extends AsyncDisposable {
   exit(): Promise<Deno.CommandStatus>;
 }
 
-/** Starts `jetport run --config FILE` in the background. */
-export function startDaemon(configFile: string, env: Record<string, string> = {}): Daemon {
+/**
+ * Starts `jetport run --config FILE` in the background; `cwd` (default: the repository root) is
+ * where relative paths in the config resolve.
+ */
+export function startDaemon(
+  configFile: string,
+  env: Record<string, string> = {},
+  cwd?: string,
+): Daemon {
   const child = jetportCommand(["run", "--config", configFile], {
     env,
+    ...(cwd ? { cwd } : {}),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
