@@ -85,7 +85,8 @@ export async function applyPlan(
     }
     if (item.action === "destructive" && !options.allowDestructive) {
       result.refused++;
-      const fixed = item.changes.filter((c) => c.fixed).map(formatChange).join("; ");
+      const fixed = item.changes.filter((c) => c.fixed).map((c) => `${formatChange(c)}: ${c.fixed}`)
+        .join("; ");
       progress(
         "error",
         `${what}: REFUSED destructive change (${fixed}): ${item.loss}. ` +
