@@ -31,7 +31,8 @@ export function createStreamProvisioner(ctx: RoleContext): Role {
       const result = await provision(nc, cfg, mode, {
         allowDestructive: cfg.allow_destructive,
         owners: streamOwners(ctx.config),
-        progress: (level, line) => log[level]("{line}", { line }),
+        // A tagged template: plan lines contain braces, which a message template would parse.
+        progress: (level, line) => log[level]`${line}`,
       });
       // `plan` only reports; it never makes the daemon unready.
       notReady = result.drift && mode !== "plan"
@@ -41,7 +42,7 @@ export function createStreamProvisioner(ctx: RoleContext): Role {
     } catch (err) {
       if (!(err instanceof ProvisionError)) throw err;
       // Retrying cannot fix the YAML or the server version: report it and stay unready.
-      for (const p of err.problems) log.error(p);
+      for (const p of err.problems) log.error`${p}`;
       notReady = err.message.split("\n")[0];
     }
     if (notReady && !stopped) timer = setTimeout(recheck, RECHECK_MS);
