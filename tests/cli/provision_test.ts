@@ -292,3 +292,28 @@ Deno.test("provision: bad usage exits 2 with help", async () => {
   assertEquals(out.code, 2);
   assertStringIncludes(out.stderr, "expected one of plan, apply, verify");
 });
+
+Deno.test("provision: KV buckets are created, updated in place (ttl, history) and re-applied with no change", async () => {
+  await using nats = await startNatsServer();
+  const kv = (ttl: string, history: number) =>
+    provisioner(nats, `kv: [{ bucket: jetport_processed, ttl: ${ttl}, history: ${history} }]`);
+  const created = await provision("apply", await kv("7d", 1));
+  assertEquals(created.code, 0, created.stdout + created.stderr);
+  assertStringIncludes(created.stdout, "kv jetport_processed: created");
+  const same = await provision("apply", await kv("7d", 1));
+  assertStringIncludes(same.stdout, "(no changes)");
+
+  const changed = await kv("14d", 5);
+  const plan = await provision("plan", changed);
+  assertEquals(plan.code, 3);
+  assertStringIncludes(plan.stdout, "update ttl: 7d → 14d");
+  assertStringIncludes(plan.stdout, "update history: 1 → 5");
+  const apply = await provision("apply", changed);
+  assertEquals(apply.code, 0, apply.stdout + apply.stderr);
+  const info = await withJs(
+    nats,
+    async (nc) => (await jetstreamManager(nc)).streams.info("KV_jetport_processed"),
+  );
+  assertEquals([info.config.max_age, info.config.max_msgs_per_subject], [14 * 86_400 * 1e9, 5]);
+  assertEquals((await provision("verify", changed)).code, 0);
+});
