@@ -14,6 +14,7 @@ import { provisionCommand } from "./commands/provision.ts";
 import { statusCommand } from "./commands/status.ts";
 import { serviceCommand } from "./commands/service.ts";
 import { replayCommand } from "./commands/replay.ts";
+import { publishCommand } from "./commands/publish.ts";
 import { dlqCommand } from "./commands/dlq.ts";
 
 /** A command of DESIGN.md whose issue has not landed: says so, exit 2, no fake output. */
@@ -37,7 +38,7 @@ export const COMMANDS: Command[] = [
   provisionCommand,
   statusCommand,
   dlqCommand,
-  notYet("publish", "publish messages to JetStream", "jetport publish --config FILE --subject S"),
+  publishCommand,
   replayCommand,
   serviceCommand,
   versionCommand,

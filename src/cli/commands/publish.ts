@@ -1,0 +1,250 @@
+/**
+ * `jetport publish`: one message (`--data` or stdin) or many (`--file events.jsonl`) through the
+ * windowed publisher, with progress and a summary of what the stream acknowledged.
+ * @module
+ */
+import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { type Command, EXIT } from "../command.ts";
+import { stringFlag, UsageError } from "../args.ts";
+import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
+import { type MessageLine, objectToHeaders, payloadBytes } from "../message_line.ts";
+import { parseDuration } from "../../config/units.ts";
+import { connectOnce } from "../../nats/connection.ts";
+import { createPublisher, type OutgoingMessage, type Publisher } from "../../nats/publisher.ts";
+import { startProgress } from "../../platform/progress.ts";
+
+/** Keys an envelope line may have (the replay format is an envelope too). */
+const ENVELOPE_KEYS = new Set([
+  "subject",
+  "msg_id",
+  "headers",
+  "data",
+  "data_base64",
+  "stream",
+  "seq",
+  "time",
+]);
+
+/** Whether a parsed line is an envelope rather than a bare payload. */
+export function isEnvelope(value: unknown): value is MessageLine {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return ("data" in value || "data_base64" in value) && keys.every((k) => ENVELOPE_KEYS.has(k));
+}
+
+/** What every message of one run shares. */
+export interface PublishDefaults {
+  /** `--subject`, for bare payloads and envelopes without one. */
+  subject?: string;
+  /** `--msg-id`; `{line}` is replaced by the line number. */
+  msgId?: string;
+  /** `--header K:V` values. */
+  headers: [string, string][];
+}
+
+/** Turns line `lineNo` of a JSONL file into a message; throws with a reason when it cannot. */
+export function lineMessage(text: string, lineNo: number, d: PublishDefaults): OutgoingMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`not JSON (${(err as Error).message})`);
+  }
+  const env = isEnvelope(parsed) ? parsed : undefined;
+  const subject = env?.subject ?? d.subject;
+  if (!subject) throw new Error('no subject: give --subject or a "subject" in the line');
+  const headers = withHeaders(objectToHeaders(env?.headers), d.headers);
+  const fromHeader = headers?.get("Nats-Msg-Id") || undefined;
+  return {
+    subject,
+    data: env ? payloadBytes(env) : text,
+    msgId: env?.msg_id ?? fromHeader ?? d.msgId?.replaceAll("{line}", String(lineNo)),
+    headers,
+  };
+}
+
+function withHeaders(h: MsgHdrs | undefined, extra: [string, string][]): MsgHdrs | undefined {
+  if (extra.length === 0) return h;
+  const out = h ?? newHeaders();
+  for (const [k, v] of extra) out.append(k, v);
+  return out;
+}
+
+/** Parses `--header K:V` flags. */
+export function parseHeaders(values: string[]): [string, string][] {
+  return values.map((v) => {
+    const i = v.indexOf(":");
+    if (i <= 0) throw new UsageError(`--header takes Name:value, got "${v}"`);
+    return [v.slice(0, i).trim(), v.slice(i + 1).trim()];
+  });
+}
+
+/** Lines of a text stream, with their 1-based numbers; blank lines are skipped. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<[string, number]> {
+  let rest = "";
+  let n = 0;
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let i: number;
+    while ((i = rest.indexOf("\n")) >= 0) {
+      const line = rest.slice(0, i).replace(/\r$/, "");
+      rest = rest.slice(i + 1);
+      n++;
+      if (line.trim()) yield [line, n];
+    }
+  }
+  n++;
+  if (rest.trim()) yield [rest, n];
+}
+
+/** Counts of a publish run. */
+export interface PublishSummary {
+  /** Stored by the stream. */
+  published: number;
+  /** Acknowledged as duplicates (same Nats-Msg-Id within the duplicate window). */
+  duplicates: number;
+  /** Not stored: unreadable lines, stream errors, timeouts. */
+  failed: number;
+}
+
+/** Publishes `msgs` with backpressure, reporting failures by `where`; resolves with counts. */
+export async function publishAll(
+  publisher: Publisher,
+  msgs: AsyncIterable<{ msg?: OutgoingMessage; where: string; error?: string }>,
+  onDone: () => void = () => {},
+): Promise<PublishSummary> {
+  const summary: PublishSummary = { published: 0, duplicates: 0, failed: 0 };
+  const pending = new Set<Promise<void>>();
+  let reported = 0;
+  const fail = (where: string, why: string) => {
+    summary.failed++;
+    // The first few failures are named; a file full of them would drown the summary.
+    if (++reported <= 10) console.error(`${where}: ${why}`);
+    else if (reported === 11) console.error("(more failures not shown)");
+    onDone();
+  };
+  for await (const { msg, where, error } of msgs) {
+    if (!msg) {
+      fail(where, error ?? "unreadable");
+      continue;
+    }
+    await publisher.room();
+    const p = publisher.publish(msg).then(
+      (ack) => {
+        if (ack.duplicate) summary.duplicates++;
+        else summary.published++;
+        onDone();
+      },
+      (err) => fail(where, (err as Error).message),
+    ).finally(() => pending.delete(p));
+    pending.add(p);
+  }
+  await Promise.all(pending);
+  return summary;
+}
+
+/** The `publish` command. */
+export const publishCommand: Command = {
+  name: "publish",
+  summary: "publish messages to JetStream (one, or a JSONL file)",
+  help:
+    `Usage: jetport publish --config FILE --subject S [--data JSON] [--msg-id ID] [--header K:V]...
+       jetport publish --config FILE --file events.jsonl [--subject S] [--msg-id 'batch-{line}']
+
+One message: --data, or standard input when --data and --file are absent.
+Many: --file, one message per line, either a bare JSON payload (sent to --subject) or an
+envelope {"subject", "msg_id", "headers", "data" | "data_base64"} (the format jetport replay
+writes). Every message is acknowledged by the stream before it counts; the summary line says
+how many were stored, how many the stream reported as duplicates (same Nats-Msg-Id within its
+duplicate window), and how many failed (each failure is named by file:line on stderr).
+
+${CONFIG_HELP}
+  --subject S       subject for the message(s) without their own
+  --data TEXT       the payload of a single message
+  --file FILE       a JSON-lines file ("-" for standard input)
+  --msg-id ID       Nats-Msg-Id; with --file, {line} becomes the line number, so running the
+                    same file again yields duplicates instead of copies
+  --header K:V      a header on every message (repeatable)
+  --timeout D       how long one message may take, retries included (default 10s);
+                    a subject no stream captures fails after this long
+  --quiet           no progress on stderr
+
+Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid config.`,
+  flags: {
+    string: ["config", "subject", "data", "file", "msg-id", "timeout"],
+    multiple: ["header"],
+    boolean: ["quiet"],
+  },
+  async run(args) {
+    const subject = stringFlag(args, "subject");
+    const data = stringFlag(args, "data");
+    const file = stringFlag(args, "file");
+    const defaults: PublishDefaults = {
+      subject,
+      msgId: stringFlag(args, "msg-id"),
+      headers: parseHeaders((args.flags.header as string[] | undefined) ?? []),
+    };
+    if (data !== undefined && file !== undefined) {
+      throw new UsageError("give --data or --file, not both");
+    }
+    if (file === undefined && !subject) throw new UsageError("--subject is required");
+    const timeoutText = stringFlag(args, "timeout") ?? "10s";
+    const timeout = parseDuration(timeoutText);
+    if (!timeout) throw new UsageError(`--timeout takes a duration like 10s, got "${timeoutText}"`);
+    const config = await loadConfigFlag(args);
+    const input = file !== undefined && file !== "-" ? await Deno.open(file) : undefined;
+    const nc = await connectOnce(config.nats);
+    const publisher = createPublisher(nc, { name: "cli", deadline: timeout });
+    const progress = startProgress({
+      label: "publish",
+      unit: "msgs",
+      silent: args.flags.quiet === true || file === undefined,
+    });
+    try {
+      const source = file === undefined
+        ? single(data, defaults)
+        : fromLines(lines(input?.readable ?? Deno.stdin.readable), file, defaults);
+      const s = await publishAll(publisher, source, () => progress.tick());
+      progress.done();
+      console.error(
+        `publish: ${s.published} published, ${s.duplicates} duplicates, ${s.failed} failed`,
+      );
+      return s.failed > 0 ? EXIT.failure : EXIT.ok;
+    } finally {
+      progress.done();
+      await publisher.close();
+      await nc.close();
+      try {
+        input?.close();
+      } catch { /* closed by reading to the end */ }
+    }
+  },
+};
+
+async function* single(data: string | undefined, d: PublishDefaults) {
+  const payload = data ?? await new Response(Deno.stdin.readable).text();
+  yield {
+    where: "message",
+    msg: {
+      subject: d.subject!,
+      data: payload,
+      msgId: d.msgId,
+      headers: withHeaders(undefined, d.headers),
+    },
+  };
+}
+
+async function* fromLines(
+  source: AsyncIterable<[string, number]>,
+  file: string,
+  d: PublishDefaults,
+) {
+  for await (const [text, n] of source) {
+    const where = `${file}:${n}`;
+    try {
+      yield { where, msg: lineMessage(text, n, d) };
+    } catch (err) {
+      yield { where, error: (err as Error).message };
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { assertEquals, assertStringIncludes } from "../helpers/assert.ts";
+import { startNatsServer } from "../helpers/nats_server.ts";
+import { jetport, jetportCommand } from "../helpers/jetport.ts";
+import { writeConfig } from "../helpers/config.ts";
+import { isEnvelope, lineMessage } from "../../src/cli/commands/publish.ts";
+
+async function setup() {
+  const nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "EV", subjects: ["ev.>"], duplicate_window: 120_000_000_000 });
+  const config = await writeConfig(`nats: { servers: "${nats.url}" }\n`);
+  return {
+    jsm,
+    config,
+    async [Symbol.asyncDispose]() {
+      await nc.close();
+      await nats.close();
+    },
+  };
+}
+
+Deno.test("publish --file: 100k lines are 100k published; the same file again, 100k duplicates", async () => {
+  await using env = await setup();
+  const file = `${await Deno.makeTempDir()}/events.jsonl`;
+  const lines = Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ n: i, path: `f/${i}` }));
+  await Deno.writeTextFile(file, lines.join("\n") + "\n");
+  const args = [
+    "publish",
+    "--config",
+    env.config,
+    "--file",
+    file,
+    "--subject",
+    "ev.load",
+    "--msg-id",
+    "load-{line}",
+  ];
+  const first = await jetport(args);
+  assertEquals(first.code, 0, first.stderr);
+  assertStringIncludes(first.stderr, "publish: 100000 published, 0 duplicates, 0 failed");
+  assertEquals((await env.jsm.streams.info("EV")).state.messages, 100_000);
+
+  const second = await jetport(args);
+  assertEquals(second.code, 0, second.stderr);
+  assertStringIncludes(second.stderr, "publish: 0 published, 100000 duplicates, 0 failed");
+  assertEquals((await env.jsm.streams.info("EV")).state.messages, 100_000);
+  const last = await env.jsm.streams.getMessage("EV", { seq: 100_000 });
+  assertEquals(last!.json(), { n: 99_999, path: "f/99999" });
+  assertEquals(last!.header.get("Nats-Msg-Id"), "load-100000");
+});
+
+Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and headers", async () => {
+  await using env = await setup();
+  const file = `${await Deno.makeTempDir()}/mixed.jsonl`;
+  await Deno.writeTextFile(
+    file,
+    [
+      JSON.stringify({ subject: "ev.a", msg_id: "A", headers: { K: "v" }, data: { x: 1 } }),
+      "{not json",
+      JSON.stringify({ data_base64: "/wBB", subject: "ev.b" }),
+      "",
+      JSON.stringify({ subject: "nowhere.x", data: 1 }), // no stream captures it
+      JSON.stringify({ bare: true }),
+    ].join("\n"),
+  );
+  const r = await jetport([
+    "publish",
+    "--config",
+    env.config,
+    "--file",
+    file,
+    "--subject",
+    "ev.bare",
+    "--header",
+    "Source: test",
+    "--timeout",
+    "1s",
+  ]);
+  assertEquals(r.code, 1);
+  assertStringIncludes(r.stderr, `${file}:2: not JSON`);
+  assertStringIncludes(r.stderr, `${file}:5:`);
+  assertStringIncludes(r.stderr, "publish: 3 published, 0 duplicates, 2 failed");
+  const a = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.a" });
+  assertEquals([a!.json(), a!.header.get("K"), a!.header.get("Source")], [{ x: 1 }, "v", "test"]);
+  const b = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.b" });
+  assertEquals([...b!.data], [0xff, 0x00, 0x41]);
+  const bare = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.bare" });
+  assertEquals(bare!.json(), { bare: true });
+
+  const one = await jetport([
+    "publish",
+    "--config",
+    env.config,
+    "--subject",
+    "ev.one",
+    "--data",
+    '{"hello":1}',
+    "--msg-id",
+    "one",
+  ]);
+  assertStringIncludes(one.stderr, "publish: 1 published, 0 duplicates, 0 failed");
+  const again = await jetport([
+    "publish",
+    "--config",
+    env.config,
+    "--subject",
+    "ev.one",
+    "--data",
+    '{"hello":1}',
+    "--msg-id",
+    "one",
+  ]);
+  assertStringIncludes(again.stderr, "publish: 0 published, 1 duplicates, 0 failed");
+
+  const child = jetportCommand(["publish", "--config", env.config, "--subject", "ev.stdin"], {
+    stdin: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("from stdin"));
+  await w.close();
+  const out = await child.output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const s = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.stdin" });
+  assertEquals(s!.string(), "from stdin");
+});
+
+Deno.test("publish: envelope detection and {line} msg ids", () => {
+  assertEquals(isEnvelope({ subject: "a", data: 1 }), true);
+  assertEquals(isEnvelope({ data: 1, other: 2 }), false); // a payload that has a "data" key
+  const m = lineMessage('{"a":1}', 7, { subject: "s", msgId: "b-{line}", headers: [] });
+  assertEquals([m.subject, m.data, m.msgId], ["s", '{"a":1}', "b-7"]);
+  const replayed = lineMessage(
+    JSON.stringify({
+      stream: "S",
+      seq: 3,
+      subject: "x",
+      headers: { "Nats-Msg-Id": "orig" },
+      data: 2,
+    }),
+    1,
+    { headers: [] },
+  );
+  assertEquals(replayed.msgId, "orig");
+});
