@@ -1,24 +1,56 @@
 #!/usr/bin/env bash
-# Compiles jetport for each target triple given into dist/, stamps the git commit into the binary,
-# and writes dist/SHA256SUMS. Offline: set DENORT_BIN to a denort binary for the target.
+# Compiles jetport with `deno compile` for each target triple given (default: this machine's) into
+# $OUT_DIR (default dist/), stamps the git commit into the binary, and writes SHA256SUMS.
+#
+# Permissions are exactly those of the "jetport" task in deno.json, baked into the binary:
+#   --allow-read / --allow-write  config, secret files, watched dirs, state_dir, logs, downloads
+#   --allow-net                   NATS, S3, the HTTP endpoint, the http upload handler
+#   --allow-env                   ${VAR} interpolation reads variables the user names in the YAML,
+#                                 so the list cannot be known at build time
+#   --allow-sys                   host name in file events; OS facts the Node-compat NATS transport
+#                                 asks for
+#   --allow-run                   the upload processor's exec handler (argv, never a shell)
+#
+# `deno compile` needs `denort` (the runtime the program is appended to) for each target and
+# downloads it unless it is cached in $DENO_DIR/dl. Offline: set DENORT_BIN to a denort binary of
+# the one target you build (make build TARGETS=x86_64-unknown-linux-gnu DENORT_BIN=...), or copy
+# $DENO_DIR/dl/release/v<deno version>/denort-<target>.zip from a machine that has built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DENO="$PWD/.tools/node_modules/.bin/deno"
+DENO="${DENO:-$PWD/.tools/node_modules/.bin/deno}"
+OUT_DIR="${OUT_DIR:-dist}"
 PERMS=$(sed -n 's/.*"jetport": "deno run \(.*\) main.ts".*/\1/p' deno.json)
 VERSION=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' deno.json | head -n 1)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-mkdir -p dist
-cp src/build_info.ts /tmp/jetport_build_info.ts.bak
-trap 'cp /tmp/jetport_build_info.ts.bak src/build_info.ts' EXIT
+if ! git diff --quiet HEAD -- src main.ts deno.json 2>/dev/null; then COMMIT="$COMMIT-dirty"; fi
+[[ -n "$PERMS" ]] || { echo "build.sh: no \"jetport\" task in deno.json" >&2; exit 1; }
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=("$("$DENO" eval -p 'Deno.build.target')")
+if [[ -n "${DENORT_BIN:-}" && ${#targets[@]} -gt 1 ]]; then
+  echo "build.sh: DENORT_BIN is one runtime for one target; give that target only" >&2
+  exit 2
+fi
+
+mkdir -p "$OUT_DIR"
+# The stamp is restored whatever happens, so a build never leaves a modified source tree.
+backup=$(mktemp)
+cp src/build_info.ts "$backup"
+trap 'cp "$backup" src/build_info.ts; rm -f "$backup"' EXIT
 sed -i "s/BUILD_COMMIT: string = \".*\"/BUILD_COMMIT: string = \"$COMMIT\"/" src/build_info.ts
+
 built=()
-for target in "$@"; do
-  ext=""; [[ "$target" == *windows* ]] && ext=".exe"
-  out="dist/jetport-$VERSION-$target$ext"
-  echo "compiling $out"
+for target in "${targets[@]}"; do
+  ext=""
+  [[ "$target" == *windows* ]] && ext=".exe"
+  out="$OUT_DIR/jetport-$VERSION-$target$ext"
+  echo "compiling $out (commit $COMMIT)"
   # shellcheck disable=SC2086
-  "$DENO" compile --quiet --target "$target" $PERMS --output "$out" main.ts
-  built+=("$out")
+  if ! "$DENO" compile --quiet --frozen --target "$target" $PERMS --output "$out" main.ts; then
+    echo "build.sh: deno compile failed for $target. Without internet access it needs" >&2
+    echo "  DENORT_BIN=<denort for $target>, or denort-$target.zip in \$DENO_DIR/dl (README: Build)" >&2
+    exit 1
+  fi
+  built+=("$(basename "$out")")
 done
-(cd dist && sha256sum "${built[@]#dist/}" > SHA256SUMS)
-echo "wrote dist/SHA256SUMS"
+(cd "$OUT_DIR" && sha256sum "${built[@]}" > SHA256SUMS)
+echo "wrote $OUT_DIR/SHA256SUMS"

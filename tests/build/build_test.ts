@@ -1,0 +1,141 @@
+import { assert, assertEquals, assertMatch, waitFor } from "../helpers/assert.ts";
+import { freePort, startNatsServer } from "../helpers/nats_server.ts";
+import { writeConfig } from "../helpers/config.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const TARGET = Deno.build.target;
+
+/** Where `deno compile` caches the runtime it appends the program to. */
+function denoDir(): string {
+  return Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+}
+
+/** Why the compile cannot run here, or undefined when it can. */
+function cannotCompile(): string | undefined {
+  if (Deno.env.get("DENORT_BIN")) return undefined;
+  const zip = `${denoDir()}/dl/release/v${Deno.version.deno}/denort-${TARGET}.zip`;
+  try {
+    Deno.statSync(zip);
+    return undefined;
+  } catch {
+    return `no denort runtime: DENORT_BIN is unset and ${zip} is absent, and deno compile ` +
+      `cannot download it without internet access (no npm package ships denort ${Deno.version.deno})`;
+  }
+}
+
+/** Every source file the binary is made of. */
+async function sources(dir: string, out: string[] = []): Promise<string[]> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) await sources(path, out);
+    else if (e.name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+Deno.test("build: nothing is read from next to the source at run time", async () => {
+  const files = [`${ROOT}main.ts`, ...await sources(`${ROOT}src`)];
+  assert(files.length > 20, "the sources were found");
+  const offenders: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(file);
+    text.split("\n").forEach((line, i) => {
+      // import.meta.main is fine; url/dirname/filename point into the binary's virtual tree.
+      const meta = /import\.meta\.(url|dirname|filename|resolve)/.test(line);
+      const dynamic = /(^|[^.\w])import\s*\(/.test(line);
+      if (meta || dynamic) offenders.push(`${file.slice(ROOT.length)}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assertEquals(offenders, []);
+});
+
+Deno.test("build: the binary's permissions are the jetport task's, with no -A", async () => {
+  const script = await Deno.readTextFile(`${ROOT}scripts/build.sh`);
+  assertMatch(script, /PERMS=\$\(sed -n .*"jetport": "deno run/);
+  const perms = denoJson.tasks.jetport.replace(/^deno run /, "").replace(/ main\.ts$/, "");
+  assertEquals(perms.split(" ").sort(), [
+    "--allow-env",
+    "--allow-net",
+    "--allow-read",
+    "--allow-run",
+    "--allow-sys",
+    "--allow-write",
+  ]);
+});
+
+const reason = cannotCompile();
+Deno.test({
+  name: `build: compiled binary runs version, validate and run${
+    reason ? ` (skipped: ${reason})` : ""
+  }`,
+  ignore: reason !== undefined,
+  async fn() {
+    const out = await Deno.makeTempDir({ prefix: "jetport-dist-" });
+    const build = await new Deno.Command("bash", {
+      args: ["scripts/build.sh", TARGET],
+      cwd: ROOT,
+      env: { OUT_DIR: out, DENO: Deno.execPath() },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assertEquals(build.code, 0, dec.decode(build.stderr));
+    const bin = `${out}/jetport-${denoJson.version}-${TARGET}`;
+    const sums = await Deno.readTextFile(`${out}/SHA256SUMS`);
+    assertMatch(sums, new RegExp(`^[0-9a-f]{64}  jetport-${denoJson.version}-${TARGET}\n$`));
+    // The stamp is restored after the build.
+    assertMatch(
+      await Deno.readTextFile(`${ROOT}src/build_info.ts`),
+      /BUILD_COMMIT: string = "dev"/,
+    );
+
+    // Run from an empty directory: nothing next to the source may be needed.
+    const cwd = await Deno.makeTempDir();
+    const run = async (args: string[]) => {
+      const o = await new Deno.Command(bin, { args, cwd, stdout: "piped", stderr: "piped" })
+        .output();
+      return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+    };
+    const commit = dec.decode(
+      (await new Deno.Command("git", {
+        args: ["rev-parse", "--short", "HEAD"],
+        cwd: ROOT,
+        stdout: "piped",
+      }).output()).stdout,
+    ).trim();
+    const version = await run(["version"]);
+    assertEquals(version.code, 0, version.stderr);
+    assertMatch(version.stdout, new RegExp(`^jetport ${denoJson.version} \\(commit ${commit}`));
+
+    await using nats = await startNatsServer();
+    const httpPort = freePort();
+    const config = await writeConfig(`
+nats: { servers: "${nats.url}" }
+http: { listen: "127.0.0.1:${httpPort}" }
+state_dir: ${cwd}/state
+`);
+    const valid = await run(["validate", "--config", config]);
+    assertEquals(valid.code, 0, valid.stderr);
+
+    const child = new Deno.Command(bin, {
+      args: ["run", "--config", config],
+      cwd,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
+        await res?.body?.cancel();
+        return res?.status === 200;
+      },
+      20_000,
+      "compiled daemon ready",
+    );
+    child.kill("SIGTERM");
+    const status = await child.output();
+    assertEquals(status.code, 0, dec.decode(status.stderr));
+    await Deno.remove(out, { recursive: true });
+  },
+});
