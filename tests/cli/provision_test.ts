@@ -243,6 +243,16 @@ Deno.test("provision: removing a subject that holds messages is destructive; unm
     apply.stdout,
     "stream MIX: updated (subjects: [a.one, b.two] → [a.one, b.>])",
   );
+
+  // Allowed, the removal is an in-place update (no recreate): the message stays, orphaned.
+  const forced = await provision("apply", onlyA, "--allow-destructive");
+  assertEquals(forced.code, 0, forced.stdout + forced.stderr);
+  assertStringIncludes(
+    forced.stdout,
+    "stream MIX: updated with loss (subjects: [a.one, b.>] → [a.one])",
+  );
+  const mix = await withJs(nats, async (nc) => (await jetstreamManager(nc)).streams.info("MIX"));
+  assertEquals([mix.config.subjects, mix.state.messages], [["a.one"], 1]);
   await withJs(nats, async (nc) => {
     const jsm = await jetstreamManager(nc);
     assert(await jsm.streams.info(OTHER), "the unmanaged stream is still there");
