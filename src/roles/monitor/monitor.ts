@@ -211,6 +211,7 @@ export function createMonitor(ctx: RoleContext): Role {
       ackFloor = Math.max(ackFloor, info.ack_floor.stream_seq);
       lag.set(info.num_pending, labels);
       ackPending.set(info.num_ack_pending, labels);
+      if (messages) notReady = undefined;
     } catch (err) {
       if (!stopping) notReady = `cannot reach consumer ${where}: ${(err as Error).message}`;
     }

@@ -2,7 +2,7 @@
  * The monitor in-process (its factory with a RoleContext): the DLQ path, needing a
  * `roles.dlq_redriver` section, and what stop() gives back.
  */
-import { RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { AckPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import { configSchema } from "../../../src/config/schema.ts";
@@ -109,6 +109,13 @@ Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest bac
   await createFilesStream(c.jsm);
   const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
   const log = `${dir}/m.log`;
+  // Messages already on their way when the subscription closes are not seen, so not naked: they
+  // come back after ack_wait. A short one keeps the test quick.
+  await c.jsm.consumers.add("FILES", {
+    durable_name: "file-monitor",
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 2_000_000_000,
+  });
   const total = 2000;
   await publish(c.nc, Array.from({ length: total }, (_, i) => fileEvent("added", `s${i}.txt`)));
   {
@@ -123,7 +130,7 @@ Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest bac
   for (let seq = 1; seq <= info.ack_floor.stream_seq; seq++) {
     assert(written.has(`s${seq - 1}.txt`), `acked seq ${seq} is missing from the log`);
   }
-  // A new run picks up the rest (naked messages come back at once, not after ack_wait).
+  // A new run picks up the rest.
   await using _again = await runMonitor(nats.url, { monitor: { output: { path: log } } });
   await waitFor(
     async () => {
@@ -133,5 +140,22 @@ Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest bac
     60_000,
     "all events after the second run",
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("monitor role: a push consumer under its name is a clear error, not a hang", async () => {
+  await using nats = await startNatsServer();
+  await using c = await client(nats.url);
+  await createFilesStream(c.jsm);
+  await c.jsm.consumers.add("FILES", {
+    durable_name: "file-monitor",
+    ack_policy: AckPolicy.Explicit,
+    deliver_subject: "somewhere.else",
+  });
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
+  await using m = await runMonitor(nats.url, { monitor: { output: { path: `${dir}/m.log` } } });
+  const err = await waitFor(() => m.crashes[0], 10_000, "the role reports a crash") as Error;
+  assert(/FILES\/file-monitor is a push consumer/.test(err.message), err.message);
+  assert(/remove deliver_subject/.test(m.role.notReadyReason() ?? ""), m.role.notReadyReason());
   await Deno.remove(dir, { recursive: true });
 });
