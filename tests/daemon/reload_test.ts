@@ -1,4 +1,6 @@
 import { parse } from "yaml";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { assert, assertEquals, assertStringIncludes, waitFor } from "../helpers/assert.ts";
 import { freePort, startNatsServer } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
@@ -220,4 +222,45 @@ shutdown: { grace: 5s }
   daemon.signal("SIGTERM");
   assertEquals((await daemon.exit()).code, 0, daemon.logs());
   assert(!daemon.logs().includes("Uncaught"), daemon.logs());
+});
+
+Deno.test("reload: SIGHUP with a new watcher path moves the watcher; the monitor keeps running", async () => {
+  await using nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url });
+  await (await jetstreamManager(nc)).streams.add({ name: "FILES", subjects: ["file.>"] });
+  await nc.close();
+  const dir = await Deno.makeTempDir({ prefix: "jetport-reload-" });
+  await Deno.mkdir(`${dir}/a`);
+  await Deno.mkdir(`${dir}/b`);
+  const log = `${dir}/monitor/storage_monitor.log`;
+  const yaml = (watched: string) => `
+nats: { servers: "${nats.url}" }
+http: { listen: "" }
+shutdown: { grace: 5s }
+state_dir: ${dir}/state
+roles:
+  monitor:
+    output: { path: ${log} }
+  watcher:
+    watches: [{ name: storage, path: ${dir}/${watched}, settle: 50ms }]
+`;
+  const file = await writeConfig(yaml("a"));
+  await using daemon = startDaemon(file);
+  const logged = (name: string) =>
+    Deno.readTextFile(log).then((t) => t.includes(name)).catch(() => false);
+  await daemon.waitForLog("[watcher] started", 20_000);
+  await Deno.writeTextFile(`${dir}/a/one.txt`, "1");
+  await waitFor(() => logged("one.txt"), 20_000, "one.txt in the monitor log");
+
+  await Deno.writeTextFile(file, yaml("b"));
+  daemon.signal("SIGHUP");
+  await daemon.waitForLog("config reloaded (SIGHUP)", 20_000);
+  assertStringIncludes(daemon.logs(), "reload: restarting role watcher");
+  assert(!daemon.logs().includes("restarting role monitor"), daemon.logs());
+  assertEquals(daemon.logs().split("[monitor] started").length - 1, 1, daemon.logs());
+
+  await Deno.writeTextFile(`${dir}/b/two.txt`, "2");
+  await waitFor(() => logged("two.txt"), 20_000, "two.txt (new path) in the monitor log");
+  daemon.signal("SIGTERM");
+  assertEquals((await daemon.exit()).code, 0, daemon.logs());
 });
