@@ -17,20 +17,6 @@ import { replayCommand } from "./commands/replay.ts";
 import { publishCommand } from "./commands/publish.ts";
 import { dlqCommand } from "./commands/dlq.ts";
 
-/** A command of DESIGN.md whose issue has not landed: says so, exit 2, no fake output. */
-function notYet(name: string, summary: string, usage: string): Command {
-  return {
-    name,
-    summary: `${summary} (not yet available)`,
-    help: `Usage: ${usage}\n\n${summary}.\nNot yet available in this version of jetport.`,
-    flags: { string: [], boolean: [] },
-    run() {
-      console.error(`jetport ${name}: not yet available in this version`);
-      return Promise.resolve(EXIT.usage);
-    },
-  };
-}
-
 /** Every command, in the order `jetport --help` lists them. */
 export const COMMANDS: Command[] = [
   runCommand,
