@@ -44,6 +44,13 @@ export interface Tree {
   expire(now: number, settle: number): Change[];
   /** Paths below directory `dir` in the snapshot. */
   below(dir: string): string[];
+  /** Names directly inside directory `dir` ("" for the root) in the snapshot. */
+  children(dir: string): ReadonlySet<string>;
+}
+
+function parentOf(path: string): [string, string] {
+  const i = path.lastIndexOf("/");
+  return i === -1 ? ["", path] : [path.slice(0, i), path.slice(i + 1)];
 }
 
 function sameContent(a: FileState, b: FileState): boolean {
@@ -56,8 +63,19 @@ export function createTree(snapshot: Snapshot): Tree {
   for (const [path, state] of snapshot) if (!state.dir && state.ino) byIno.set(state.ino, path);
   const pending = new Map<string, { state: FileState; at: number }>();
   const pendingByIno = new Map<number, string>();
+  const kids = new Map<string, Set<string>>();
+  const none: ReadonlySet<string> = new Set();
+  for (const path of snapshot.keys()) link(path);
+
+  function link(path: string) {
+    const [dir, name] = parentOf(path);
+    let set = kids.get(dir);
+    if (!set) kids.set(dir, set = new Set());
+    set.add(name);
+  }
 
   function set(path: string, state: FileState) {
+    if (!snapshot.has(path)) link(path);
     snapshot.set(path, state);
     if (!state.dir && state.ino) byIno.set(state.ino, path);
   }
@@ -65,20 +83,32 @@ export function createTree(snapshot: Snapshot): Tree {
   function forget(path: string, state: FileState) {
     snapshot.delete(path);
     if (byIno.get(state.ino) === path) byIno.delete(state.ino);
+    const [dir, name] = parentOf(path);
+    kids.get(dir)?.delete(name);
+    if (state.dir) kids.delete(path);
   }
 
   function below(dir: string): string[] {
-    const prefix = dir === "" ? "" : `${dir}/`;
-    return [...snapshot.keys()].filter((p) => p.startsWith(prefix) && p !== dir);
+    const out: string[] = [];
+    for (const name of kids.get(dir) ?? []) {
+      const path = dir === "" ? name : `${dir}/${name}`;
+      out.push(path);
+      if (snapshot.get(path)?.dir) out.push(...below(path));
+    }
+    return out;
   }
 
   /** Removes `path` (and, for a directory, everything below); files become held deletions. */
   function remove(path: string, state: FileState, now: number) {
-    forget(path, state);
     if (state.dir) {
-      for (const child of below(path)) remove(child, snapshot.get(child)!, now);
+      for (const child of below(path).reverse()) {
+        const childState = snapshot.get(child);
+        if (childState) remove(child, childState, now);
+      }
+      forget(path, state);
       return;
     }
+    forget(path, state);
     pending.set(path, { state, at: now });
     if (state.ino) pendingByIno.set(state.ino, path);
   }
@@ -114,6 +144,7 @@ export function createTree(snapshot: Snapshot): Tree {
       return pending.size;
     },
     below,
+    children: (dir) => kids.get(dir) ?? none,
     apply(observed, now, probe) {
       for (const [path, obs] of observed) {
         const prev = snapshot.get(path);

@@ -83,6 +83,9 @@ export function createWatch(options: WatchOptions): WatchRunner {
   let root = watch.path;
   let tree: Tree = createTree(new Map());
   const dirty = new Map<string, { since: number; stat?: FileState }>();
+  // Directories with activity: listed once quiet, since Deno drops events when JavaScript does
+  // not read them fast enough (and the kernel when its queue overflows) without telling anyone.
+  const touchedDirs = new Map<string, number>();
   let watcher: Deno.FsWatcher | undefined;
   let polling = false;
   let stopped = false;
@@ -146,7 +149,11 @@ export function createWatch(options: WatchOptions): WatchRunner {
         cookieSeen = true;
         continue;
       }
-      if (considered(rel)) dirty.set(rel, { since: now });
+      if (considered(rel)) {
+        dirty.set(rel, { since: now });
+        const slash = rel.lastIndexOf("/");
+        touchedDirs.set(slash === -1 ? "" : rel.slice(0, slash), now);
+      }
     }
     metrics.dirtyPaths.set(dirty.size, labels);
   }
@@ -249,7 +256,34 @@ export function createWatch(options: WatchOptions): WatchRunner {
     await publish(tree.apply(observed, now, probe), fresh);
   }
 
+  /** Lists a touched directory and marks what the snapshot does not match as dirty. */
+  function listTouched(now: number) {
+    for (const [dir, at] of touchedDirs) {
+      if (now - at < settle) continue;
+      touchedDirs.delete(dir);
+      let names: Set<string>;
+      try {
+        names = new Set([...Deno.readDirSync(absPath(root, dir))].map((e) => e.name));
+      } catch {
+        continue; // gone: its own event (or the parent's listing) covers it
+      }
+      const known = tree.children(dir);
+      let missed = 0;
+      const mark = (name: string) => {
+        const path = dir === "" ? name : `${dir}/${name}`;
+        if (dirty.has(path) || !considered(path)) return;
+        dirty.set(path, { since: now - settle });
+        missed++;
+      };
+      for (const name of names) if (!known.has(name)) mark(name);
+      for (const name of known) if (!names.has(name)) mark(name);
+      // Events were dropped here, so they may have been dropped anywhere.
+      if (missed > 0) lossDetected("listing");
+    }
+  }
+
   async function processDue(now: number) {
+    listTouched(now);
     const observed = new Map<string, FileState | null>();
     for (const [rel, mark] of dirty) {
       if (now - mark.since < settle) continue;
