@@ -252,7 +252,13 @@ export function createMonitor(ctx: RoleContext): Role {
         notReady = undefined;
         clearInterval(infoTimer);
         infoTimer = setInterval(() => pollInfo(jsm), INFO_INTERVAL);
-        watch(iter);
+        watch(iter).catch((err) => {
+          log.warn("consumer notifications of {where} ended: {error}", {
+            where,
+            error: err.message,
+          });
+          iter.close();
+        });
         if (!await drain(iter)) return;
       } catch (err) {
         if (stopping) return;
