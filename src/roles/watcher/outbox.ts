@@ -7,7 +7,7 @@
  * was never durable, so it was never published and the snapshot never included its change.
  * @module
  */
-import { writeFileAtomic } from "./snapshot.ts";
+import { type FileState, writeFileAtomic } from "./snapshot.ts";
 
 /** One event waiting to be published. */
 export interface OutboxRecord {
@@ -23,6 +23,8 @@ export interface OutboxRecord {
   headers?: Record<string, string>;
   /** Metric labels of the record (not published). */
   labels?: Record<string, string>;
+  /** The snapshot change the event stands for (not published): replayed onto an older snapshot. */
+  change?: { watch: string; type: string; path: string; oldPath?: string; state: FileState };
 }
 
 /** The durable queue. */
@@ -39,6 +41,12 @@ export interface Outbox {
   rewind(): void;
   /** Records not yet acknowledged. */
   readonly depth: number;
+  /** The number of the last record appended. */
+  lastN(): number;
+  /** Records on disk at open with a number above `n`, acknowledged or not. */
+  history(n: number): OutboxRecord[];
+  /** Keeps records above `n` on disk even once acknowledged (a snapshot does not cover them). */
+  retain(n: number): void;
   /** Writes what is buffered and the cursor, and releases waiters. */
   close(): Promise<void>;
 }
@@ -64,6 +72,8 @@ export async function openOutbox(dir: string): Promise<Outbox> {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   const records = new Map<number, OutboxRecord>();
+  const history: OutboxRecord[] = [];
+  let retainN = 0;
   const segments: Segment[] = [];
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
     /^seg-\d+\.jsonl$/.test(n)
@@ -81,6 +91,7 @@ export async function openOutbox(dir: string): Promise<Outbox> {
         continue; // torn write at a crash: never durable, never published
       }
       segLast = Math.max(segLast, rec.n);
+      history.push(rec);
       if (rec.n > cursor) records.set(rec.n, rec);
     }
     lastN = Math.max(lastN, segLast);
@@ -142,7 +153,7 @@ export async function openOutbox(dir: string): Promise<Outbox> {
     cursorDirty = false;
     await writeFileAtomic(cursorPath, `${cursor}\n`);
     // Segments whose records are all acknowledged are no longer needed.
-    while (segments.length > 1 && segments[0].lastN <= cursor) {
+    while (segments.length > 1 && segments[0].lastN <= Math.min(cursor, retainN)) {
       await Deno.remove(segments.shift()!.path).catch(() => {});
     }
   }
@@ -185,6 +196,11 @@ export async function openOutbox(dir: string): Promise<Outbox> {
     },
     get depth() {
       return records.size;
+    },
+    lastN: () => nextN - 1,
+    history: (n) => history.filter((r) => r.n > n),
+    retain(n) {
+      retainN = n;
     },
     async close() {
       closed = true;

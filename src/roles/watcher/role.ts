@@ -32,6 +32,8 @@ export function createWatcherRole(ctx: RoleContext): Role {
   let sending: Promise<void> | undefined;
   let pauseUntil = 0;
   let lastFailureLog = 0;
+  // The outbox number each watch's saved snapshot includes; older records may be deleted.
+  const savedN = new Map<string, number>();
 
   async function emit(watch: WatchConfig, root: () => string, change: Change, initial: boolean) {
     const msgId = changeId(watch.name, change);
@@ -46,6 +48,13 @@ export function createWatcherRole(ctx: RoleContext): Role {
       data: JSON.stringify(event),
       headers: initial ? { "Jetport-Initial-Scan": "true" } : undefined,
       labels: { watch: watch.name, type: change.type },
+      change: {
+        watch: watch.name,
+        type: change.type,
+        path: change.path,
+        oldPath: change.oldPath,
+        state: change.state,
+      },
     });
     metrics.outboxDepth.set(outbox!.depth);
   }
@@ -126,6 +135,12 @@ export function createWatcherRole(ctx: RoleContext): Role {
           snapshotPath: `${stateDir}/snapshots/${watch.name}.json`,
           emit: (change, initial) => emit(watch, () => runner.root, change, initial),
           durable: () => out.flushed(),
+          lastOutboxN: () => out.lastN(),
+          replay: (n) => out.history(n).filter((r) => r.change?.watch === watch.name),
+          saved: (n) => {
+            savedN.set(watch.name, n);
+            if (savedN.size === cfg.watches.length) out.retain(Math.min(...savedN.values()));
+          },
           log: ctx.log,
           metrics,
           cookieInterval: cfg.cookie_interval,

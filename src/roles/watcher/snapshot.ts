@@ -50,6 +50,7 @@ export function lstatState(path: string): FileState | null {
 interface SnapshotFile {
   version: 1;
   root: string;
+  outboxN: number;
   entries: [string, number, number, number, 0 | 1][];
 }
 
@@ -68,11 +69,21 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   await Deno.rename(tmp, path);
 }
 
+/** A snapshot as saved: the tree, and the last outbox record whose change it includes. */
+export interface SavedSnapshot {
+  /** The tree. */
+  snapshot: Snapshot;
+  /** Outbox records above this number are replayed onto the tree at load. */
+  outboxN: number;
+}
+
 /** Persists `snapshot` of the tree at `root` to `path`. */
-export async function saveSnapshot(path: string, root: string, snapshot: Snapshot) {
+export async function saveSnapshot(path: string, root: string, saved: SavedSnapshot) {
+  const { snapshot, outboxN } = saved;
   const body: SnapshotFile = {
     version: 1,
     root,
+    outboxN,
     entries: [...snapshot].map(([p, s]) => [p, s.size, s.mtime, s.ino, s.dir ? 1 : 0]),
   };
   await writeFileAtomic(path, JSON.stringify(body));
@@ -82,7 +93,10 @@ export async function saveSnapshot(path: string, root: string, snapshot: Snapsho
  * Loads the snapshot at `path`. Returns undefined when there is none, when it cannot be parsed,
  * or when it was taken of another root: the caller then starts fresh.
  */
-export async function loadSnapshot(path: string, root: string): Promise<Snapshot | undefined> {
+export async function loadSnapshot(
+  path: string,
+  root: string,
+): Promise<SavedSnapshot | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -93,9 +107,10 @@ export async function loadSnapshot(path: string, root: string): Promise<Snapshot
   try {
     const body = JSON.parse(text) as SnapshotFile;
     if (body.version !== 1 || body.root !== root || !Array.isArray(body.entries)) return undefined;
-    return new Map(
+    const snapshot: Snapshot = new Map(
       body.entries.map(([p, size, mtime, ino, dir]) => [p, { size, mtime, ino, dir: dir === 1 }]),
     );
+    return { snapshot, outboxN: Number(body.outboxN) || 0 };
   } catch {
     return undefined;
   }

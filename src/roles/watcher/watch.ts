@@ -21,6 +21,7 @@ import {
 } from "./snapshot.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
 import type { WatcherMetrics } from "./metrics.ts";
+import type { OutboxRecord } from "./outbox.ts";
 
 /** What a watch needs from the role. */
 export interface WatchOptions {
@@ -32,6 +33,12 @@ export interface WatchOptions {
   emit(change: Change, initial: boolean): Promise<void>;
   /** Resolves once every emitted event is durable (called before the snapshot is saved). */
   durable(): Promise<void>;
+  /** The outbox's last record number (a saved snapshot includes the changes up to it). */
+  lastOutboxN(): number;
+  /** Outbox records above `n` of this watch's changes, to replay onto a saved snapshot. */
+  replay(n: number): OutboxRecord[];
+  /** Called after a save: records up to `n` are no longer needed for replay. */
+  saved(n: number): void;
   /** The role's logger. */
   log: Logger;
   /** The role's metrics. */
@@ -335,8 +342,10 @@ export function createWatch(options: WatchOptions): WatchRunner {
 
   async function save() {
     const snapshot: Snapshot = new Map(tree.snapshot);
+    const outboxN = options.lastOutboxN();
     await options.durable();
-    await saveSnapshot(options.snapshotPath, root, snapshot);
+    await saveSnapshot(options.snapshotPath, root, { snapshot, outboxN });
+    options.saved(outboxN);
     lastSave = Date.now();
     unsaved = false;
   }
@@ -411,7 +420,16 @@ export function createWatch(options: WatchOptions): WatchRunner {
       openWatcher();
       const saved = await loadSnapshot(options.snapshotPath, root);
       initial = saved === undefined;
-      tree = createTree(saved ?? new Map());
+      const snapshot = saved?.snapshot ?? new Map();
+      // Events published after the snapshot was saved: their changes are part of what consumers
+      // know, so the diff must start from them (else a deletion while down would go unseen).
+      for (const rec of options.replay(saved?.outboxN ?? 0)) {
+        const c = rec.change!;
+        if (c.oldPath !== undefined) snapshot.delete(c.oldPath);
+        if (c.type === "deleted") snapshot.delete(c.path);
+        else snapshot.set(c.path, c.state);
+      }
+      tree = createTree(snapshot);
       if (initial) {
         log.info("watch {watch}: no usable snapshot; announcing every file once", {
           watch: watch.name,

@@ -1,0 +1,148 @@
+import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
+import { freePort, startNatsServer } from "../../helpers/nats_server.ts";
+import { startDaemon } from "../../helpers/jetport.ts";
+import { writeConfig } from "../../helpers/config.ts";
+import {
+  client,
+  createdCounts,
+  createFilesStream,
+  readEvents,
+  startWatcher,
+  tempDir,
+} from "./helpers.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("watcher: editor-style save (temp file renamed over) is one modified", async () => {
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  const root = await tempDir("editor");
+  await Deno.writeTextFile(`${root}/doc.txt`, "v1");
+  await using watcher = await startWatcher(server.url, await tempDir("state"), {
+    watches: [{ name: "docs", path: root, settle: "200ms" }],
+  });
+  await waitFor(async () => (await readEvents(nc)).length === 1, 15_000, "initial");
+  await Deno.writeTextFile(`${root}/.doc.txt.swp`, "swap");
+  await Deno.writeTextFile(`${root}/doc.txt.tmp`, "version two");
+  await Deno.rename(`${root}/doc.txt.tmp`, `${root}/doc.txt`);
+  await Deno.remove(`${root}/.doc.txt.swp`);
+  await waitFor(async () => (await readEvents(nc)).length >= 2, 15_000, "modified");
+  await sleep(1000); // anything else would show up by now
+  const events = await readEvents(nc);
+  assertEquals(events.map((e) => [e.type, e.path, e.size]), [
+    ["file.created", "doc.txt", 2],
+    ["file.modified", "doc.txt", 11],
+  ]);
+  await watcher.stop();
+  await nc.close();
+});
+
+Deno.test("watcher: a file written in chunks over 2 s is one created, after the last chunk", async () => {
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  const root = await tempDir("chunks");
+  await using watcher = await startWatcher(server.url, await tempDir("state"), {
+    watches: [{ name: "up", path: root, settle: "1s" }],
+  });
+  const file = await Deno.open(`${root}/big.bin`, { write: true, create: true });
+  for (let i = 0; i < 10; i++) {
+    await file.write(new Uint8Array(1000).fill(i));
+    await sleep(200);
+  }
+  file.close();
+  const events = await waitFor(async () => {
+    const e = await readEvents(nc);
+    return e.length > 0 ? e : undefined;
+  }, 15_000, "created");
+  await sleep(1500);
+  assertEquals((await readEvents(nc)).map((e) => [e.type, e.path, e.size]), [
+    ["file.created", "big.bin", 10_000],
+  ]);
+  assertEquals(events[0].size, 10_000);
+  await watcher.stop();
+  await nc.close();
+});
+
+Deno.test("watcher: files changed while NATS is down are published after it is back", async () => {
+  await using server = await startNatsServer();
+  const nc0 = await client(server.url);
+  await createFilesStream(nc0);
+  await nc0.close();
+  const root = await tempDir("outage");
+  const state = await tempDir("state");
+  await using watcher = await startWatcher(server.url, state, {
+    watches: [{ name: "o", path: root, settle: "100ms" }],
+  });
+  await server.stop();
+  for (let i = 0; i < 500; i++) await Deno.writeTextFile(`${root}/f${i}.txt`, `${i}`);
+  await Deno.mkdir(`${root}/nested/a/b`, { recursive: true });
+  await Deno.writeTextFile(`${root}/nested/a/b/deep.txt`, "deep");
+  await waitFor(
+    () => /watcher_outbox_depth [1-9]/.test(watcher.metrics.render()),
+    15_000,
+    "events waiting in the outbox",
+  );
+  await sleep(5000);
+  await server.restart();
+  const nc = await client(server.url);
+  const counts = await waitFor(async () => {
+    const c = createdCounts(await readEvents(nc));
+    return c.size >= 501 ? c : undefined;
+  }, 60_000, "501 created events");
+  assert(counts.has("nested/a/b/deep.txt"));
+  assertEquals([...counts].filter(([, n]) => n > 1), []);
+  await watcher.stop();
+  await nc.close();
+});
+
+Deno.test("watcher: kill -9 mid-burst, changes while down, restart: every change is stored", async () => {
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  const root = await tempDir("crash");
+  const state = await tempDir("state");
+  const httpPort = freePort();
+  const file = await writeConfig(`
+nats: { servers: "${server.url}" }
+http: { listen: "127.0.0.1:${httpPort}" }
+state_dir: ${state}
+roles:
+  watcher:
+    watches: [{ name: storage, path: ${root}, settle: 100ms }]
+`);
+  const daemon = startDaemon(file);
+  await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
+    await res?.body?.cancel();
+    return res?.status === 200;
+  }, 30_000, "ready");
+  for (let i = 0; i < 3000; i++) {
+    await Deno.writeTextFile(`${root}/a${i}.txt`, `${i}`);
+    if (i === 1500) daemon.signal("SIGKILL");
+  }
+  await daemon.exit();
+  // While it is down: more files, a deletion, a modification.
+  for (let i = 0; i < 500; i++) await Deno.writeTextFile(`${root}/b${i}.txt`, `${i}`);
+  await Deno.remove(`${root}/a0.txt`);
+  await Deno.writeTextFile(`${root}/a1.txt`, "changed while down");
+  await using again = startDaemon(file);
+  const expected = 3000 + 500;
+  const events = await waitFor(async () => {
+    const e = await readEvents(nc);
+    const created = createdCounts(e);
+    const deleted = e.some((x) => x.type === "file.deleted" && x.path === "a0.txt");
+    const modified = e.some((x) => x.path === "a1.txt" && x.size === 18);
+    if (created.size >= expected && deleted && modified) return e;
+    throw new Error(
+      `created ${created.size}/${expected}, a0 deleted ${deleted}, a1 modified ${modified}`,
+    );
+  }, 60_000, "every change after the restart").catch((err) => {
+    throw new Error(`${err.message}\n${again.logs()}`);
+  });
+  assertEquals([...createdCounts(events)].filter(([, n]) => n > 1), []);
+  again.signal("SIGTERM");
+  assertEquals((await again.exit()).code, 0, again.logs());
+  await nc.close();
+});
