@@ -29,6 +29,7 @@ export interface Bench {
 /** Every benchmark, in run order: one line each. */
 export const BENCHES: (() => Promise<{ default: Bench }>)[] = [
   () => import("./publisher_bench.ts"),
+  () => import("./burst_bench.ts"),
   () => import("./latency_bench.ts"),
 ];
 
