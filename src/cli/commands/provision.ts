@@ -28,13 +28,15 @@ Compares roles.stream_provisioner (streams, consumers, kv) with the server.
            object back; refuse changes that lose data (storage type, retention, ack or deliver
            policy, push ↔ pull, subject removal that orphans stored messages) unless
            --allow-destructive (or allow_destructive: true), which deletes and recreates them
-  verify   pass/fail for CI: exit 0 when the server matches, 3 when it drifted
+  verify   pass/fail for CI: exit 0 when the server matches, 3 when it drifted or a declared
+           stream or bucket is degraded (a replica offline, not current, or not heard from)
 
 ${CONFIG_HELP}
   --allow-destructive   apply may delete and recreate objects (stored messages are lost)
 
 Exit codes: 0 in sync (apply: done), 1 server error, 2 bad usage / invalid config / a feature
-the server lacks, 3 drift found (apply: a refused or dropped change left drift).`,
+the server lacks or replicas the cluster cannot place, 3 drift found (apply: a refused or
+dropped change left drift; verify: also a degraded stream).`,
   flags: { string: ["config"], boolean: ["allow-destructive"] },
   async run(args) {
     const mode = args._[0] as Mode | undefined;
@@ -58,7 +60,8 @@ the server lacks, 3 drift found (apply: a refused or dropped change left drift).
         progress: (_level, line) => console.log(redact(line)),
       });
       if (result.applied?.failed.length) return EXIT.failure;
-      return result.drift ? EXIT.drift : EXIT.ok;
+      if (result.drift) return EXIT.drift;
+      return mode === "verify" && result.degraded.length > 0 ? EXIT.drift : EXIT.ok;
     } catch (err) {
       if (!(err instanceof ProvisionError)) throw err;
       console.error(redact(`jetport provision ${mode}: ${err.message}`));

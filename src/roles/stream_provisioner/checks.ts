@@ -5,6 +5,7 @@
  * @module
  */
 import type { CheckProblem, ConfigCheck } from "../checks.ts";
+import type { Config } from "../../config/schema.ts";
 import { subjectsOverlap } from "./subjects.ts";
 
 const ROOT = ["roles", "stream_provisioner"];
@@ -60,6 +61,30 @@ export const provisionerChecks: ConfigCheck = (config) => {
   });
   return problems;
 };
+
+/**
+ * Advice that is not an error: an even replica count tolerates no more lost servers than one
+ * fewer (a quorum of 2 needs both, of 4 needs 3) and costs a copy more. `validate` prints these.
+ */
+export function provisionerAdvice(config: Config): CheckProblem[] {
+  const cfg = config.roles.stream_provisioner;
+  if (!cfg || !cfg.enabled) return [];
+  const advice: CheckProblem[] = [];
+  const check = (list: string, i: number, what: string, n: number | undefined) => {
+    if (!n || n % 2 === 1) return;
+    advice.push({
+      path: [...ROOT, list, i, "replicas"],
+      message: `${what} has replicas ${n}: an even count survives no more server failures than ` +
+        `${n - 1} (a quorum of ${n} needs ${Math.floor(n / 2) + 1}); use ${n - 1} or ${n + 1}`,
+    });
+  };
+  cfg.streams.forEach((s, i) => check("streams", i, `stream ${s.name}`, s.replicas));
+  cfg.kv.forEach((k, i) => check("kv", i, `bucket ${k.bucket}`, k.replicas));
+  cfg.consumers.forEach((c, i) =>
+    check("consumers", i, `consumer ${c.stream}/${c.name}`, c.replicas)
+  );
+  return advice;
+}
 
 function duplicates(
   names: string[],

@@ -6,6 +6,13 @@ import { z } from "zod";
 import { duration, size } from "../../config/units.ts";
 import { stringList } from "../../config/common.ts";
 
+/** Replica count: NATS keeps 1 to 5 copies of a stream, each on its own server. */
+const replicas = () =>
+  z.number().int().min(1, "replicas must be at least 1").max(
+    5,
+    "replicas must be at most 5: NATS keeps at most 5 copies of a stream (3 is the usual choice)",
+  );
+
 const placementSchema = z.strictObject({
   cluster: z.string().optional(),
   tags: z.array(z.string()).optional(),
@@ -26,7 +33,7 @@ export const streamSchema = z.strictObject({
   max_consumers: z.number().int().min(-1).default(-1),
   discard: z.enum(["old", "new"]).default("old"),
   duplicate_window: duration().default(120_000),
-  replicas: z.number().int().min(1).max(5).default(1),
+  replicas: replicas().default(1),
   placement: placementSchema.optional(),
   allow_direct: z.boolean().default(true),
   allow_rollup_hdrs: z.boolean().default(false),
@@ -66,7 +73,11 @@ export const consumerSchema = z.strictObject({
   flow_control: z.boolean().optional(),
   headers_only: z.boolean().optional(),
   inactive_threshold: duration().optional(),
-  replicas: z.number().int().min(0).max(5).optional(),
+  /** 0 (the server's default) means as many as the stream has. */
+  replicas: z.number().int().min(0).max(
+    5,
+    "replicas must be at most 5 (0 means: as many as the stream)",
+  ).optional(),
   metadata: z.record(z.string(), z.string()).optional(),
 }).superRefine((c, ctx) => {
   if (c.filter_subject && c.filter_subjects) {
@@ -114,7 +125,7 @@ export const kvSchema = z.strictObject({
   ttl: duration().default(0),
   history: z.number().int().min(1).max(64).default(1),
   storage: z.enum(["file", "memory"]).default("file"),
-  replicas: z.number().int().min(1).max(5).default(1),
+  replicas: replicas().default(1),
   max_bytes: z.union([z.literal(-1), size()]).default(-1),
   max_value_size: z.union([z.literal(-1), size()]).default(-1),
   placement: placementSchema.optional(),

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { ServerInfo } from "@nats-io/nats-core";
 import type { ConsumerDecl, KvDecl, ProvisionerConfig, StreamDecl } from "./config.ts";
 import {
   type Change,
@@ -26,6 +27,7 @@ import {
 import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
 import { unsupportedFeatures } from "./features.ts";
 import { ProvisionError } from "./errors.ts";
+import { type ClusterView, clusterView, placementProblems } from "./cluster.ts";
 
 /** What happens to one object. */
 export type Action = "create" | "update" | "unchanged" | "destructive";
@@ -64,6 +66,8 @@ export interface Extra {
 export interface Plan {
   /** The server's version. */
   serverVersion: string;
+  /** The cluster as the connected server describes it. */
+  cluster: ClusterView;
   /** Streams first, then KV buckets, then consumers (the order apply follows). */
   items: PlanItem[];
   /** Unmanaged objects on the server, listed and left alone. */
@@ -81,6 +85,8 @@ export interface PlanOptions {
   serverVersion: string;
   /** Streams other roles own (e.g. the DLQ), noted among the extras. */
   owners?: Record<string, string>;
+  /** The connected server's INFO (cluster name, announced servers); none: a single server. */
+  server?: ServerInfo;
 }
 
 /** Every item of a paged JetStream listing. */
@@ -105,6 +111,9 @@ export async function buildPlan(
   }
   const declared = new Map(cfg.streams.map((s) => [s.name, s]));
   checkConsumerStreams(cfg, declared, server);
+  const cluster = clusterView(options.server, [...server.values()]);
+  const misplaced = placementProblems(cfg, cluster);
+  if (misplaced.length > 0) throw new ProvisionError("INVALID_DECLARATION", misplaced);
 
   const items: PlanItem[] = [];
   const recreated = new Set<string>();
@@ -133,6 +142,7 @@ export async function buildPlan(
 
   return {
     serverVersion: options.serverVersion,
+    cluster,
     items,
     extras: await extras(jsm, cfg, server, options),
   };
@@ -356,5 +366,10 @@ export function summary(plan: Plan): string {
   const n = (a: Action) => plan.items.filter((i) => i.action === a).length;
   return `Plan: ${n("create")} to create, ${n("update")} to update, ${n("destructive")} ` +
     `destructive, ${n("unchanged")} unchanged, ${plan.extras.length} unmanaged ` +
-    `(nats-server ${plan.serverVersion}).`;
+    `(nats-server ${plan.serverVersion}` +
+    (plan.cluster.name
+      ? `, cluster ${plan.cluster.name}` +
+        (plan.cluster.size ? ` of ${plan.cluster.size} server(s)` : "")
+      : "") +
+    ").";
 }

@@ -7,7 +7,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Config } from "../../config/schema.ts";
 import type { ProvisionerConfig } from "./config.ts";
-import { buildPlan, formatPlan, hasDrift, type Plan } from "./plan.ts";
+import { buildPlan, formatPlan, hasDrift, type Plan, type PlanItem } from "./plan.ts";
+import { streamHealth } from "./health.ts";
 import {
   applyLeftDrift,
   applyPlan,
@@ -35,6 +36,27 @@ export interface ProvisionResult {
   plan: Plan;
   /** What apply did, in `apply` mode. */
   applied?: ApplyResult;
+  /**
+   * Declared streams and buckets whose replicas are degraded (one line each, naming the object and
+   * why). `verify` from the CLI fails on these; the role only logs them, since a degraded stream
+   * still serves and making every daemon unready would not bring the node back.
+   */
+  degraded: string[];
+}
+
+/** One line per declared stream or bucket whose replicas are degraded. */
+export function degradedItems(items: PlanItem[]): string[] {
+  const out: string[] = [];
+  for (const item of items) {
+    if (item.type === "consumer" || !item.actual) continue;
+    const health = streamHealth(item.actual);
+    if (!health?.degraded) continue;
+    out.push(
+      `${item.type} ${item.id}: DEGRADED (${health.problems.join("; ")}); leader ` +
+        `${health.leader ?? "none"}, ${item.actual.config.num_replicas} replica(s) declared`,
+    );
+  }
+  return out;
 }
 
 /** Streams other roles own, named among unmanaged extras so nobody wonders where they came from. */
@@ -60,34 +82,47 @@ export async function provision(
   const plan = await buildPlan(jsm, cfg, {
     serverVersion: nc.info?.version ?? "0.0.0",
     owners: options.owners,
+    server: nc.info,
   });
   const drift = hasDrift(plan);
+  const degraded = degradedItems(plan.items);
   const { progress } = options;
   if (mode === "plan") {
     for (const line of formatPlan(plan).split("\n")) progress("info", line);
-    return { drift, plan };
+    for (const line of degraded) progress("warning", line);
+    return { drift, plan, degraded };
   }
   if (mode === "verify") {
+    const failures: string[] = [];
     if (drift) {
       const differing: Plan = {
         ...plan,
         items: plan.items.filter((i) => i.action !== "unchanged"),
       };
       for (const line of formatPlan(differing).split("\n").slice(0, -1)) progress("error", line);
-      progress(
-        "error",
-        `verify: FAILED: ${differing.items.length} of ${plan.items.length} declared object(s) ` +
-          "differ from the server (jetport provision plan shows the details)",
+      failures.push(
+        `${differing.items.length} of ${plan.items.length} declared object(s) differ from the ` +
+          "server (jetport provision plan shows the details)",
       );
-    } else {
+    }
+    for (const line of degraded) progress("error", line);
+    if (degraded.length > 0) {
+      failures.push(
+        `${degraded.length} stream(s)/bucket(s) degraded: a replica is down or behind (jetport ` +
+          "status shows each replica; bring the server back or wait until it catches up)",
+      );
+    }
+    if (failures.length > 0) progress("error", `verify: FAILED: ${failures.join("; ")}`);
+    else {
       progress(
         "info",
         `verify: OK: ${plan.items.length} declared object(s) match the server` +
           (plan.extras.length ? ` (${plan.extras.length} unmanaged left alone)` : ""),
       );
     }
-    return { drift, plan };
+    return { drift, plan, degraded };
   }
+  for (const line of degraded) progress("warning", line);
   const applied = await applyPlan(nc, jsm, plan, {
     allowDestructive: options.allowDestructive,
     progress,
@@ -97,5 +132,5 @@ export async function provision(
   }
   const bad = applyLeftDrift(applied) || applied.failed.length > 0;
   progress(bad ? "error" : "info", applySummary(applied));
-  return { drift: applyLeftDrift(applied), plan, applied };
+  return { drift: applyLeftDrift(applied), plan, applied, degraded };
 }

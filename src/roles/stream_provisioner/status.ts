@@ -8,16 +8,9 @@ import type { ConsumerInfo, JetStreamManager, MsgRequest, StreamInfo } from "@na
 import type { Config } from "../../config/schema.ts";
 import { formatDuration, formatSize } from "../../config/units.ts";
 import { collect } from "./plan.ts";
+import { type StreamHealth, streamHealth } from "./health.ts";
 
-/** One replica of a clustered stream. */
-export interface ReplicaStatus {
-  name: string;
-  leader: boolean;
-  current: boolean;
-  offline: boolean;
-  /** Operations behind the leader. */
-  lag: number;
-}
+export type { ReplicaStatus, StreamHealth } from "./health.ts";
 
 /** A consumer's state. */
 export interface ConsumerStatus {
@@ -51,7 +44,17 @@ export interface ConsumerStatus {
 export interface StreamStatus {
   name: string;
   declared: boolean;
+  /** False when the server has no such stream, or when it did not answer (see `unavailable`). */
   exists: boolean;
+  /** Why the stream's info could not be read (no leader, a timeout), when it could not. */
+  unavailable?: string;
+  /**
+   * True when the stream did not answer, or (clustered) a replica is missing, offline, not current
+   * or not heard from; `degraded_reasons` says which.
+   */
+  degraded: boolean;
+  /** One line per reason the stream is degraded. */
+  degraded_reasons: string[];
   subjects: string[];
   retention: string;
   storage: string;
@@ -63,8 +66,8 @@ export interface StreamStatus {
   last_ts: string | null;
   consumer_count: number;
   replicas: number;
-  /** Clustered streams: the leader and each replica's state. */
-  cluster?: { name?: string; leader?: string; replicas: ReplicaStatus[] };
+  /** Clustered streams: the leader and each replica's state (none on a single server). */
+  cluster?: Omit<StreamHealth, "degraded" | "problems">;
   consumers: ConsumerStatus[];
 }
 
@@ -95,15 +98,31 @@ const EMPTY_CONSUMER = {
   lag: { messages: 0, oldest_pending_seq: null, oldest_pending_age_ms: null },
 };
 
-async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+/** The stream's info; `missing` when the server has no such stream; `unavailable` when no answer. */
+async function streamInfo(
+  jsm: JetStreamManager,
+  name: string,
+): Promise<{ info: StreamInfo } | { missing: true } | { unavailable: string }> {
   try {
-    return await jsm.streams.info(name);
+    return { info: await jsm.streams.info(name) };
   } catch (err) {
     if ((err as { code?: number }).code === 10059 || /not found/i.test(String(err))) {
-      return undefined;
+      return { missing: true };
     }
-    throw err;
+    if (!isNoAnswer(err)) throw err;
+    // In a cluster the stream's leader answers; while it is down and a new one is elected, nobody.
+    return {
+      unavailable: `no answer from the stream's leader (${(err as Error).message}); a server ` +
+        "may be down or a leader election running",
+    };
   }
+}
+
+/** A request that timed out or found no responder: the server side is (briefly) unavailable. */
+function isNoAnswer(err: unknown): boolean {
+  const e = err as { name?: string; code?: string | number; message?: string };
+  return e?.name === "TimeoutError" || e?.name === "NoRespondersError" || e?.code === 503 ||
+    /timeout|no responders/i.test(e?.message ?? "");
 }
 
 /** Collects the status of `streams` (default: the declared ones, else every stream). */
@@ -120,14 +139,18 @@ export async function collectStatus(
 
   const streams: StreamStatus[] = [];
   for (const name of names) {
-    const info = await streamInfo(jsm, name);
+    const found = await streamInfo(jsm, name);
     const declaredConsumers = (cfg?.consumers ?? []).filter((c) => c.stream === name)
       .map((c) => c.name);
-    if (!info) {
+    if (!("info" in found)) {
+      const unavailable = "unavailable" in found ? found.unavailable : undefined;
       streams.push({
         name,
         declared: declaredStreams.has(name),
         exists: false,
+        ...(unavailable ? { unavailable } : {}),
+        degraded: unavailable !== undefined,
+        degraded_reasons: unavailable ? [unavailable] : [],
         subjects: [],
         retention: "",
         storage: "",
@@ -142,6 +165,7 @@ export async function collectStatus(
       });
       continue;
     }
+    const { info } = found;
     const consumers: ConsumerStatus[] = [];
     const onServer = await collect<ConsumerInfo>(jsm.consumers.list(name));
     for (const c of onServer.sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -150,10 +174,13 @@ export async function collectStatus(
     for (const c of declaredConsumers) {
       if (!onServer.some((s) => s.name === c)) consumers.push(missingConsumer(c));
     }
+    const health = streamHealth(info);
     streams.push({
       name,
       declared: declaredStreams.has(name),
       exists: true,
+      degraded: health?.degraded ?? false,
+      degraded_reasons: health?.problems ?? [],
       subjects: info.config.subjects ?? [],
       retention: info.config.retention,
       storage: info.config.storage,
@@ -164,23 +191,8 @@ export async function collectStatus(
       last_ts: info.state.messages > 0 ? info.state.last_ts : null,
       consumer_count: info.state.consumer_count,
       replicas: info.config.num_replicas,
-      // A single server reports itself as leader too; replicas only mean something in a cluster.
-      cluster: info.cluster?.name && info.cluster.leader
-        ? {
-          name: info.cluster.name,
-          leader: info.cluster.leader,
-          replicas: [
-            { name: info.cluster.leader, leader: true, current: true, offline: false, lag: 0 },
-            ...(info.cluster.replicas ?? []).map((r) => ({
-              name: r.name,
-              leader: false,
-              current: r.current,
-              offline: r.offline ?? false,
-              lag: r.lag ?? 0,
-            })),
-          ],
-        }
-        : undefined,
+      cluster: health &&
+        { name: health.name, leader: health.leader, replicas: health.replicas },
       consumers,
     });
   }
@@ -280,7 +292,9 @@ export function formatStatus(r: StatusReport): string {
   const lines: string[] = [`nats-server ${r.server_version}`];
   for (const s of r.streams) {
     const tag = s.declared ? "" : " (not declared)";
-    if (!s.exists) {
+    if (s.unavailable) {
+      lines.push(`stream ${s.name}${tag}: NO ANSWER: ${s.unavailable}`);
+    } else if (!s.exists) {
       lines.push(`stream ${s.name}${tag}: MISSING on the server`);
     } else {
       lines.push(
@@ -292,10 +306,14 @@ export function formatStatus(r: StatusReport): string {
     if (s.cluster) {
       const reps = s.cluster.replicas.map((p) =>
         `${p.name}${p.leader ? " (leader)" : ""}${p.offline ? " OFFLINE" : ""}` +
-        (p.leader ? "" : p.current ? " current" : ` behind by ${p.lag}`)
+        (p.leader ? "" : `${p.current ? " current" : ` behind by ${p.lag}`}, seen ` +
+          `${formatDuration(p.active_ms ?? 0)} ago`)
       );
-      lines.push(`  replicas: ${reps.join(", ")}`);
+      lines.push(
+        `  cluster ${s.cluster.name}, ${s.replicas} replica(s): ${reps.join("; ") || "none"}`,
+      );
     }
+    if (s.exists && s.degraded) lines.push(`  DEGRADED: ${s.degraded_reasons.join("; ")}`);
     for (const c of s.consumers) {
       if (!c.exists) {
         lines.push(`  consumer ${c.name}: MISSING on the server`);

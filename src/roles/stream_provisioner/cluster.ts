@@ -1,0 +1,89 @@
+/**
+ * How many servers can hold a replica, as far as a client can tell, and the declarations that ask
+ * for more: `plan` refuses them with a clear reason instead of letting the server answer "no
+ * suitable peers for placement" (or, on a single server, "replicas > 1 not supported in
+ * non-clustered mode") halfway through an apply.
+ *
+ * A client sees no meta-group membership without the system account. What it does see, on 2.9
+ * and 2.10 alike: the connected server's INFO names its `cluster` and lists in `connect_urls` the
+ * client URLs of every server currently routed to it (itself included); and the info of an
+ * existing replicated stream names all of its peers, down ones too. The larger of the two is a
+ * lower bound of the cluster's size; while a node is down the first shrinks, which is also when
+ * the server would refuse to place a new replica on it.
+ * @module
+ */
+import type { ServerInfo } from "@nats-io/nats-core";
+import type { StreamInfo } from "@nats-io/jetstream";
+import type { ProvisionerConfig } from "./config.ts";
+
+/** What the connected server says about its cluster. */
+export interface ClusterView {
+  /** The cluster's name; undefined when the server is not clustered. */
+  name?: string;
+  /** The connected server's name (or id). */
+  server: string;
+  /** Servers known to exist (see the module doc); undefined when the cluster announces none. */
+  size?: number;
+  /** How `size` was found, in words. */
+  source: string;
+}
+
+/** The cluster as seen through `info` (the connected server's INFO) and the existing streams. */
+export function clusterView(info: ServerInfo | undefined, streams: StreamInfo[]): ClusterView {
+  const server = info?.server_name || info?.server_id || "the server";
+  if (!info?.cluster) return { server, size: 1, source: `${server} is not clustered` };
+  const urls = new Set(info.connect_urls ?? []).size;
+  const peers = Math.max(
+    0,
+    ...streams.map((s) => (s.cluster?.leader ? 1 : 0) + (s.cluster?.replicas?.length ?? 0)),
+  );
+  if (urls === 0 && peers === 0) {
+    // `cluster { no_advertise: true }` hides the URLs; without a replicated stream we cannot tell.
+    return { name: info.cluster, server, source: "the cluster announces no servers" };
+  }
+  return {
+    name: info.cluster,
+    server,
+    size: Math.max(urls, peers),
+    source: urls >= peers
+      ? `${server} announces ${urls} server(s) in cluster ${info.cluster}`
+      : `an existing stream has ${peers} peers in cluster ${info.cluster}`,
+  };
+}
+
+/** One line per declared stream, bucket or consumer whose replicas or placement cannot fit. */
+export function placementProblems(cfg: ProvisionerConfig, view: ClusterView): string[] {
+  const problems: string[] = [];
+  const check = (object: string, replicas: number | undefined, cluster?: string) => {
+    if (cluster && view.name && cluster !== view.name) {
+      problems.push(
+        `${object}: placement.cluster is "${cluster}" but ${view.server} is in cluster ` +
+          `"${view.name}"; fix the name (a supercluster's other clusters are not visible from ` +
+          "here, so connect to a server of that cluster to provision it)",
+      );
+    }
+    if (replicas === undefined || replicas <= 1 || view.size === undefined) return;
+    if (!view.name) {
+      problems.push(
+        `${object}: replicas ${replicas} needs a JetStream cluster, but ${view.source}; ` +
+          "a single server refuses replicas > 1. Use replicas: 1 here, or point nats.servers " +
+          "at a cluster",
+      );
+    } else if (replicas > view.size) {
+      problems.push(
+        `${object}: replicas ${replicas} is more than the ${view.size} server(s) known ` +
+          `(${view.source}); the server cannot place it. Use replicas: ${oddAtMost(view.size)}, ` +
+          "add servers, or start the ones that are down",
+      );
+    }
+  };
+  for (const s of cfg.streams) check(`stream ${s.name}`, s.replicas, s.placement?.cluster);
+  for (const k of cfg.kv) check(`kv ${k.bucket}`, k.replicas, k.placement?.cluster);
+  for (const c of cfg.consumers) check(`consumer ${c.stream}/${c.name}`, c.replicas);
+  return problems;
+}
+
+/** The largest odd replica count up to `n` (a quorum of an even count tolerates no more loss). */
+function oddAtMost(n: number): number {
+  return n % 2 === 1 ? n : Math.max(1, n - 1);
+}
