@@ -2,6 +2,13 @@
  * The daemon's one NATS connection: options from config, reconnect with exponential backoff and
  * jitter (forever with `max_attempts: -1`), state changes logged and exported as metrics. The
  * connection is opened in the background so the daemon starts while NATS is still down.
+ *
+ * In a cluster the configured `servers` are only where to start: every server's INFO lists the
+ * client URLs of the whole cluster (`connect_urls`), and nats.js adds them to its pool (and drops
+ * the ones a later INFO no longer lists) unless `ignoreClusterUpdates` is set. So a daemon told
+ * about one node fails over to the others when that node dies. Each disconnect and reconnect is
+ * logged and counted per server (`nats_disconnects_total{server}`,
+ * `nats_reconnects_total{server}`), and the pool's size is the `nats_known_servers` gauge.
  * @module
  */
 import { connect } from "@nats-io/transport-node";
@@ -87,7 +94,14 @@ export function backoffDelay(
 export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
   const log = logger("nats");
   const connectedGauge = metrics.gauge("nats_connected", "1 while connected to a NATS server");
-  const reconnects = metrics.counter("nats_reconnects_total", "Reconnections to NATS");
+  const reconnects = metrics.counter(
+    "nats_reconnects_total",
+    "Reconnections to NATS, by the server reconnected to",
+  );
+  const knownServers = metrics.gauge(
+    "nats_known_servers",
+    "Servers the client may fail over to: the configured ones plus those the cluster announces",
+  );
   const disconnects = metrics.counter(
     "nats_disconnects_total",
     "Disconnections from NATS, by server",
@@ -113,10 +127,13 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     attempt = 0;
     reason = "";
     connectedGauge.set(1);
-    log.info("connected to {server} (nats-server {version})", {
+    log.info("connected to {server} ({name}, nats-server {version})", {
       server: conn.getServer(),
+      name: conn.info?.server_name ?? "?",
       version: conn.info?.version,
     });
+    // The first INFO's cluster update happens inside connect(), before anyone listens: log it here.
+    logPool(conn);
     watchStatus(conn);
     conn.closed().then((err) => {
       isConnected = false;
@@ -130,6 +147,17 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     reason = `cannot connect: ${err.message}`;
     log.error("cannot connect to NATS: {error}", { error: err.message });
   });
+
+  function logPool(conn: NatsConnection) {
+    const servers = conn.getServers();
+    knownServers.set(servers.length);
+    if (conn.info?.cluster) {
+      log.info("cluster {cluster}: known servers {known}", {
+        cluster: conn.info.cluster,
+        known: servers.join(","),
+      });
+    }
+  }
 
   async function watchStatus(conn: NatsConnection) {
     for await (const s of conn.status()) {
@@ -146,9 +174,10 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
           attempt = 0;
           reason = "";
           connectedGauge.set(1);
-          reconnects.inc();
-          log.info("reconnected to {server} (nats-server {version})", {
+          reconnects.inc({ server: s.server });
+          log.info("reconnected to {server} ({name}, nats-server {version})", {
             server: s.server,
+            name: conn.info?.server_name ?? "?",
             version: conn.info?.version,
           });
           break;
@@ -162,10 +191,15 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
           });
           break;
         case "update":
-          log.info("cluster servers changed: added {added}, removed {deleted}", {
-            added: s.added?.join(",") || "-",
-            deleted: s.deleted?.join(",") || "-",
-          });
+          knownServers.set(conn.getServers().length);
+          log.info(
+            "cluster servers changed: added {added}, removed {deleted}; known now: {known}",
+            {
+              added: s.added?.join(",") || "-",
+              deleted: s.deleted?.join(",") || "-",
+              known: conn.getServers().join(","),
+            },
+          );
           break;
         case "error":
           errors.inc();

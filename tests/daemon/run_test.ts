@@ -72,7 +72,10 @@ http: { listen: "127.0.0.1:${httpPort}" }
   await waitFor(async () => (await readyz(httpPort)).status === 200, 15_000, "200 after restart");
   await daemon.waitForLog(/reconnected to/);
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  assertMatch(metrics, /^jetport_nats_reconnects_total 1$/m);
+  assertMatch(
+    metrics,
+    new RegExp(`^jetport_nats_reconnects_total\\{server="127\\.0\\.0\\.1:${nats.port}"\\} 1$`, "m"),
+  );
 
   daemon.signal("SIGINT");
   assertEquals((await daemon.exit()).code, 0, daemon.logs());

@@ -6,6 +6,8 @@ import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { enabledRoles } from "../../daemon/daemon.ts";
+import { formatPath } from "../../config/errors.ts";
+import { provisionerAdvice } from "../../roles/stream_provisioner/checks.ts";
 
 /** The `validate` command. */
 export const validateCommand: Command = {
@@ -24,6 +26,10 @@ Exit codes: 0 valid, 2 invalid.`,
     const config = await loadConfigFlag(args);
     const roles = enabledRoles(config);
     console.log(`${configPath(args)}: ok (roles: ${roles.join(", ") || "none"})`);
+    // Advice never fails validation: the config works, it could work better.
+    for (const a of provisionerAdvice(config)) {
+      console.log(`note: ${formatPath(a.path)}: ${a.message}`);
+    }
     return EXIT.ok;
   },
 };
