@@ -52,10 +52,14 @@ Deno.test("watcher: a file written in chunks over 2 s is one created, after the 
     await sleep(200);
   }
   file.close();
-  const events = await waitFor(async () => {
-    const e = await readEvents(nc);
-    return e.length > 0 ? e : undefined;
-  }, 15_000, "created");
+  const events = await waitFor(
+    async () => {
+      const e = await readEvents(nc);
+      return e.length > 0 ? e : undefined;
+    },
+    15_000,
+    "created",
+  );
   await sleep(1500);
   assertEquals((await readEvents(nc)).map((e) => [e.type, e.path, e.size]), [
     ["file.created", "big.bin", 10_000],
@@ -87,10 +91,14 @@ Deno.test("watcher: files changed while NATS is down are published after it is b
   await sleep(5000);
   await server.restart();
   const nc = await client(server.url);
-  const counts = await waitFor(async () => {
-    const c = createdCounts(await readEvents(nc));
-    return c.size >= 501 ? c : undefined;
-  }, 60_000, "501 created events");
+  const counts = await waitFor(
+    async () => {
+      const c = createdCounts(await readEvents(nc));
+      return c.size >= 501 ? c : undefined;
+    },
+    60_000,
+    "501 created events",
+  );
   assert(counts.has("nested/a/b/deep.txt"));
   assertEquals([...counts].filter(([, n]) => n > 1), []);
   await watcher.stop();
@@ -113,11 +121,15 @@ roles:
     watches: [{ name: storage, path: ${root}, settle: 100ms }]
 `);
   const daemon = startDaemon(file);
-  await waitFor(async () => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
-    await res?.body?.cancel();
-    return res?.status === 200;
-  }, 30_000, "ready");
+  await waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
+      await res?.body?.cancel();
+      return res?.status === 200;
+    },
+    30_000,
+    "ready",
+  );
   for (let i = 0; i < 3000; i++) {
     await Deno.writeTextFile(`${root}/a${i}.txt`, `${i}`);
     if (i === 1500) daemon.signal("SIGKILL");
@@ -129,16 +141,20 @@ roles:
   await Deno.writeTextFile(`${root}/a1.txt`, "changed while down");
   await using again = startDaemon(file);
   const expected = 3000 + 500;
-  const events = await waitFor(async () => {
-    const e = await readEvents(nc);
-    const created = createdCounts(e);
-    const deleted = e.some((x) => x.type === "file.deleted" && x.path === "a0.txt");
-    const modified = e.some((x) => x.path === "a1.txt" && x.size === 18);
-    if (created.size >= expected && deleted && modified) return e;
-    throw new Error(
-      `created ${created.size}/${expected}, a0 deleted ${deleted}, a1 modified ${modified}`,
-    );
-  }, 60_000, "every change after the restart").catch((err) => {
+  const events = await waitFor(
+    async () => {
+      const e = await readEvents(nc);
+      const created = createdCounts(e);
+      const deleted = e.some((x) => x.type === "file.deleted" && x.path === "a0.txt");
+      const modified = e.some((x) => x.path === "a1.txt" && x.size === 18);
+      if (created.size >= expected && deleted && modified) return e;
+      throw new Error(
+        `created ${created.size}/${expected}, a0 deleted ${deleted}, a1 modified ${modified}`,
+      );
+    },
+    60_000,
+    "every change after the restart",
+  ).catch((err) => {
     throw new Error(`${err.message}\n${again.logs()}`);
   });
   assertEquals([...createdCounts(events)].filter(([, n]) => n > 1), []);
