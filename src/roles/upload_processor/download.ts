@@ -1,0 +1,112 @@
+/**
+ * Fetches one upload: its envelope metadata, then the data object streamed (and decrypted) into a
+ * temp file under `download_dir`, renamed into place only once complete and verified. Memory stays
+ * flat whatever the object's size.
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { decryptStream, unwrapDataKey } from "./envelope.ts";
+import { type EnvelopeMetadata, parseEnvelopeMetadata, type UploadEvent } from "./event.ts";
+import { asFailure, permanent, retryable } from "./failure.ts";
+import { checkKey, localPath } from "./paths.ts";
+import type { S3Getter } from "./s3.ts";
+
+/** Metadata larger than this is not the producer's small JSON document. */
+const MAX_METADATA_BYTES = 1024 * 1024;
+
+/** What the download step produced. */
+export interface Downloaded {
+  /** Absolute path of the complete (decrypted) file. */
+  path: string;
+  /** The file name the uploader gave (from the metadata). */
+  originalFilename: string;
+  /** Bytes read from S3 for the data object. */
+  bytes: number;
+}
+
+/** Settings for {@link download}. */
+export interface DownloadOptions {
+  /** Where files go. */
+  downloadDir: string;
+  /** The S3 client. */
+  s3: S3Getter;
+  /** The master key, when decryption is on. */
+  masterKey?: Uint8Array;
+  /** Aborts the transfer (shutdown). */
+  signal?: AbortSignal;
+  /** Called with each chunk's size as it arrives from S3 (metrics). */
+  onBytes?: (n: number) => void;
+}
+
+async function getMetadata(event: UploadEvent, opts: DownloadOptions): Promise<EnvelopeMetadata> {
+  const res = await opts.s3.get(event.bucket_name, event.s3_metadata_key, opts.signal);
+  const declared = Number(res.headers.get("content-length") ?? 0);
+  if (declared > MAX_METADATA_BYTES) {
+    await res.body?.cancel();
+    throw permanent("invalid_metadata", `metadata ${event.s3_metadata_key} is ${declared} bytes`);
+  }
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(await res.arrayBuffer());
+  } catch (err) {
+    throw retryable("s3_error", `reading ${event.s3_metadata_key}: ${(err as Error).message}`);
+  }
+  return parseEnvelopeMetadata(data, event.s3_metadata_key);
+}
+
+/** Wraps an S3 body so read errors become retryable `s3_error`s and bytes are counted. */
+function s3Body(body: ReadableStream<Uint8Array>, key: string, count: (n: number) => void) {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        throw retryable("s3_error", `download of ${key} broke off: ${(err as Error).message}`);
+      }
+      if (chunk.done) ctl.close();
+      else {
+        count(chunk.value.length);
+        ctl.enqueue(chunk.value);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/**
+ * Downloads (and decrypts) the upload described by `event`. Throws an `UploadFailure`; leaves no
+ * partial file behind.
+ */
+export async function download(event: UploadEvent, opts: DownloadOptions): Promise<Downloaded> {
+  checkKey(event.s3_data_key, "s3_data_key");
+  checkKey(event.s3_metadata_key, "s3_metadata_key");
+  const metadata = await getMetadata(event, opts);
+  const originalFilename = metadata.original_filename;
+  const path = localPath(opts.downloadDir, event.file_uuid, originalFilename);
+  const dek = opts.masterKey ? await unwrapDataKey(metadata.kek, opts.masterKey) : undefined;
+
+  const res = await opts.s3.get(event.bucket_name, event.s3_data_key, opts.signal);
+  if (!res.body) throw retryable("s3_error", `GET ${event.s3_data_key} returned no body`);
+  const partialDir = join(opts.downloadDir, ".partial");
+  await Deno.mkdir(partialDir, { recursive: true });
+  const temp = join(partialDir, `${event.event_id}-${crypto.randomUUID()}.part`);
+  let bytes = 0;
+  try {
+    const file = await Deno.open(temp, { write: true, createNew: true });
+    let stream = s3Body(res.body, event.s3_data_key, (n) => {
+      bytes += n;
+      opts.onBytes?.(n);
+    });
+    if (dek) stream = stream.pipeThrough(decryptStream(dek));
+    await stream.pipeTo(file.writable, { signal: opts.signal });
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await Deno.rename(temp, path);
+  } catch (err) {
+    await Deno.remove(temp).catch(() => {});
+    if (opts.signal?.aborted) throw retryable("shutdown", "download interrupted by shutdown");
+    throw asFailure(err);
+  }
+  return { path, originalFilename, bytes };
+}
