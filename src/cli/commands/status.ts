@@ -16,10 +16,16 @@ export const statusCommand: Command = {
   summary: "show streams, consumers, lag and DLQ depth",
   help: `Usage: jetport status --config FILE [--json] [--stream NAME]...
 
-Shows every declared stream (messages, bytes, first/last sequence, consumers; leader and
-replicas when clustered), each consumer of it (pending = lag, age of the oldest pending message,
-ack pending, redelivered, last delivery) and, when roles.dlq_redriver is configured, the
-dead-letter depth per source. Without declarations it shows every stream on the server.
+Shows every declared stream (messages, bytes, first/last sequence, consumers), each consumer of
+it (pending = lag, age of the oldest pending message, ack pending, redelivered, last delivery)
+and, when roles.dlq_redriver is configured, the dead-letter depth per source. Without
+declarations it shows every stream on the server.
+
+On a cluster each stream shows its leader and every replica (current, seconds since the leader
+last heard from it, lag), and DEGRADED when a replica is missing, offline, not current or not
+heard from for 5 s, or when the stream does not answer (no leader). "degraded" and
+"degraded_reasons" carry the same in --json. status only shows it; \`jetport provision verify\`
+fails (exit 3) on it.
 
 ${CONFIG_HELP}
   --stream NAME     only this stream (declared or not); repeat for several

@@ -4,12 +4,19 @@
  * reads every object back after writing it, because a server may drop fields it does not know.
  * @module
  */
-import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import type { KvDecl } from "./config.ts";
-import { CONSUMER_FIELDS, diffNormal, formatChange, KV_FIELDS, STREAM_FIELDS } from "./diff.ts";
+import {
+  type Change,
+  CONSUMER_FIELDS,
+  diffNormal,
+  formatChange,
+  KV_FIELDS,
+  STREAM_FIELDS,
+} from "./diff.ts";
 import {
   consumerRequest,
   KV_PREFIX,
@@ -192,7 +199,7 @@ async function writeStream(
     return info;
   }
   const merged = mergeConfig(item.actual.config, request, STREAM_RESETTABLE);
-  const info = await jsm.streams.update(item.id, merged);
+  const info = await updateStream(jsm, item.id, item.actual.config, merged, item.changes);
   const changes = item.changes.map(formatChange).join(", ");
   if (item.action === "destructive") {
     progress("warning", `${what}: updated with loss (${changes}): ${item.loss}`);
@@ -218,9 +225,29 @@ async function writeKv(
     return await jsm.streams.info(stream);
   }
   const merged = mergeConfig(item.actual.config, kvStreamUpdate(item.decl), STREAM_RESETTABLE);
-  const info = await jsm.streams.update(stream, merged);
+  const info = await updateStream(jsm, stream, item.actual.config, merged, item.changes);
   progress("info", `${what}: updated (${item.changes.map(formatChange).join(", ")})`);
   return info;
+}
+
+/**
+ * Updates a stream in place. A new placement moves the stream, and the server refuses to "move
+ * and scale a stream in a single update"; a placement sent right after a scale-up times out while
+ * the new peers join (2.9.10 and 2.10.27 alike). So when both change, the placement goes first,
+ * under the old replica count, then the replica count.
+ */
+async function updateStream(
+  jsm: JetStreamManager,
+  name: string,
+  actual: StreamConfig,
+  merged: StreamConfig,
+  changes: Change[],
+): Promise<StreamInfo> {
+  const changed = new Set(changes.map((c) => c.field));
+  if (changed.has("replicas") && changed.has("placement")) {
+    await jsm.streams.update(name, { ...merged, num_replicas: actual.num_replicas });
+  }
+  return await jsm.streams.update(name, merged);
 }
 
 function kvOptions(d: KvDecl) {

@@ -250,6 +250,7 @@ export function kvStreamUpdate(d: KvDecl): Partial<StreamConfig> {
     num_replicas: d.replicas,
     max_bytes: d.max_bytes,
     max_msg_size: d.max_value_size,
+    placement: d.placement,
   };
   return cfg as Partial<StreamConfig>;
 }
