@@ -148,13 +148,17 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     log.error("cannot connect to NATS: {error}", { error: err.message });
   });
 
+  /** The client's server pool as `host:port,...`. */
+  function pool(conn: NatsConnection): string {
+    return conn.getServers().map((s) => s.listen).join(",");
+  }
+
   function logPool(conn: NatsConnection) {
-    const servers = conn.getServers();
-    knownServers.set(servers.length);
+    knownServers.set(conn.getServers().length);
     if (conn.info?.cluster) {
       log.info("cluster {cluster}: known servers {known}", {
         cluster: conn.info.cluster,
-        known: servers.join(","),
+        known: pool(conn),
       });
     }
   }
@@ -192,12 +196,14 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
           break;
         case "update":
           knownServers.set(conn.getServers().length);
+          // Every reconnect's INFO re-announces the same servers: only changes are news.
+          if (!s.added?.length && !s.deleted?.length) break;
           log.info(
             "cluster servers changed: added {added}, removed {deleted}; known now: {known}",
             {
               added: s.added?.join(",") || "-",
               deleted: s.deleted?.join(",") || "-",
-              known: conn.getServers().join(","),
+              known: pool(conn),
             },
           );
           break;
