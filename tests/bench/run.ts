@@ -31,6 +31,7 @@ export const BENCHES: (() => Promise<{ default: Bench }>)[] = [
   () => import("./publisher_bench.ts"),
   () => import("./burst_bench.ts"),
   () => import("./latency_bench.ts"),
+  () => import("./cluster_bench.ts"),
 ];
 
 function cell(v: string | number): string {
