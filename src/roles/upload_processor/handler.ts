@@ -167,7 +167,9 @@ function execHandler(cfg: Extract<HandlerConfig, { exec: string[] }>): Handler {
 }
 
 /** A multipart/form-data body: the event JSON, then the file streamed from disk. */
-async function multipart(job: HandlerJob): Promise<{ body: ReadableStream; type: string }> {
+async function multipart(
+  job: HandlerJob,
+): Promise<{ body: ReadableStream; type: string; close(): void }> {
   const boundary = `jetport-${crypto.randomUUID()}`;
   const enc = new TextEncoder();
   const quoted = job.originalFilename.replace(/["\\\r\n]/g, "_");
@@ -197,7 +199,12 @@ async function multipart(job: HandlerJob): Promise<{ body: ReadableStream; type:
     },
     cancel: (reason) => reader.cancel(reason),
   });
-  return { body, type: `multipart/form-data; boundary=${boundary}` };
+  const close = () => {
+    try {
+      file.close(); // when the request failed before the body was read to its end
+    } catch { /* already closed by reading to the end */ }
+  };
+  return { body, type: `multipart/form-data; boundary=${boundary}`, close };
 }
 
 function httpHandler(cfg: Extract<HandlerConfig, { http: unknown }>): Handler {
@@ -206,9 +213,11 @@ function httpHandler(cfg: Extract<HandlerConfig, { http: unknown }>): Handler {
     const timeout = AbortSignal.timeout(cfg.timeout);
     const both = AbortSignal.any([signal, timeout]);
     let init: RequestInit;
+    let release = () => {};
     if (send === "file") {
-      const { body, type } = await multipart(job);
+      const { body, type, close } = await multipart(job);
       init = { body, headers: { ...headers, "content-type": type } };
+      release = close;
     } else {
       const payload = { ...job.event, file: job.file, original_filename: job.originalFilename };
       init = {
@@ -227,6 +236,8 @@ function httpHandler(cfg: Extract<HandlerConfig, { http: unknown }>): Handler {
         throw retryable("handler_timeout", `POST ${url} took longer than ${cfg.timeout} ms`);
       }
       throw retryable("handler_failed", `POST ${url} failed: ${(err as Error).message}`);
+    } finally {
+      release();
     }
     if (res.ok) return { outputPath: reportedOutputPath(text) };
     const detail = `POST ${url}: ${res.status} ${text.trim().slice(0, 300)}`;
