@@ -32,6 +32,7 @@ export const BENCHES: (() => Promise<{ default: Bench }>)[] = [
   () => import("./burst_bench.ts"),
   () => import("./latency_bench.ts"),
   () => import("./cluster_bench.ts"),
+  () => import("./upload_bench.ts"),
 ];
 
 function cell(v: string | number): string {
