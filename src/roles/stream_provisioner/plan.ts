@@ -26,7 +26,7 @@ import {
 } from "./model.ts";
 import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
 import { unsupportedFeatures } from "./features.ts";
-import { ProvisionError } from "./errors.ts";
+import { isStreamNotFound, ProvisionError } from "./errors.ts";
 import { type ClusterView, clusterView, placementProblems } from "./cluster.ts";
 
 /** What happens to one object. */
@@ -109,6 +109,10 @@ export async function buildPlan(
   for (const info of await collect<StreamInfo>(jsm.streams.list())) {
     server.set(info.config.name, info);
   }
+  await confirmMissing(jsm, [
+    ...cfg.streams.map((s) => s.name),
+    ...cfg.kv.map((k) => KV_PREFIX + k.bucket),
+  ], server);
   const declared = new Map(cfg.streams.map((s) => [s.name, s]));
   checkConsumerStreams(cfg, declared, server);
   const cluster = clusterView(options.server, [...server.values()]);
@@ -146,6 +150,31 @@ export async function buildPlan(
     items,
     extras: await extras(jsm, cfg, server, options),
   };
+}
+
+/**
+ * Asks for each declared stream the listing left out. In a cluster the listing skips streams whose
+ * leader does not answer (a node down, an election running), and planning to create a stream that
+ * exists would fail at apply; so only a "not found" makes a stream missing.
+ */
+async function confirmMissing(
+  jsm: JetStreamManager,
+  names: string[],
+  server: Map<string, StreamInfo>,
+) {
+  for (const name of names) {
+    if (server.has(name)) continue;
+    try {
+      server.set(name, await jsm.streams.info(name));
+    } catch (err) {
+      if (isStreamNotFound(err)) continue;
+      throw new Error(
+        `stream ${name} is not in the server's listing but did not answer either ` +
+          `(${(err as Error).message}): its leader may be down or being elected; try again in ` +
+          "a few seconds (jetport status shows the stream's replicas)",
+      );
+    }
+  }
 }
 
 /** Consumers must name a stream that is declared or already on the server, and fit its subjects. */

@@ -9,6 +9,7 @@ import type { Config } from "../../config/schema.ts";
 import { formatDuration, formatSize } from "../../config/units.ts";
 import { collect } from "./plan.ts";
 import { type StreamHealth, streamHealth } from "./health.ts";
+import { isNoAnswer, isStreamNotFound } from "./errors.ts";
 
 export type { ReplicaStatus, StreamHealth } from "./health.ts";
 
@@ -106,9 +107,7 @@ async function streamInfo(
   try {
     return { info: await jsm.streams.info(name) };
   } catch (err) {
-    if ((err as { code?: number }).code === 10059 || /not found/i.test(String(err))) {
-      return { missing: true };
-    }
+    if (isStreamNotFound(err)) return { missing: true };
     if (!isNoAnswer(err)) throw err;
     // In a cluster the stream's leader answers; while it is down and a new one is elected, nobody.
     return {
@@ -116,13 +115,6 @@ async function streamInfo(
         "may be down or a leader election running",
     };
   }
-}
-
-/** A request that timed out or found no responder: the server side is (briefly) unavailable. */
-function isNoAnswer(err: unknown): boolean {
-  const e = err as { name?: string; code?: string | number; message?: string };
-  return e?.name === "TimeoutError" || e?.name === "NoRespondersError" || e?.code === 503 ||
-    /timeout|no responders/i.test(e?.message ?? "");
 }
 
 /** Collects the status of `streams` (default: the declared ones, else every stream). */
