@@ -169,7 +169,7 @@ function execHandler(cfg: Extract<HandlerConfig, { exec: string[] }>): Handler {
 /** A multipart/form-data body: the event JSON, then the file streamed from disk. */
 async function multipart(
   job: HandlerJob,
-): Promise<{ body: ReadableStream; type: string; close(): void }> {
+): Promise<{ body: ReadableStream; type: string; close(): Promise<void> }> {
   const boundary = `jetport-${crypto.randomUUID()}`;
   const enc = new TextEncoder();
   const quoted = job.originalFilename.replace(/["\\\r\n]/g, "_");
@@ -180,8 +180,16 @@ async function multipart(
       `Content-Type: application/octet-stream\r\n\r\n`,
   );
   const end = enc.encode(`\r\n--${boundary}--\r\n`);
+  // The file is read with explicit reads (not `file.readable`, which reads ahead) so that a
+  // request that fails midway can wait for the one read in progress and then close the file.
   const file = await Deno.open(job.file, { read: true });
-  const reader = file.readable.getReader();
+  let reading: Promise<number | null> | undefined;
+  let open = true;
+  const close = async () => {
+    await reading?.catch(() => null);
+    if (open) file.close();
+    open = false;
+  };
   let stage = 0;
   const body = new ReadableStream<Uint8Array>({
     async pull(ctl) {
@@ -190,20 +198,18 @@ async function multipart(
         return ctl.enqueue(head);
       }
       if (stage === 1) {
-        const { done, value } = await reader.read();
-        if (!done) return ctl.enqueue(value);
+        const buf = new Uint8Array(64 * 1024);
+        reading = file.read(buf);
+        const n = await reading;
+        if (n !== null) return ctl.enqueue(buf.subarray(0, n));
         stage = 2;
+        await close();
         ctl.enqueue(end);
         return ctl.close();
       }
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: close,
   });
-  const close = () => {
-    try {
-      file.close(); // when the request failed before the body was read to its end
-    } catch { /* already closed by reading to the end */ }
-  };
   return { body, type: `multipart/form-data; boundary=${boundary}`, close };
 }
 
@@ -213,7 +219,7 @@ function httpHandler(cfg: Extract<HandlerConfig, { http: unknown }>): Handler {
     const timeout = AbortSignal.timeout(cfg.timeout);
     const both = AbortSignal.any([signal, timeout]);
     let init: RequestInit;
-    let release = () => {};
+    let release = () => Promise.resolve();
     if (send === "file") {
       const { body, type, close } = await multipart(job);
       init = { body, headers: { ...headers, "content-type": type } };
@@ -237,7 +243,7 @@ function httpHandler(cfg: Extract<HandlerConfig, { http: unknown }>): Handler {
       }
       throw retryable("handler_failed", `POST ${url} failed: ${(err as Error).message}`);
     } finally {
-      release();
+      await release();
     }
     if (res.ok) return { outputPath: reportedOutputPath(text) };
     const detail = `POST ${url}: ${res.status} ${text.trim().slice(0, 300)}`;

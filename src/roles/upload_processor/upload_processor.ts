@@ -61,6 +61,8 @@ export function createUploadProcessor(ctx: RoleContext): Role {
   let masterKey: Uint8Array | undefined;
   let heartbeatMs = 10_000;
   let limit = cfg.concurrency;
+  let requested = 0; // messages asked for by open pulls and not yet received
+  let pullFailures = 0;
   let s3: ReturnType<typeof s3Getter>;
 
   async function start() {
@@ -100,37 +102,56 @@ export function createUploadProcessor(ctx: RoleContext): Role {
     loop = pullLoop(consumer);
   }
 
+  /**
+   * Keeps pulls open for exactly the free workers: `inFlight + requested <= limit` always, so the
+   * server never hands this process a message no worker is free for. Pulls run side by side: a
+   * fetch's iterator only ends some time after its last message, and waiting for that before
+   * asking again would leave workers idle.
+   */
   async function pullLoop(consumer: Consumer) {
-    let failures = 0;
+    const pulls = new Set<Promise<void>>();
     while (!stopping) {
-      if (inFlight.size >= limit) {
+      const free = limit - inFlight.size - requested;
+      if (free <= 0) {
         await new Promise<void>((r) => (wake = r));
         continue;
       }
-      try {
-        const batch = await consumer.fetch({
-          max_messages: limit - inFlight.size,
-          expires: cfg.fetch_wait,
-        });
-        // The pull stays open until `expires`; it is not cut short at shutdown, so nothing the
-        // server hands over is dropped: whatever arrives after stop() is given back at once.
-        for await (const msg of batch) {
-          if (stopping) msg.nak();
-          else dispatch(msg);
-        }
-        failures = 0;
-      } catch (err) {
-        if (stopping) break;
-        failures++;
-        log.warn("pull from {stream}/{consumer} failed ({n}): {error}", {
-          stream: cfg.stream,
-          consumer: cfg.consumer,
-          n: failures,
-          error: (err as Error).message,
-        });
-        if (failures >= MAX_PULL_FAILURES) return ctx.crash(err);
-        await new Promise((r) => setTimeout(r, Math.min(failures * 500, 5000)));
+      requested += free;
+      const pull = pullBatch(consumer, free).finally(() => {
+        pulls.delete(pull);
+        wake();
+      });
+      pulls.add(pull);
+    }
+    await Promise.allSettled(pulls);
+  }
+
+  async function pullBatch(consumer: Consumer, n: number) {
+    let received = 0;
+    try {
+      const batch = await consumer.fetch({ max_messages: n, expires: cfg.fetch_wait });
+      // A pull is not cut short at shutdown, so nothing the server hands over is dropped:
+      // whatever arrives after stop() is given back at once.
+      for await (const msg of batch) {
+        received++;
+        requested--;
+        if (stopping) msg.nak();
+        else dispatch(msg);
       }
+      pullFailures = 0;
+    } catch (err) {
+      if (stopping) return;
+      pullFailures++;
+      log.warn("pull from {stream}/{consumer} failed ({n}): {error}", {
+        stream: cfg.stream,
+        consumer: cfg.consumer,
+        n: pullFailures,
+        error: (err as Error).message,
+      });
+      if (pullFailures >= MAX_PULL_FAILURES) return ctx.crash(err);
+      await new Promise((r) => setTimeout(r, Math.min(pullFailures * 500, 5000)));
+    } finally {
+      requested -= n - received;
     }
   }
 
