@@ -53,8 +53,10 @@ const LEVEL_NAMES: Record<string, string> = {
 /** Formats a record as one text line: time, level, category, message, extra properties. */
 export function textLine(record: LogRecord): string {
   const category = record.category.slice(1).join(".") || ROOT;
+  // Properties already shown in the message ({name} placeholders) are not repeated.
+  const template = typeof record.rawMessage === "string" ? record.rawMessage : "";
   const props = Object.entries(record.properties)
-    .filter(([, v]) => v !== undefined)
+    .filter(([k, v]) => v !== undefined && !template.includes(`{${k}}`))
     .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : inspect(v)}`)
     .join(" ");
   const line = `${new Date(record.timestamp).toISOString()} ${LEVEL_NAMES[record.level]} ` +
