@@ -1,6 +1,7 @@
-import { assert, assertEquals, assertMatch, waitFor } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { freePort, startNatsServer } from "../helpers/nats_server.ts";
 import { writeConfig } from "../helpers/config.ts";
+import { waitReady } from "../helpers/readyz.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -124,15 +125,7 @@ state_dir: ${cwd}/state
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    await waitFor(
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
-        await res?.body?.cancel();
-        return res?.status === 200;
-      },
-      20_000,
-      "compiled daemon ready",
-    );
+    await waitReady(httpPort, 20_000, "compiled daemon ready");
     child.kill("SIGTERM");
     const status = await child.output();
     assertEquals(status.code, 0, dec.decode(status.stderr));

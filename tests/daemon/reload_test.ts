@@ -5,6 +5,7 @@ import { assert, assertEquals, assertStringIncludes, waitFor } from "../helpers/
 import { freePort, startNatsServer } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
+import { readyz, waitReady } from "../helpers/readyz.ts";
 import { type Config, configSchema } from "../../src/config/schema.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 import { Registry } from "../../src/http/metrics.ts";
@@ -188,23 +189,13 @@ shutdown: { grace: 5s }
 `;
   const file = await writeConfig(good);
   await using daemon = startDaemon(file);
-  await waitFor(
-    async () => {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
-      await res?.body?.cancel();
-      return res?.status === 200;
-    },
-    15_000,
-    "ready",
-  );
+  await waitReady(httpPort, 15_000);
 
   await Deno.writeTextFile(file, good + "roles: { nonsense: true }\n");
   daemon.signal("SIGHUP");
   await daemon.waitForLog("still running on the previous config");
   assertStringIncludes(daemon.logs(), 'unknown key "nonsense"');
-  const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
-  await res.body?.cancel();
-  assertEquals(res.status, 200);
+  assertEquals((await readyz(httpPort)).status, 200);
 
   // A good file with a new log format and a new http port: the format applies at once, the
   // port is reported as needing a restart and the old listener keeps serving.

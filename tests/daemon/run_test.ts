@@ -8,11 +8,7 @@ import {
 import { freePort, startNatsServer } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
-
-async function readyz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-  return { status: res.status, body: await res.json() };
-}
+import { readyz, waitReady } from "../helpers/readyz.ts";
 
 async function closedConnections(monitorPort: number, name: string) {
   const res = await fetch(`http://127.0.0.1:${monitorPort}/connz?state=closed`);
@@ -30,7 +26,7 @@ http: { listen: "127.0.0.1:${httpPort}" }
 shutdown: { grace: 5s }
 `);
   await using daemon = startDaemon(file);
-  await waitFor(async () => (await readyz(httpPort)).status === 200, 15_000, "/readyz 200");
+  await waitReady(httpPort, 15_000, "/readyz 200");
   const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
   assertEquals(health.status, 200);
   await health.body?.cancel();
@@ -61,15 +57,15 @@ http: { listen: "127.0.0.1:${httpPort}" }
   await using daemon = startDaemon(file);
   const down = await waitFor(() => readyz(httpPort).catch(() => undefined), 15_000, "http up");
   assertEquals(down.status, 503);
-  assertMatch(JSON.stringify(down.body), /connecting to/);
+  assertMatch(down.body, /connecting to/);
 
   await nats.restart();
-  await waitFor(async () => (await readyz(httpPort)).status === 200, 15_000, "ready after start");
+  await waitReady(httpPort, 15_000, "ready after start");
 
   await nats.kill();
   await waitFor(async () => (await readyz(httpPort)).status === 503, 15_000, "503 while down");
   await nats.restart();
-  await waitFor(async () => (await readyz(httpPort)).status === 200, 15_000, "200 after restart");
+  await waitReady(httpPort, 15_000, "200 after restart");
   await daemon.waitForLog(/reconnected to/);
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   assertMatch(
@@ -96,9 +92,9 @@ http: { listen: "127.0.0.1:${httpPort}" }
 log: { level: debug, format: json }
 `);
   await using daemon = startDaemon(file, { TEST_NATS_PASSWORD: password });
-  await waitFor(async () => (await readyz(httpPort)).status === 200, 15_000, "ready");
+  await waitReady(httpPort, 15_000);
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const ready = JSON.stringify((await readyz(httpPort)).body);
+  const ready = (await readyz(httpPort)).body;
   daemon.signal("SIGTERM");
   await daemon.exit();
   const logs = daemon.logs();

@@ -6,13 +6,9 @@ import { assertEquals, assertStringIncludes, waitFor } from "../../helpers/asser
 import { freePort, startNatsServer } from "../../helpers/nats_server.ts";
 import { startDaemon } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
+import { readyz, waitReady } from "../../helpers/readyz.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-
-async function readyz(port: number) {
-  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-  return { status: res.status, body: JSON.stringify(await res.json()) };
-}
 
 function config(url: string, port: number, mode: string) {
   return writeConfig(`nats: { servers: "${url}" }
@@ -29,11 +25,7 @@ Deno.test("role: on_start apply creates streams and consumers, then the daemon i
   await using nats = await startNatsServer();
   const port = freePort();
   await using daemon = startDaemon(await config(nats.url, port, "apply"));
-  await waitFor(
-    async () => (await readyz(port).catch(() => undefined))?.status === 200,
-    20_000,
-    "ready",
-  );
+  await waitReady(port);
   assertStringIncludes(daemon.logs(), "stream FILES: created");
   const nc = await connect({ servers: nats.url });
   try {
@@ -54,8 +46,8 @@ Deno.test("role: on_start verify with drift logs each difference and stays not r
   assertStringIncludes(daemon.logs(), "stream FILES: create");
   const r = await waitFor(
     async () => {
-      const res = await readyz(port).catch(() => undefined);
-      return res?.body.includes("stream_provisioner") ? res : undefined;
+      const res = await readyz(port);
+      return res.body.includes("stream_provisioner") ? res : undefined;
     },
     10_000,
     "readyz names the role",
