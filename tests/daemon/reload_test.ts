@@ -81,9 +81,11 @@ roles:
   assertEquals(off.stop, ["monitor"]);
 });
 
-Deno.test("reload: SIGHUP restarts only the role whose section changed; a broken file changes nothing", async () => {
-  const file = await writeConfig(BASE);
-  const events: string[] = [];
+/**
+ * A supervisor running recorder roles for the monitor and the watcher of `file`, and a reloader
+ * on it (`watch`: also on file changes); disposing stops both.
+ */
+async function supervised(file: string, events: string[], watch = false) {
   const make = recorder(events);
   const factories = { watcher: make("watcher"), monitor: make("monitor") };
   const initial = await schemaLoad(file);
@@ -107,76 +109,57 @@ Deno.test("reload: SIGHUP restarts only the role whose section changed; a broken
     log: logger("daemon"),
     load: schemaLoad,
     applyLogging: () => Promise.resolve(),
+    watch,
   });
-  try {
-    const started = events.splice(0).map((e) => e.split(" ").slice(0, 2).join(" "));
-    assertEquals(started, ["start monitor#1", "start watcher#2"]);
+  return {
+    reloader,
+    async [Symbol.asyncDispose]() {
+      await reloader.stop();
+      await supervisor.stop(Date.now() + 1000);
+    },
+  };
+}
 
-    // The watcher moves to another directory: SIGHUP, exactly as systemctl reload sends it.
-    await Deno.writeTextFile(file, BASE.replace("/srv/a", "/srv/b"));
-    Deno.kill(Deno.pid, "SIGHUP");
-    await waitFor(() => events.some((e) => e.startsWith("start watcher#3")), 10_000, "restart");
-    assertEquals(events.length, 2, events.join("\n"));
-    assertEquals(events[0], "stop watcher#2");
-    assertStringIncludes(events[1], '"path":"/srv/b"');
-    events.length = 0;
+Deno.test("reload: SIGHUP restarts only the role whose section changed; a broken file changes nothing", async () => {
+  const file = await writeConfig(BASE);
+  const events: string[] = [];
+  await using running = await supervised(file, events);
+  const { reloader } = running;
+  const started = events.splice(0).map((e) => e.split(" ").slice(0, 2).join(" "));
+  assertEquals(started, ["start monitor#1", "start watcher#2"]);
 
-    // A broken file: nothing stops, and the config in force is still the last good one.
-    await Deno.writeTextFile(file, BASE + "  bogus_role: {}\n");
-    assertEquals(await reloader.reload("test"), false);
-    await Deno.writeTextFile(file, "roles: [unclosed\n");
-    assertEquals(await reloader.reload("test"), false);
-    assertEquals(events, []);
-    assertEquals(reloader.current().roles.watcher?.watches[0].path, "/srv/b");
+  // The watcher moves to another directory: SIGHUP, exactly as systemctl reload sends it.
+  await Deno.writeTextFile(file, BASE.replace("/srv/a", "/srv/b"));
+  Deno.kill(Deno.pid, "SIGHUP");
+  await waitFor(() => events.some((e) => e.startsWith("start watcher#3")), 10_000, "restart");
+  assertEquals(events.length, 2, events.join("\n"));
+  assertEquals(events[0], "stop watcher#2");
+  assertStringIncludes(events[1], '"path":"/srv/b"');
+  events.length = 0;
 
-    // Removing a section stops that role for good.
-    await Deno.writeTextFile(file, BASE.replace(/ {2}watcher:[^]*$/, ""));
-    assertEquals(await reloader.reload("test"), true);
-    assertEquals(events, ["stop watcher#3"]);
-  } finally {
-    await reloader.stop();
-    await supervisor.stop(Date.now() + 1000);
-  }
+  // A broken file: nothing stops, and the config in force is still the last good one.
+  await Deno.writeTextFile(file, BASE + "  bogus_role: {}\n");
+  assertEquals(await reloader.reload("test"), false);
+  await Deno.writeTextFile(file, "roles: [unclosed\n");
+  assertEquals(await reloader.reload("test"), false);
+  assertEquals(events, []);
+  assertEquals(reloader.current().roles.watcher?.watches[0].path, "/srv/b");
+
+  // Removing a section stops that role for good.
+  await Deno.writeTextFile(file, BASE.replace(/ {2}watcher:[^]*$/, ""));
+  assertEquals(await reloader.reload("test"), true);
+  assertEquals(events, ["stop watcher#3"]);
 });
 
 Deno.test("reload: with watch on, saving the config file reloads it", async () => {
   const file = await writeConfig(BASE);
   const events: string[] = [];
-  const make = recorder(events);
-  const factories = { watcher: make("watcher"), monitor: make("monitor") };
-  const initial = await schemaLoad(file);
-  const context = { nats: {} as NatsHandle, metrics: new Registry() };
-  const supervisor = new Supervisor(
-    (["monitor", "watcher"] as const).map((name) => ({ name, create: factories[name] })),
-    {
-      context: { ...context, config: initial },
-      logger: (r) => logger(r),
-      metrics: context.metrics,
-    },
-  );
-  await supervisor.start();
-  const reloader = startReloader({
-    file,
-    initial,
-    supervisor,
-    context,
-    factories,
-    ready: Promise.resolve(),
-    log: logger("daemon"),
-    load: schemaLoad,
-    applyLogging: () => Promise.resolve(),
-    watch: true,
-  });
-  try {
-    events.length = 0;
-    await Deno.writeTextFile(file, BASE.replace("file-monitor", "other"));
-    await waitFor(() => events.length === 2, 10_000, "monitor restart");
-    assertEquals(events[0], "stop monitor#1");
-    assertStringIncludes(events[1], '"consumer":"other"');
-  } finally {
-    await reloader.stop();
-    await supervisor.stop(Date.now() + 1000);
-  }
+  await using _running = await supervised(file, events, true);
+  events.length = 0;
+  await Deno.writeTextFile(file, BASE.replace("file-monitor", "other"));
+  await waitFor(() => events.length === 2, 10_000, "monitor restart");
+  assertEquals(events[0], "stop monitor#1");
+  assertStringIncludes(events[1], '"consumer":"other"');
 });
 
 Deno.test("reload: the daemon survives a broken file on SIGHUP and applies a good one", async () => {
