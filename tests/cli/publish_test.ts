@@ -90,7 +90,7 @@ Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and h
   const bare = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.bare" });
   assertEquals(bare!.json(), { bare: true });
 
-  const one = await jetport([
+  const oneArgs = [
     "publish",
     "--config",
     env.config,
@@ -100,19 +100,10 @@ Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and h
     '{"hello":1}',
     "--msg-id",
     "one",
-  ]);
+  ];
+  const one = await jetport(oneArgs);
   assertStringIncludes(one.stderr, "publish: 1 published, 0 duplicates, 0 failed");
-  const again = await jetport([
-    "publish",
-    "--config",
-    env.config,
-    "--subject",
-    "ev.one",
-    "--data",
-    '{"hello":1}',
-    "--msg-id",
-    "one",
-  ]);
+  const again = await jetport(oneArgs);
   assertStringIncludes(again.stderr, "publish: 0 published, 1 duplicates, 0 failed");
 
   const child = jetportCommand(["publish", "--config", env.config, "--subject", "ev.stdin"], {

@@ -79,62 +79,28 @@ Deno.test("replay --since returns exactly the messages of that window, and leave
 
 Deno.test("replay CLI: --from-seq with a subject filter to stdout; --start-time; bad usage", async () => {
   await using env = await setup();
+  const replayEv = (...flags: string[]) =>
+    jetport(["replay", "--config", env.config, "--stream", "EV", ...flags]);
   for (let i = 1; i <= 40; i++) {
     await env.js.publish(i % 2 ? "ev.odd" : "ev.even", JSON.stringify({ i }));
   }
-  const r = await jetport([
-    "replay",
-    "--config",
-    env.config,
-    "--stream",
-    "EV",
-    "--subject",
-    "ev.even",
-    "--from-seq",
-    "21",
-  ]);
+  const r = await replayEv("--subject", "ev.even", "--from-seq", "21");
   assertEquals(r.code, 0, r.stderr);
   const seqs = r.stdout.trim().split("\n").map((l) => JSON.parse(l).seq);
   assertEquals(seqs, [22, 24, 26, 28, 30, 32, 34, 36, 38, 40]);
   assertStringIncludes(r.stderr, "replay: 10 messages from EV (seq 22..40)");
 
   const info = await env.jsm.streams.getMessage("EV", { seq: 35 });
-  const t = await jetport([
-    "replay",
-    "--config",
-    env.config,
-    "--stream",
-    "EV",
-    "--start-time",
-    info!.time.toISOString(),
-  ]);
+  const t = await replayEv("--start-time", info!.time.toISOString());
   assertEquals(t.code, 0, t.stderr);
   assertEquals(JSON.parse(t.stdout.split("\n")[0]).seq <= 35, true);
   assertEquals(JSON.parse(t.stdout.trim().split("\n").at(-1)!).seq, 40);
 
-  const empty = await jetport([
-    "replay",
-    "--config",
-    env.config,
-    "--stream",
-    "EV",
-    "--from-seq",
-    "41",
-  ]);
+  const empty = await replayEv("--from-seq", "41");
   assertEquals(empty.code, 0, empty.stderr);
   assertEquals(empty.stdout, "");
 
-  const bad = await jetport([
-    "replay",
-    "--config",
-    env.config,
-    "--stream",
-    "EV",
-    "--since",
-    "1h",
-    "--from-seq",
-    "3",
-  ]);
+  const bad = await replayEv("--since", "1h", "--from-seq", "3");
   assertEquals(bad.code, 2);
   const missing = await jetport(["replay", "--config", env.config, "--stream", "NOPE"]);
   assertEquals(missing.code, 1);
