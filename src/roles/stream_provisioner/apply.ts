@@ -4,32 +4,19 @@
  * reads every object back after writing it, because a server may drop fields it does not know.
  * @module
  */
-import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
+import type { ConsumerInfo, JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import type { KvDecl } from "./config.ts";
 import {
   type Change,
-  CONSUMER_FIELDS,
-  diffNormal,
+  type DeclaredObject,
+  diffDeclared,
   formatChange,
-  KV_FIELDS,
-  STREAM_FIELDS,
+  formatChanges,
 } from "./diff.ts";
-import {
-  consumerRequest,
-  KV_PREFIX,
-  kvStreamUpdate,
-  type Normal,
-  normalConsumerConfig,
-  normalConsumerDecl,
-  normalKvConfig,
-  normalKvDecl,
-  normalStreamConfig,
-  normalStreamDecl,
-  streamRequest,
-} from "./model.ts";
+import { consumerRequest, KV_PREFIX, kvStreamUpdate, streamRequest } from "./model.ts";
 import type { Plan, PlanItem } from "./plan.ts";
 
 /** How apply reports progress: one call per object, at the level it deserves. */
@@ -122,48 +109,31 @@ async function writeItem(
   recreatedStreams: Set<string>,
   progress: Progress,
 ) {
-  const what = `${item.type} ${item.id}`;
-  let read: Normal;
-  let desired: Normal;
-  let fields;
-  if (item.type === "stream") {
-    desired = normalStreamDecl(item.decl);
-    fields = STREAM_FIELDS;
-    read = normalStreamConfig(
-      (await writeStream(jsm, item, progress, recreatedStreams)).config,
-    );
-  } else if (item.type === "kv") {
-    desired = normalKvDecl(item.decl);
-    fields = KV_FIELDS;
-    read = normalKvConfig((await writeKv(nc, jsm, item, progress)).config);
-  } else {
-    desired = normalConsumerDecl(item.decl);
-    fields = CONSUMER_FIELDS;
-    const stream = item.decl.stream;
-    const request = consumerRequest(item.decl);
-    let info;
-    if (item.action === "create" || streamGone || !item.actual) {
-      info = await jsm.consumers.add(stream, request);
-      progress("info", `${what}: created`);
-    } else if (item.action === "destructive") {
-      progress("warning", `${what}: RECREATING (${item.loss})`);
-      await jsm.consumers.delete(stream, item.decl.name);
-      info = await jsm.consumers.add(stream, request);
-      progress("warning", `${what}: recreated`);
-    } else {
-      const merged = mergeConfig(item.actual.config, request, CONSUMER_RESETTABLE);
-      info = await jsm.consumers.update(stream, item.decl.name, merged);
-      progress("info", `${what}: updated (${item.changes.map(formatChange).join(", ")})`);
+  let written: DeclaredObject;
+  switch (item.type) {
+    case "stream": {
+      const info = await writeStream(jsm, item, progress, recreatedStreams);
+      written = { type: "stream", decl: item.decl, config: info.config };
+      break;
     }
-    read = normalConsumerConfig(info.config);
+    case "kv": {
+      const info = await writeKv(nc, jsm, item, progress);
+      written = { type: "kv", decl: item.decl, config: info.config };
+      break;
+    }
+    case "consumer": {
+      const info = await writeConsumer(jsm, item, streamGone, progress);
+      written = { type: "consumer", decl: item.decl, config: info.config };
+      break;
+    }
   }
   count(result, item, streamGone);
-  const lost = diffNormal(fields, desired, read);
+  const lost = diffDeclared(written);
   if (lost.length > 0) {
     result.dropped.push(item.id);
     progress(
       "error",
-      `${what}: the server did not keep ${
+      `${item.type} ${item.id}: the server did not keep ${
         lost.map((c) => `${c.field} (has ${c.from}, declared ${c.to})`).join(", ")
       }; ` +
         "it may not support these fields",
@@ -200,10 +170,37 @@ async function writeStream(
   }
   const merged = mergeConfig(item.actual.config, request, STREAM_RESETTABLE);
   const info = await updateStream(jsm, item.id, item.actual.config, merged, item.changes);
-  const changes = item.changes.map(formatChange).join(", ");
+  const changes = formatChanges(item.changes);
   if (item.action === "destructive") {
     progress("warning", `${what}: updated with loss (${changes}): ${item.loss}`);
   } else progress("info", `${what}: updated (${changes})`);
+  return info;
+}
+
+async function writeConsumer(
+  jsm: JetStreamManager,
+  item: Extract<PlanItem, { type: "consumer" }>,
+  streamGone: boolean,
+  progress: Progress,
+): Promise<ConsumerInfo> {
+  const what = `consumer ${item.id}`;
+  const stream = item.decl.stream;
+  const request = consumerRequest(item.decl);
+  if (item.action === "create" || streamGone || !item.actual) {
+    const info = await jsm.consumers.add(stream, request);
+    progress("info", `${what}: created`);
+    return info;
+  }
+  if (item.action === "destructive") {
+    progress("warning", `${what}: RECREATING (${item.loss})`);
+    await jsm.consumers.delete(stream, item.decl.name);
+    const info = await jsm.consumers.add(stream, request);
+    progress("warning", `${what}: recreated`);
+    return info;
+  }
+  const merged = mergeConfig(item.actual.config, request, CONSUMER_RESETTABLE);
+  const info = await jsm.consumers.update(stream, item.decl.name, merged);
+  progress("info", `${what}: updated (${formatChanges(item.changes)})`);
   return info;
 }
 
@@ -226,7 +223,7 @@ async function writeKv(
   }
   const merged = mergeConfig(item.actual.config, kvStreamUpdate(item.decl), STREAM_RESETTABLE);
   const info = await updateStream(jsm, stream, item.actual.config, merged, item.changes);
-  progress("info", `${what}: updated (${item.changes.map(formatChange).join(", ")})`);
+  progress("info", `${what}: updated (${formatChanges(item.changes)})`);
   return info;
 }
 

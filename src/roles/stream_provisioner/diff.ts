@@ -3,8 +3,18 @@
  * (`update max_age: 7d → 14d`), and which differences the server cannot make in place.
  * @module
  */
+import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
 import { formatDuration, formatSize } from "../../config/units.ts";
-import type { Normal } from "./model.ts";
+import type { ConsumerDecl, KvDecl, StreamDecl } from "./config.ts";
+import {
+  type Normal,
+  normalConsumerConfig,
+  normalConsumerDecl,
+  normalKvConfig,
+  normalKvDecl,
+  normalStreamConfig,
+  normalStreamDecl,
+} from "./model.ts";
 
 /** How a field's values are shown. */
 type Kind = "duration" | "age" | "size" | "count" | "durations" | "value";
@@ -31,7 +41,7 @@ const STORAGE = "the storage type of a stream cannot change in place";
 const RETENTION = "the retention policy of a stream cannot change in place";
 
 /** Stream fields (normal form keys). */
-export const STREAM_FIELDS: Record<string, FieldSpec> = {
+const STREAM_FIELDS: Record<string, FieldSpec> = {
   subjects: { kind: "value" },
   description: { kind: "value" },
   retention: { kind: "value", fixed: RETENTION },
@@ -57,7 +67,7 @@ export const STREAM_FIELDS: Record<string, FieldSpec> = {
 const CONSUMER_FIXED = (what: string) => `the ${what} of a consumer cannot change in place`;
 
 /** Consumer fields (normal form keys). */
-export const CONSUMER_FIELDS: Record<string, FieldSpec> = {
+const CONSUMER_FIELDS: Record<string, FieldSpec> = {
   description: { kind: "value" },
   filter_subjects: { kind: "value" },
   ack_policy: { kind: "value", fixed: CONSUMER_FIXED("ack policy") },
@@ -81,7 +91,7 @@ export const CONSUMER_FIELDS: Record<string, FieldSpec> = {
 };
 
 /** KV bucket fields (normal form keys). */
-export const KV_FIELDS: Record<string, FieldSpec> = {
+const KV_FIELDS: Record<string, FieldSpec> = {
   description: { kind: "value" },
   ttl: { kind: "age" },
   history: { kind: "count" },
@@ -93,7 +103,7 @@ export const KV_FIELDS: Record<string, FieldSpec> = {
 };
 
 /** Formats a normal-form value the way users write it in the YAML. */
-export function formatValue(kind: Kind, v: unknown): string {
+function formatValue(kind: Kind, v: unknown): string {
   if (v === undefined || v === "") return "(none)";
   if (typeof v === "number") {
     if (v === -1 && kind !== "value") return "unlimited";
@@ -115,7 +125,7 @@ export function formatValue(kind: Kind, v: unknown): string {
 }
 
 /** The fields where `desired` differs from `actual`; fields `desired` leaves undefined are skipped. */
-export function diffNormal(
+function diffNormal(
   fields: Record<string, FieldSpec>,
   desired: Normal,
   actual: Normal,
@@ -136,7 +146,46 @@ export function diffNormal(
   return changes;
 }
 
+/** A declared object and the config the server has for it. */
+export type DeclaredObject =
+  | { type: "stream"; decl: StreamDecl; config: StreamConfig }
+  | { type: "consumer"; decl: ConsumerDecl; config: ConsumerConfig }
+  | { type: "kv"; decl: KvDecl; config: StreamConfig };
+
+/**
+ * Where the server's config differs from the declaration, field by field, each change marked
+ * `fixed` when the server cannot make it in place. Used for the plan (the server as found) and
+ * after apply (the server's answer: what it did not keep).
+ */
+export function diffDeclared(o: DeclaredObject): Change[] {
+  switch (o.type) {
+    case "stream":
+      return diffNormal(STREAM_FIELDS, normalStreamDecl(o.decl), normalStreamConfig(o.config));
+    case "kv":
+      return diffNormal(KV_FIELDS, normalKvDecl(o.decl), normalKvConfig(o.config));
+    case "consumer": {
+      const changes = diffNormal(
+        CONSUMER_FIELDS,
+        normalConsumerDecl(o.decl),
+        normalConsumerConfig(o.config),
+      );
+      // A deliver subject may change in place; gaining or losing one turns pull into push.
+      for (const c of changes) {
+        if (c.field === "deliver_subject" && (c.from === "(none)" || c.to === "(none)")) {
+          c.fixed = "a consumer cannot switch between push and pull in place";
+        }
+      }
+      return changes;
+    }
+  }
+}
+
 /** Formats a change as `max_age: 7d → 14d`. */
 export function formatChange(c: Change): string {
   return `${c.field}: ${c.from} → ${c.to}`;
+}
+
+/** Formats changes as `max_age: 7d → 14d, replicas: 1 → 3`. */
+export function formatChanges(changes: Change[]): string {
+  return changes.map(formatChange).join(", ");
 }

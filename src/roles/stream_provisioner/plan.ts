@@ -7,23 +7,8 @@
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import type { ServerInfo } from "@nats-io/nats-core";
 import type { ConsumerDecl, KvDecl, ProvisionerConfig, StreamDecl } from "./config.ts";
-import {
-  type Change,
-  CONSUMER_FIELDS,
-  diffNormal,
-  formatChange,
-  KV_FIELDS,
-  STREAM_FIELDS,
-} from "./diff.ts";
-import {
-  KV_PREFIX,
-  normalConsumerConfig,
-  normalConsumerDecl,
-  normalKvConfig,
-  normalKvDecl,
-  normalStreamConfig,
-  normalStreamDecl,
-} from "./model.ts";
+import { type Change, diffDeclared, formatChange } from "./diff.ts";
+import { KV_PREFIX } from "./model.ts";
 import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
 import { unsupportedFeatures } from "./features.ts";
 import { isStreamNotFound, ProvisionError } from "./errors.ts";
@@ -206,43 +191,46 @@ function checkConsumerStreams(
   if (problems.length > 0) throw new ProvisionError("INVALID_DECLARATION", problems);
 }
 
+/**
+ * The item for an object on the server whose config differs by `changes`: unchanged, an update,
+ * or, when the server cannot make a change in place, destructive by recreation, losing `loss()`.
+ */
+function judged<B extends object>(base: B, changes: Change[], loss: () => string) {
+  if (changes.length === 0) {
+    return { ...base, action: "unchanged" as const, changes, recreate: false };
+  }
+  if (changes.some((c) => c.fixed)) {
+    return { ...base, action: "destructive" as const, changes, recreate: true, loss: loss() };
+  }
+  return { ...base, action: "update" as const, changes, recreate: false };
+}
+
 async function planStream(
   jsm: JetStreamManager,
   decl: StreamDecl,
   actual: StreamInfo | undefined,
 ): Promise<PlanItem> {
-  const base = { type: "stream" as const, id: decl.name, decl, actual, recreate: false };
-  if (!actual) return { ...base, action: "create", changes: [] };
-  const changes = diffNormal(
-    STREAM_FIELDS,
-    normalStreamDecl(decl),
-    normalStreamConfig(actual.config),
+  const base = { type: "stream" as const, id: decl.name, decl, actual };
+  if (!actual) return { ...base, action: "create", changes: [], recreate: false };
+  const item = judged(
+    base,
+    diffDeclared({ type: "stream", decl, config: actual.config }),
+    () =>
+      `recreating stream ${decl.name} deletes its ${actual.state.messages} stored message(s) and ` +
+      "its consumers",
   );
-  if (changes.length === 0) return { ...base, action: "unchanged", changes };
-  const messages = actual.state.messages;
-  if (changes.some((c) => c.fixed)) {
-    return {
-      ...base,
-      action: "destructive",
-      changes,
-      recreate: true,
-      loss:
-        `recreating stream ${decl.name} deletes its ${messages} stored message(s) and its consumers`,
-    };
-  }
+  if (item.action !== "update") return item;
+  // In place, but a subject removed from the list may leave stored messages unreachable.
   const orphans = await orphanedMessages(jsm, decl, actual);
-  if (orphans.count > 0) {
-    const subjects = changes.find((c) => c.field === "subjects")!;
-    subjects.fixed = `removing ${orphans.subjects.join(", ")} orphans ${orphans.count} stored ` +
-      "message(s) that no subject of the stream would match any more";
-    return {
-      ...base,
-      action: "destructive",
-      changes,
-      loss: `${orphans.count} stored message(s) on ${orphans.subjects.join(", ")} become orphaned`,
-    };
-  }
-  return { ...base, action: "update", changes };
+  if (orphans.count === 0) return item;
+  const subjects = item.changes.find((c) => c.field === "subjects")!;
+  subjects.fixed = `removing ${orphans.subjects.join(", ")} orphans ${orphans.count} stored ` +
+    "message(s) that no subject of the stream would match any more";
+  return {
+    ...item,
+    action: "destructive",
+    loss: `${orphans.count} stored message(s) on ${orphans.subjects.join(", ")} become orphaned`,
+  };
 }
 
 /** Stored messages on subjects the new subject list no longer covers. */
@@ -272,48 +260,26 @@ async function orphanedMessages(
 }
 
 function planKv(decl: KvDecl, actual: StreamInfo | undefined): PlanItem {
-  const base = { type: "kv" as const, id: decl.bucket, decl, actual, recreate: false };
-  if (!actual) return { ...base, action: "create", changes: [] };
-  const changes = diffNormal(KV_FIELDS, normalKvDecl(decl), normalKvConfig(actual.config));
-  if (changes.length === 0) return { ...base, action: "unchanged", changes };
-  if (changes.some((c) => c.fixed)) {
-    return {
-      ...base,
-      action: "destructive",
-      changes,
-      recreate: true,
-      loss: `recreating bucket ${decl.bucket} deletes its ${actual.state.messages} stored value(s)`,
-    };
-  }
-  return { ...base, action: "update", changes };
+  const base = { type: "kv" as const, id: decl.bucket, decl, actual };
+  if (!actual) return { ...base, action: "create", changes: [], recreate: false };
+  return judged(
+    base,
+    diffDeclared({ type: "kv", decl, config: actual.config }),
+    () => `recreating bucket ${decl.bucket} deletes its ${actual.state.messages} stored value(s)`,
+  );
 }
 
 function planConsumer(decl: ConsumerDecl, actual: ConsumerInfo | undefined): PlanItem {
   const id = `${decl.stream}/${decl.name}`;
-  const base = { type: "consumer" as const, id, decl, actual, recreate: false };
-  if (!actual) return { ...base, action: "create", changes: [] };
-  const changes = diffNormal(
-    CONSUMER_FIELDS,
-    normalConsumerDecl(decl),
-    normalConsumerConfig(actual.config),
+  const base = { type: "consumer" as const, id, decl, actual };
+  if (!actual) return { ...base, action: "create", changes: [], recreate: false };
+  return judged(
+    base,
+    diffDeclared({ type: "consumer", decl, config: actual.config }),
+    () =>
+      `recreating consumer ${id} loses its position (${actual.num_pending} pending, ` +
+      `${actual.num_ack_pending} awaiting ack); it restarts from its deliver policy`,
   );
-  for (const c of changes) {
-    if (c.field === "deliver_subject" && (c.from === "(none)" || c.to === "(none)")) {
-      c.fixed = "a consumer cannot switch between push and pull in place";
-    }
-  }
-  if (changes.length === 0) return { ...base, action: "unchanged", changes };
-  if (changes.some((c) => c.fixed)) {
-    return {
-      ...base,
-      action: "destructive",
-      changes,
-      recreate: true,
-      loss: `recreating consumer ${id} loses its position (${actual.num_pending} pending, ` +
-        `${actual.num_ack_pending} awaiting ack); it restarts from its deliver policy`,
-    };
-  }
-  return { ...base, action: "update", changes };
 }
 
 async function extras(

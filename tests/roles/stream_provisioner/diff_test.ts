@@ -1,15 +1,7 @@
 import { assertEquals } from "../../helpers/assert.ts";
 import { streamSchema } from "../../../src/roles/stream_provisioner/config.ts";
-import {
-  diffNormal,
-  formatChange,
-  STREAM_FIELDS,
-} from "../../../src/roles/stream_provisioner/diff.ts";
-import {
-  normalStreamConfig,
-  normalStreamDecl,
-  streamRequest,
-} from "../../../src/roles/stream_provisioner/model.ts";
+import { diffDeclared, formatChange } from "../../../src/roles/stream_provisioner/diff.ts";
+import { normalStreamDecl, streamRequest } from "../../../src/roles/stream_provisioner/model.ts";
 
 Deno.test("diff: a stream's request reads back as no change; edits show in YAML units", () => {
   const decl = streamSchema.parse({
@@ -19,8 +11,8 @@ Deno.test("diff: a stream's request reads back as no change; edits show in YAML 
     max_bytes: "10GiB",
   });
   // What the server would answer with for exactly what we sent.
-  const echoed = normalStreamConfig(streamRequest(decl));
-  assertEquals(diffNormal(STREAM_FIELDS, normalStreamDecl(decl), echoed), []);
+  const echoed = streamRequest(decl);
+  assertEquals(diffDeclared({ type: "stream", decl, config: echoed }), []);
 
   const edited = streamSchema.parse({
     name: "S",
@@ -29,7 +21,7 @@ Deno.test("diff: a stream's request reads back as no change; edits show in YAML 
     max_bytes: -1,
     storage: "memory",
   });
-  const changes = diffNormal(STREAM_FIELDS, normalStreamDecl(edited), echoed);
+  const changes = diffDeclared({ type: "stream", decl: edited, config: echoed });
   assertEquals(changes.map(formatChange), [
     "storage: file → memory",
     "max_age: 7d → 14d",
