@@ -8,6 +8,7 @@ import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
 import { connectOnce } from "../../nats/connection.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { collectStatus, formatStatus } from "../../roles/stream_provisioner/status.ts";
+import { STALE_MS } from "../../roles/stream_provisioner/health.ts";
 import { redact } from "../../platform/redact.ts";
 
 /** The `status` command. */
@@ -23,7 +24,7 @@ declarations it shows every stream on the server.
 
 On a cluster each stream shows its leader and every replica (current, seconds since the leader
 last heard from it, lag), and DEGRADED when a replica is missing, offline, not current or not
-heard from for 5 s, or when the stream does not answer (no leader). "degraded" and
+heard from for ${STALE_MS / 1000} s, or when the stream does not answer (no leader). "degraded" and
 "degraded_reasons" carry the same in --json. status only shows it; \`jetport provision verify\`
 fails (exit 3) on it.
 

@@ -9,6 +9,7 @@ import type { Config } from "../../config/schema.ts";
 import type { ProvisionerConfig } from "./config.ts";
 import { buildPlan, formatPlan, hasDrift, type Plan, type PlanItem } from "./plan.ts";
 import { streamHealth } from "./health.ts";
+import { KV_PREFIX } from "./model.ts";
 import {
   applyLeftDrift,
   applyPlan,
@@ -45,7 +46,7 @@ export interface ProvisionResult {
 }
 
 /** One line per declared stream or bucket whose replicas are degraded. */
-export function degradedItems(items: PlanItem[]): string[] {
+function degradedItems(items: PlanItem[]): string[] {
   const out: string[] = [];
   for (const item of items) {
     if (item.type === "consumer" || !item.actual) continue;
@@ -66,7 +67,7 @@ export function streamOwners(config: Config): Record<string, string> {
   if (dlq && dlq.enabled) owners[dlq.dlq_stream] = "the dlq_redriver's dead-letter stream";
   const uploads = config.roles.upload_processor;
   if (uploads && uploads.enabled) {
-    owners[`KV_${uploads.dedupe_bucket}`] = "the upload_processor's dedupe bucket";
+    owners[KV_PREFIX + uploads.dedupe_bucket] = "the upload_processor's dedupe bucket";
   }
   return owners;
 }

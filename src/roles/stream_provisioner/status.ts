@@ -11,8 +11,6 @@ import { collect } from "./plan.ts";
 import { type StreamHealth, streamHealth } from "./health.ts";
 import { isNoAnswer, isStreamNotFound } from "./errors.ts";
 
-export type { ReplicaStatus, StreamHealth } from "./health.ts";
-
 /** A consumer's state. */
 export interface ConsumerStatus {
   name: string;
