@@ -66,20 +66,24 @@ export interface DlqTarget {
   subjectPrefix: string;
 }
 
-/** A message a consumer gave up on. */
-export interface DeadLetter {
+/** Where a dead message came from and why it is dead: what every entry records. */
+export interface DeadLetterSource {
   /** Source stream. */
   stream: string;
   /** Consumer that gave up. */
   consumer: string;
-  /** Original subject; empty when unknown (the original is gone). */
+  /** Original subject; empty when unknown (the original was gone when it was captured). */
   subject: string;
   /** Sequence in the source stream. */
   seq: number;
-  /** Deliveries so far. */
+  /** Deliveries before the consumer gave up. */
   deliveries: number;
   /** Why (e.g. `max deliveries reached`, `invalid payload: ...`). */
   reason: string;
+}
+
+/** A message a consumer gave up on, as a role hands it to {@link deadLetter}. */
+export interface DeadLetter extends DeadLetterSource {
   /** The original payload; undefined for a provenance-only entry (original gone). */
   data?: Uint8Array;
   /** The original headers, copied (provenance headers in them are replaced). */
@@ -108,7 +112,7 @@ export function dlqTarget(config: Config): DlqTarget | undefined {
 }
 
 /** The DLQ subject for a source: `<prefix>.<stream>.<consumer>`. */
-export function dlqSubject(target: DlqTarget, stream: string, consumer: string): string {
+function dlqSubject(target: DlqTarget, stream: string, consumer: string): string {
   return `${target.subjectPrefix}.${stream}.${consumer}`;
 }
 
@@ -117,7 +121,7 @@ export function dlqSubject(target: DlqTarget, stream: string, consumer: string):
  * sequence in its stream, so its next failure is a new entry; and a role's direct entry and the
  * provenance-only entry made from the server's advisory for the same `term` share the id.
  */
-export function deadLetterMsgId(stream: string, seq: number): string {
+function deadLetterMsgId(stream: string, seq: number): string {
   return `jetport-dlq:${stream}:${seq}`;
 }
 
@@ -136,7 +140,7 @@ function oneLine(text: string): string {
 }
 
 /** The redrive count carried by `headers` (0 when absent or not a number). */
-export function redrivesOf(headers: MsgHdrs | undefined): number {
+function redrivesOf(headers: MsgHdrs | undefined): number {
   const n = Number(headers?.get(DLQ_HEADERS.redrives) ?? "");
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
@@ -206,19 +210,7 @@ export function publishWith(
 }
 
 /** Provenance of a stored dead letter, read back from its headers. */
-export interface Provenance {
-  /** Source stream. */
-  stream: string;
-  /** Consumer that gave up. */
-  consumer: string;
-  /** Original subject ("" when unknown). */
-  subject: string;
-  /** Sequence in the source stream. */
-  seq: number;
-  /** Deliveries before it was declared dead. */
-  deliveries: number;
-  /** Why. */
-  reason: string;
+export interface Provenance extends DeadLetterSource {
   /** When, ISO-8601 (as stored). */
   failedAt: string;
   /** Redrives before this failure. */
@@ -280,8 +272,8 @@ export class DlqStreamError extends Error {
 
 /**
  * Makes sure the DLQ stream exists: creates it when missing (subjects `<prefix>.>`, limits
- * retention, file storage, `max_age`, direct get allowed), and checks an existing one takes `<prefix>.>` (it is left
- * as it is otherwise: it may be declared by the provisioner or by hand).
+ * retention, file storage, `max_age`, direct get allowed), and checks that an existing one takes
+ * `<prefix>.>` (it is left as it is otherwise: it may be declared by the provisioner or by hand).
  */
 export async function ensureDlqStream(
   jsm: JetStreamManager,
