@@ -6,7 +6,8 @@ import { startNatsServer } from "../helpers/nats_server.ts";
 import { jetport } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { UsageError } from "../../src/cli/args.ts";
-import { parseRate, parseSince, renderPayload } from "../../src/cli/commands/dlq.ts";
+import { parseSince, renderPayload } from "../../src/cli/commands/dlq.ts";
+import { parseRate } from "../../src/cli/rate.ts";
 import { deadLetter, ensureDlqStream } from "../../src/nats/dlq.ts";
 
 Deno.test("dlq flags: --since takes a duration or a date, --rate N or N/s", () => {

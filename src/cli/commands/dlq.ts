@@ -12,6 +12,8 @@ import { connectOnce } from "../../nats/connection.ts";
 import { DLQ_HEADER_PREFIX, type DlqTarget, dlqTarget } from "../../nats/dlq.ts";
 import { getOriginal } from "../../nats/msg_get.ts";
 import { parseDuration } from "../../config/units.ts";
+import { parseRate } from "../rate.ts";
+import { toBase64 } from "../message_line.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { onShutdownSignal } from "../../platform/signals.ts";
 import {
@@ -35,14 +37,6 @@ export function parseSince(text: string, now = Date.now()): Date {
     throw new UsageError(`--since takes a duration (1h, 7d) or a date (2024-05-01T10:00Z)`);
   }
   return new Date(t);
-}
-
-/** Parses `--rate`: `200` or `200/s`. */
-export function parseRate(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(text.trim());
-  const n = m ? Number(m[1]) : NaN;
-  if (!(n > 0)) throw new UsageError(`--rate takes messages per second, e.g. 200 or 200/s`);
-  return n;
 }
 
 /** The entry filter from the command line. */
@@ -229,7 +223,7 @@ Exit codes: 0 done, 1 NATS unreachable, some entries failed, or interrupted; 2 b
               subject: m.subject,
               stored_at: m.time.toISOString(),
               headers: hdrs,
-              data_base64: btoa(String.fromCharCode(...m.data)),
+              data_base64: toBase64(m.data),
             },
             null,
             2,
