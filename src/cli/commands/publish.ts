@@ -107,6 +107,11 @@ export interface PublishSummary {
   failed: number;
 }
 
+/** `N published, N duplicates, N failed`: how publish and replay --to-subject end. */
+export function formatCounts(s: PublishSummary): string {
+  return `${s.published} published, ${s.duplicates} duplicates, ${s.failed} failed`;
+}
+
 /** Publishes `msgs` with backpressure, reporting failures by `where`; resolves with counts. */
 export async function publishAll(
   publisher: Publisher,
@@ -206,9 +211,7 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
         : fromLines(lines(input?.readable ?? Deno.stdin.readable), file, defaults);
       const s = await publishAll(publisher, source, () => progress.tick());
       progress.done();
-      console.error(
-        `publish: ${s.published} published, ${s.duplicates} duplicates, ${s.failed} failed`,
-      );
+      console.error(`publish: ${formatCounts(s)}`);
       return s.failed > 0 ? EXIT.failure : EXIT.ok;
     } finally {
       progress.done();

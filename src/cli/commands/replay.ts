@@ -21,6 +21,7 @@ import { parseDuration } from "../../config/units.ts";
 import { connectOnce } from "../../nats/connection.ts";
 import { createPublisher } from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
+import { formatCounts } from "./publish.ts";
 
 /** Where a replay starts. */
 export type ReplayStart =
@@ -94,7 +95,7 @@ export interface ReplayResult {
   /** First and last sequence read. */
   first?: number;
   last?: number;
-  /** Re-published messages acknowledged (stored, or duplicates). */
+  /** Re-published messages the stream stored. */
   published: number;
   /** Re-published messages the stream reported as duplicates. */
   duplicates: number;
@@ -259,12 +260,7 @@ Exit codes: 0 done, 1 NATS or stream error (or failed re-publishes), 2 bad usage
       });
       await out.flush();
       const range = result.first === undefined ? "" : ` (seq ${result.first}..${result.last})`;
-      const where = toSubject
-        ? ` to ${toSubject}: ${result.published} published, ${result.duplicates} duplicates, ` +
-          `${result.failed} failed`
-        : to
-        ? ` to ${to}`
-        : "";
+      const where = toSubject ? ` to ${toSubject}: ${formatCounts(result)}` : to ? ` to ${to}` : "";
       console.error(`replay: ${result.read} messages from ${stream}${range}${where}`);
       return result.failed > 0 ? EXIT.failure : EXIT.ok;
     } finally {
