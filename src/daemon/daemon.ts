@@ -7,7 +7,7 @@ import { Registry } from "../http/metrics.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { openConnection } from "../nats/connection.ts";
 import { logger } from "../platform/logging.ts";
-import { ROLE_NAMES, type RoleName } from "../roles/schemas.ts";
+import { enabledRoles } from "../config/enabled_roles.ts";
 import { ROLE_FACTORIES } from "../roles/registry.ts";
 import { Supervisor } from "./supervisor.ts";
 import { startReloader } from "./reload.ts";
@@ -21,19 +21,6 @@ export interface DaemonOptions {
   onListening?: (port: number) => void;
   /** Reload the config from this file on SIGHUP (and on change, with `watch`). */
   reload?: { file: string; watch?: boolean };
-}
-
-/** Names of the roles enabled in `config`: section present and not `enabled: false`. */
-export function enabledRoles(config: Config): RoleName[] {
-  return ROLE_NAMES.filter((name) => {
-    const section = config.roles[name] as { enabled?: boolean } | undefined;
-    return section !== undefined && section.enabled !== false;
-  });
-}
-
-/** Enabled roles this build does not implement (an error before anything starts). */
-export function missingRoles(config: Config): RoleName[] {
-  return enabledRoles(config).filter((name) => !ROLE_FACTORIES[name]);
 }
 
 /** Runs until `options.shutdown` resolves, then stops cleanly; returns the exit code. */

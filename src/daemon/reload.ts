@@ -10,6 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
+import { enabledRoles } from "../config/enabled_roles.ts";
 import { loadConfig } from "../config/load.ts";
 import { setupLogging } from "../platform/logging.ts";
 import { reloadSignal } from "../platform/signals.ts";
@@ -34,14 +35,6 @@ export interface ReloadPlan {
   effective: Config;
 }
 
-/** Roles enabled in `config` (section present, not `enabled: false`). */
-function enabled(config: Config): Set<RoleName> {
-  return new Set(ROLE_NAMES.filter((name) => {
-    const section = config.roles[name] as { enabled?: boolean } | undefined;
-    return section !== undefined && section.enabled !== false;
-  }));
-}
-
 /** JSON with object keys sorted, so key order in the YAML does not count as a change. */
 function canonical(value: unknown): string {
   return JSON.stringify(
@@ -55,8 +48,8 @@ function canonical(value: unknown): string {
 
 /** Compares two configs; see {@link ReloadPlan}. */
 export function planReload(current: Config, next: Config): ReloadPlan {
-  const before = enabled(current);
-  const after = enabled(next);
+  const before = new Set(enabledRoles(current));
+  const after = new Set(enabledRoles(next));
   const needsProcessRestart = RESTART_ONLY.filter((key) =>
     canonical(current[key]) !== canonical(next[key])
   );

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config/schema.ts";
-import { ROLE_NAMES } from "./schemas.ts";
+import { enabledRoles } from "../config/enabled_roles.ts";
 import { ROLE_FACTORIES } from "./registry.ts";
 import { provisionerChecks } from "./stream_provisioner/checks.ts";
 import { watcherChecks } from "./watcher/checks.ts";
@@ -23,10 +23,7 @@ export type ConfigCheck = (config: Config) => CheckProblem[];
 
 /** Every enabled role must be implemented by this build. */
 export const implementedRoles: ConfigCheck = (config) =>
-  ROLE_NAMES.filter((name) => {
-    const section = config.roles[name] as { enabled?: boolean } | undefined;
-    return section && section.enabled !== false && !ROLE_FACTORIES[name];
-  }).map((name) => ({
+  enabledRoles(config).filter((name) => !ROLE_FACTORIES[name]).map((name) => ({
     path: ["roles", name],
     message: `role ${name} is not available in this version of jetport yet; ` +
       "remove the section or set enabled: false",

@@ -5,7 +5,7 @@
 import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
-import { enabledRoles } from "../../daemon/daemon.ts";
+import { enabledRoles } from "../../config/enabled_roles.ts";
 import { formatPath } from "../../config/errors.ts";
 import { provisionerAdvice } from "../../roles/stream_provisioner/checks.ts";
 
