@@ -31,7 +31,7 @@ export const COMMANDS: Command[] = [
 ];
 
 /** The top-level help text. */
-export function topHelp(commands: Command[] = COMMANDS): string {
+function topHelp(commands: Command[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return `jetport: file events, uploads, provisioning and dead letters around NATS JetStream
 

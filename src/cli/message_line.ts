@@ -39,7 +39,7 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /** Decodes base64 into bytes; throws on bad input. */
-export function fromBase64(text: string): Uint8Array {
+function fromBase64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 

@@ -60,7 +60,7 @@ export const natsSchema = z.strictObject({
 });
 
 /** Parses `host:port` for the HTTP listener; `""` turns it off. */
-export const listenSchema = z.string().transform((v, ctx) => {
+const listenSchema = z.string().transform((v, ctx) => {
   if (v === "") return null;
   const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[2]) : NaN;

@@ -28,7 +28,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Formats one problem as `file:line:col: path: message`. */
-export function formatProblem(p: ConfigProblem): string {
+function formatProblem(p: ConfigProblem): string {
   const where = p.line ? `${p.file}:${p.line}:${p.column ?? 1}` : p.file;
   return `${where}: ${p.path}: ${p.message}`;
 }

@@ -15,7 +15,7 @@ import { registerSecret } from "../platform/redact.ts";
 import { CONFIG_CHECKS } from "../roles/checks.ts";
 
 /** Keys whose values are secrets: redacted everywhere, and readable from `<key>_file`. */
-export const SECRET_KEYS = new Set(["pass", "token", "secret_access_key", "access_key_id"]);
+const SECRET_KEYS = new Set(["pass", "token", "secret_access_key", "access_key_id"]);
 
 /** Where a config comes from and how its environment is read. */
 export interface LoadOptions {

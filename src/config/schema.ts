@@ -7,7 +7,7 @@ import { httpSchema, logSchema, natsSchema, shutdownSchema } from "./common.ts";
 import { ROLE_SCHEMAS } from "../roles/schemas.ts";
 
 /** The `roles:` section: one optional key per role. */
-export const rolesSchema = z.strictObject(ROLE_SCHEMAS).prefault({});
+const rolesSchema = z.strictObject(ROLE_SCHEMAS).prefault({});
 
 /** The config file. */
 export const configSchema = z.strictObject({
@@ -23,5 +23,3 @@ export const configSchema = z.strictObject({
 export type Config = z.output<typeof configSchema>;
 /** The `nats:` section after parsing. */
 export type NatsConfig = Config["nats"];
-/** The `roles:` section after parsing. */
-export type RolesConfig = Config["roles"];

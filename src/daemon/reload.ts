@@ -19,7 +19,7 @@ import { ROLE_NAMES, type RoleName } from "../roles/schemas.ts";
 import type { Supervisor, SupervisorOptions } from "./supervisor.ts";
 
 /** Config sections that are only read at start; a change waits for the next restart. */
-export const RESTART_ONLY = ["nats", "http", "state_dir"] as const;
+const RESTART_ONLY = ["nats", "http", "state_dir"] as const;
 
 /** What a reload from `current` to `next` changes. */
 export interface ReloadPlan {

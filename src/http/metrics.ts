@@ -45,7 +45,7 @@ export interface Histogram {
 }
 
 /** Default histogram buckets, in seconds. */
-export const DEFAULT_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const DEFAULT_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 function key(labels: Labels = {}): string {
   return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",");

@@ -40,7 +40,7 @@ export function parseSince(text: string, now = Date.now()): Date {
 }
 
 /** The entry filter from the command line. */
-export function filterFromArgs(args: ParsedArgs): EntryFilter {
+function filterFromArgs(args: ParsedArgs): EntryFilter {
   const filter: EntryFilter = {};
   const source = stringFlag(args, "source");
   if (source !== undefined) {
@@ -67,7 +67,7 @@ function hasSelection(args: ParsedArgs, filter: EntryFilter): boolean {
 }
 
 /** `list` as a table: one row per entry. */
-export function entryTable(entries: DlqEntry[]): string {
+function entryTable(entries: DlqEntry[]): string {
   const rows = [["DLQ SEQ", "SOURCE", "SUBJECT", "DELIVERIES", "REASON", "FAILED AT", "REDRIVES"]];
   for (const e of entries) {
     const p = e.provenance;

@@ -71,7 +71,7 @@ function withHeaders(h: MsgHdrs | undefined, extra: [string, string][]): MsgHdrs
 }
 
 /** Parses `--header K:V` flags. */
-export function parseHeaders(values: string[]): [string, string][] {
+function parseHeaders(values: string[]): [string, string][] {
   return values.map((v) => {
     const i = v.indexOf(":");
     if (i <= 0) throw new UsageError(`--header takes Name:value, got "${v}"`);
@@ -113,7 +113,7 @@ export function formatCounts(s: PublishSummary): string {
 }
 
 /** Publishes `msgs` with backpressure, reporting failures by `where`; resolves with counts. */
-export async function publishAll(
+async function publishAll(
   publisher: Publisher,
   msgs: AsyncIterable<{ msg?: OutgoingMessage; where: string; error?: string }>,
   onDone: () => void = () => {},

@@ -55,7 +55,7 @@ export function replayStart(
 }
 
 /** The JSON line of one stored message. */
-export function messageLine(m: JsMsg): MessageLine {
+function messageLine(m: JsMsg): MessageLine {
   return {
     stream: m.info.stream,
     seq: m.seq,

@@ -38,13 +38,13 @@ export const WINDOWS_DEFAULTS = {
 const ACCOUNT = "NT AUTHORITY\\LocalService";
 
 /** Escapes text for an XML element or attribute. */
-export function xmlEscape(s: string): string {
+function xmlEscape(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;").replaceAll("'", "&apos;");
 }
 
 /** Quotes a string for PowerShell (single quotes: no variable expansion). */
-export function psQuote(s: string): string {
+function psQuote(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 

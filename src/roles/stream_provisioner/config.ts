@@ -44,7 +44,7 @@ export const streamSchema = z.strictObject({
 });
 
 /** A declared consumer. */
-export const consumerSchema = z.strictObject({
+const consumerSchema = z.strictObject({
   stream: z.string(),
   name: z.string().regex(/^[^.*>\s]+$/, "consumer names cannot contain '.', '*', '>' or spaces"),
   description: z.string().optional(),
@@ -119,7 +119,7 @@ export const consumerSchema = z.strictObject({
 });
 
 /** A declared KV bucket. */
-export const kvSchema = z.strictObject({
+const kvSchema = z.strictObject({
   bucket: z.string().regex(/^[a-zA-Z0-9_-]+$/, "bucket names may use letters, digits, _ and -"),
   description: z.string().optional(),
   ttl: duration().default(0),
