@@ -3,7 +3,7 @@
  * failover tests: kill -9 a node, restart it, find the node that leads a stream.
  * @module
  */
-import { freePort, natsServerBin } from "./nats_server.ts";
+import { freePort, natsServerBin, natsServerVersion } from "./nats_server.ts";
 
 /** One node of the cluster. */
 export interface ClusterNode {
@@ -87,9 +87,7 @@ cluster {
       conf,
     });
   }
-  const versionOut = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
-  const version = /v?(\d+\.\d+\.\d+)/.exec(new TextDecoder().decode(versionOut.stdout))?.[1] ??
-    "0.0.0";
+  const version = await natsServerVersion(bin);
 
   const spawn = (p: Proc) => {
     p.child = new Deno.Command(bin, {

@@ -49,6 +49,12 @@ export function natsServerBin(): string {
   return "nats-server";
 }
 
+/** The version `bin --version` reports, e.g. `2.9.10` (`0.0.0` when it names none). */
+export async function natsServerVersion(bin: string): Promise<string> {
+  const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
+  return /v?(\d+\.\d+\.\d+)/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? "0.0.0";
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -89,9 +95,7 @@ jetstream { store_dir: "${storeDir}" }
 ${options.config ?? ""}
 `,
   );
-  const versionOut = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
-  const version = /v?(\d+\.\d+\.\d+)/.exec(new TextDecoder().decode(versionOut.stdout))?.[1] ??
-    "0.0.0";
+  const version = await natsServerVersion(bin);
   const logFile = `${dir}/nats.log`;
 
   let child: Deno.ChildProcess | undefined;
