@@ -31,10 +31,16 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   try {
     text = await Deno.readTextFile(file);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "file not found" : String(err);
-    throw new ConfigError([{ file, path: "(file)", message: `cannot read config: ${why}` }]);
+    throw new ConfigError([
+      { file, path: "(file)", message: `cannot read config: ${readFailure(err)}` },
+    ]);
   }
   return parseConfig(text, file, options);
+}
+
+/** Why a file could not be read, in words ("file not found", else the error itself). */
+function readFailure(err: unknown): string {
+  return err instanceof Deno.errors.NotFound ? "file not found" : String(err);
 }
 
 /** Validates config text; `file` names it in problems. */
@@ -119,8 +125,11 @@ function substitute(
           secret = readFile(String(valueNode?.value ?? "")).replace(/\r?\n$/, "");
           registerSecret(secret);
         } catch (err) {
-          const why = err instanceof Deno.errors.NotFound ? "file not found" : String(err);
-          report(valueNode ?? (pair.key as Node), path, `cannot read secret file: ${why}`);
+          report(
+            valueNode ?? (pair.key as Node),
+            path,
+            `cannot read secret file: ${readFailure(err)}`,
+          );
         }
         // Replaced in place (the problem above, if any, already names the _file key).
         map.set(base, secret);

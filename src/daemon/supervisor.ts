@@ -8,7 +8,7 @@ import type { Registry } from "../http/metrics.ts";
 import type { Role, RoleContext } from "../roles/role.ts";
 import { backoffDelay } from "../nats/connection.ts";
 
-/** A role the supervisor runs: how to create it, and its context minus `crash`. */
+/** A role the supervisor runs: its name and how to create an instance. */
 export interface SupervisedRole {
   /** The role's name. */
   name: string;
