@@ -15,6 +15,8 @@ async function setup() {
   return {
     jsm,
     config,
+    /** `jetport publish --config <this server's config> ...flags`. */
+    publish: (...flags: string[]) => jetport(["publish", "--config", config, ...flags]),
     async [Symbol.asyncDispose]() {
       await nc.close();
       await nats.close();
@@ -27,23 +29,13 @@ Deno.test("publish --file: 100k lines are 100k published; the same file again, 1
   const file = `${await Deno.makeTempDir()}/events.jsonl`;
   const lines = Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ n: i, path: `f/${i}` }));
   await Deno.writeTextFile(file, lines.join("\n") + "\n");
-  const args = [
-    "publish",
-    "--config",
-    env.config,
-    "--file",
-    file,
-    "--subject",
-    "ev.load",
-    "--msg-id",
-    "load-{line}",
-  ];
-  const first = await jetport(args);
+  const args = ["--file", file, "--subject", "ev.load", "--msg-id", "load-{line}"];
+  const first = await env.publish(...args);
   assertEquals(first.code, 0, first.stderr);
   assertStringIncludes(first.stderr, "publish: 100000 published, 0 duplicates, 0 failed");
   assertEquals((await env.jsm.streams.info("EV")).state.messages, 100_000);
 
-  const second = await jetport(args);
+  const second = await env.publish(...args);
   assertEquals(second.code, 0, second.stderr);
   assertStringIncludes(second.stderr, "publish: 0 published, 100000 duplicates, 0 failed");
   assertEquals((await env.jsm.streams.info("EV")).state.messages, 100_000);
@@ -66,10 +58,7 @@ Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and h
       JSON.stringify({ bare: true }),
     ].join("\n"),
   );
-  const r = await jetport([
-    "publish",
-    "--config",
-    env.config,
+  const r = await env.publish(
     "--file",
     file,
     "--subject",
@@ -78,7 +67,7 @@ Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and h
     "Source: test",
     "--timeout",
     "1s",
-  ]);
+  );
   assertEquals(r.code, 1);
   assertStringIncludes(r.stderr, `${file}:2: not JSON`);
   assertStringIncludes(r.stderr, `${file}:5:`);
@@ -90,20 +79,10 @@ Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and h
   const bare = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.bare" });
   assertEquals(bare!.json(), { bare: true });
 
-  const oneArgs = [
-    "publish",
-    "--config",
-    env.config,
-    "--subject",
-    "ev.one",
-    "--data",
-    '{"hello":1}',
-    "--msg-id",
-    "one",
-  ];
-  const one = await jetport(oneArgs);
+  const oneArgs = ["--subject", "ev.one", "--data", '{"hello":1}', "--msg-id", "one"];
+  const one = await env.publish(...oneArgs);
   assertStringIncludes(one.stderr, "publish: 1 published, 0 duplicates, 0 failed");
-  const again = await jetport(oneArgs);
+  const again = await env.publish(...oneArgs);
   assertStringIncludes(again.stderr, "publish: 0 published, 1 duplicates, 0 failed");
 
   const child = jetportCommand(["publish", "--config", env.config, "--subject", "ev.stdin"], {
