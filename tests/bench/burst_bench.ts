@@ -1,8 +1,10 @@
 /**
  * Watcher burst: 100k files created as fast as possible (flat, then across 100 new
  * subdirectories), each into a fresh watch. Measures the time from the last write to the last
- * event stored, events lost (target 0), duplicate `created` (target 0), and RSS with the files
- * under watch.
+ * event stored, events lost (target 0), duplicate `created` (target 0), and memory with the files
+ * under watch. Each layout runs in its own process (this module, run with the layout as its
+ * argument), so one layout's heap does not inflate the other's RSS; the baseline is the same
+ * process, connected, before the watcher starts.
  * @module
  */
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -20,12 +22,46 @@ import type { Bench } from "./run.ts";
 const FILES = Number(Deno.env.get("BENCH_BURST_FILES") ?? 100_000);
 const TIMEOUT = 600_000;
 
-async function burst(url: string, layout: "flat" | "100 new subdirs") {
+type Layout = "flat" | "100 new subdirs";
+const LAYOUTS: Layout[] = ["flat", "100 new subdirs"];
+
+const MiB = 1024 * 1024;
+
+/** Peak RSS of this process so far (VmHWM), in bytes; 0 where /proc is missing. */
+function peakRss(): number {
+  try {
+    const kb = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    return Number(kb ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+interface BurstResult {
+  layout: Layout;
+  writeS: number;
+  settleS: number;
+  lost: number;
+  dups: number;
+  /** RSS before the watcher started (same process, NATS connected). */
+  baseMiB: number;
+  /** RSS once every event is stored, the files under watch. */
+  rssMiB: number;
+  /** Highest RSS during the run. */
+  peakMiB: number;
+  /** V8 heap in use at that point (garbage included). */
+  heapMiB: number;
+  /** V8 heap still in use after a full GC then: what the watcher really retains. */
+  liveMiB: number;
+}
+
+async function burst(url: string, layout: Layout): Promise<BurstResult> {
   const nc = await client(url);
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete("FILES").catch(() => {});
   await createFilesStream(nc);
   const root = await tempDir("bench");
+  const base = Deno.memoryUsage().rss;
   const watcher = await startWatcher(url, await tempDir("bench-state"), {
     watches: [{ name: "bench", path: root, settle: "250ms" }],
   });
@@ -42,7 +78,10 @@ async function burst(url: string, layout: "flat" | "100 new subdirs") {
     await new Promise((r) => setTimeout(r, 100));
   }
   const done = performance.now();
-  const rss = Deno.memoryUsage().rss;
+  const mem = Deno.memoryUsage();
+  const peak = peakRss();
+  (globalThis as { gc?: () => void }).gc?.();
+  const live = Deno.memoryUsage().heapUsed;
   const counts = createdCounts(await readEvents(nc));
   await watcher.stop();
   await nc.close();
@@ -53,18 +92,46 @@ async function burst(url: string, layout: "flat" | "100 new subdirs") {
     settleS: (done - lastWrite) / 1000,
     lost: FILES - counts.size,
     dups: [...counts.values()].filter((n) => n > 1).length,
-    rssMiB: rss / 1024 / 1024,
+    baseMiB: base / MiB,
+    rssMiB: mem.rss / MiB,
+    peakMiB: peak / MiB,
+    heapMiB: mem.heapUsed / MiB,
+    liveMiB: live / MiB,
   };
+}
+
+/** Runs one layout in a fresh process (this module) and returns its result. */
+async function burstInChild(layout: Layout): Promise<BurstResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", new URL(import.meta.url).pathname, layout],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.split("\n").find((l) => l.startsWith("{"));
+  if (!out.success || !line) throw new Error(`burst ${layout} failed (exit ${out.code})`);
+  return JSON.parse(line);
 }
 
 const bench: Bench = {
   name: "burst",
   async run() {
-    await using server = await startNatsServer();
     const rows = [];
-    for (const layout of ["flat", "100 new subdirs"] as const) {
-      const r = await burst(server.url, layout);
-      rows.push([r.layout, r.writeS, r.settleS, r.lost, r.dups, r.rssMiB]);
+    for (const layout of LAYOUTS) {
+      const r = await burstInChild(layout);
+      rows.push([
+        r.layout,
+        r.writeS,
+        r.settleS,
+        r.lost,
+        r.dups,
+        r.baseMiB,
+        r.rssMiB,
+        r.peakMiB,
+        r.heapMiB,
+        r.liveMiB,
+        (r.rssMiB / r.baseMiB).toFixed(2),
+      ]);
     }
     return [{
       title: `watcher burst: ${FILES} files written as fast as possible, settle 250ms`,
@@ -74,14 +141,28 @@ const bench: Bench = {
         "last write → last event stored s",
         "lost",
         "duplicate created",
-        "RSS MiB (whole process)",
+        "RSS MiB before watcher (baseline)",
+        "RSS MiB, 100k under watch",
+        "peak RSS MiB",
+        "V8 heap used MiB",
+        "V8 heap live after GC MiB",
+        "RSS / baseline",
       ],
       rows,
       notes: [
         "targets: lost 0, duplicate created 0. The writer runs in the same process as the " +
         "watcher (worst case: Deno drops events while the writer blocks the event loop).",
+        "Memory: whole bench process (watcher, NATS client, writer), one fresh process per " +
+        "layout; 'under watch' is read once every event is stored.",
       ],
     }];
   },
 };
 export default bench;
+
+if (import.meta.main) {
+  const layout = Deno.args[0] as Layout;
+  if (!LAYOUTS.includes(layout)) throw new Error(`usage: burst_bench.ts ${LAYOUTS.join(" | ")}`);
+  await using server = await startNatsServer();
+  console.log(JSON.stringify(await burst(server.url, layout)));
+}

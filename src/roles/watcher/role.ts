@@ -11,15 +11,21 @@ import { buildEvent, changeId, eventSubject, fileSha256 } from "./event.ts";
 import { watcherMetrics } from "./metrics.ts";
 import { openOutbox, type Outbox, type OutboxRecord } from "./outbox.ts";
 import { absPath } from "./scan.ts";
-import { createWatch, type WatchRunner } from "./watch.ts";
+import { createWatch, type WatchFs, type WatchRunner } from "./watch.ts";
 import type { Change } from "./tree.ts";
 import type { WatchConfig } from "./config.ts";
 
 /** How long the sender pauses after a publish failed for a retryable reason. */
 const RETRY_PAUSE = 1000;
 
+/** What the role can be given instead of the real thing (tests). */
+export interface WatcherDeps {
+  /** Opens the OS watcher of a root; default `Deno.watchFs`. */
+  watchFs?: WatchFs;
+}
+
 /** Creates the watcher role. */
-export function createWatcherRole(ctx: RoleContext): Role {
+export function createWatcherRole(ctx: RoleContext, deps: WatcherDeps = {}): Role {
   const cfg = ctx.config.roles.watcher!;
   const stateDir = `${ctx.config.state_dir}/watcher`;
   const metrics = watcherMetrics(ctx.metrics);
@@ -32,6 +38,8 @@ export function createWatcherRole(ctx: RoleContext): Role {
   let sending: Promise<void> | undefined;
   let pauseUntil = 0;
   let lastFailureLog = 0;
+  // The outbox depth gauge is refreshed on a timer: per event it cost more than the event.
+  let depthTimer: number | undefined;
   // The outbox number each watch's saved snapshot includes; older records may be deleted.
   const savedN = new Map<string, number>();
 
@@ -42,6 +50,7 @@ export function createWatcherRole(ctx: RoleContext): Role {
       ? await fileSha256(absPath(root(), change.path))
       : undefined;
     const event = buildEvent(watch, change, msgId, host, sha256);
+    await outbox!.room();
     outbox!.append({
       subject: eventSubject(watch.subject, watch.name, change.type),
       msgId,
@@ -56,7 +65,6 @@ export function createWatcherRole(ctx: RoleContext): Role {
         state: change.state,
       },
     });
-    metrics.outboxDepth.set(outbox!.depth);
   }
 
   function onFailure(rec: OutboxRecord, err: unknown) {
@@ -101,7 +109,6 @@ export function createWatcherRole(ctx: RoleContext): Role {
         () => {
           out.ack(rec.n);
           metrics.published.inc(rec.labels);
-          metrics.outboxDepth.set(out.depth);
         },
         (err) => onFailure(rec, err),
       );
@@ -117,6 +124,7 @@ export function createWatcherRole(ctx: RoleContext): Role {
       const out = await openOutbox(`${stateDir}/outbox`);
       outbox = out;
       metrics.outboxDepth.set(out.depth);
+      depthTimer = setInterval(() => metrics.outboxDepth.set(out.depth), 250);
       if (out.depth > 0) {
         ctx.log.info("{depth} file events from the last run wait in the outbox", {
           depth: out.depth,
@@ -136,7 +144,10 @@ export function createWatcherRole(ctx: RoleContext): Role {
           emit: (change, initial) => emit(watch, () => runner.root, change, initial),
           durable: () => out.flushed(),
           lastOutboxN: () => out.lastN(),
-          replay: (n) => out.history(n).filter((r) => r.change?.watch === watch.name),
+          replay: (n, fn) =>
+            out.replay(n, (rec) => {
+              if (rec.change?.watch === watch.name) fn(rec);
+            }),
           saved: (n) => {
             savedN.set(watch.name, n);
             if (savedN.size === cfg.watches.length) out.retain(Math.min(...savedN.values()));
@@ -146,6 +157,7 @@ export function createWatcherRole(ctx: RoleContext): Role {
           cookieInterval: cfg.cookie_interval,
           burstThreshold: cfg.burst_threshold,
           pollInterval: cfg.poll_interval,
+          watchFs: deps.watchFs,
         });
         return runner;
       });
@@ -168,6 +180,8 @@ export function createWatcherRole(ctx: RoleContext): Role {
         ctx.log.error("cannot close the outbox: {error}", { error: (err as Error).message })
       );
       await sending;
+      clearInterval(depthTimer);
+      if (outbox) metrics.outboxDepth.set(outbox.depth);
       if (outbox && outbox.depth > 0) {
         ctx.log.info("{depth} file events stay in the outbox for the next start", {
           depth: outbox.depth,

@@ -1,11 +1,13 @@
 /**
  * Walks a tree with `lstat` (symlinks are recorded, never followed, so a scan cannot leave the
- * root), skipping what the filter excludes. It yields to the event loop every few hundred entries
- * so acks and watch events keep flowing during a scan of a large tree.
+ * root), skipping what the filter excludes, one directory at a time: the caller sees each
+ * directory's entries and can act on them before the next, so a scan of 100k files never holds
+ * 100k states. It yields to the event loop every few hundred entries so acks and watch events
+ * keep flowing during a scan of a large tree.
  * @module
  */
 import type { PathFilter } from "./filter.ts";
-import { type FileState, lstatState, toFileState } from "./snapshot.ts";
+import { type FileState, lstatState, toFileState } from "./state.ts";
 
 const YIELD_EVERY = 500;
 
@@ -15,27 +17,30 @@ export function absPath(root: string, rel: string): string {
 }
 
 /**
- * Scans the directory `rel` (relative to `root`, "" for the root) and everything below it.
- * Returns path → state for directories and for the files the filter accepts; `rel` itself is not
- * included. A directory that vanishes during the scan is skipped.
+ * Walks the directory `rel` (relative to `root`, "" for the root) and, when `recursive`,
+ * everything below it. For each directory listed, `onDir(dir, found)` gets path → state of its
+ * subdirectories and of the files the filter accepts; a directory that vanished before it could
+ * be listed is reported empty.
  */
-export async function scanTree(
+export async function walkTree(
   root: string,
   rel: string,
   filter: PathFilter,
   recursive: boolean,
-): Promise<Map<string, FileState>> {
-  const found = new Map<string, FileState>();
+  onDir: (dir: string, found: Map<string, FileState>) => void | Promise<void>,
+): Promise<void> {
   const stack = [rel];
   let count = 0;
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    let entries: Deno.DirEntry[];
+    const found = new Map<string, FileState>();
+    let entries: Deno.DirEntry[] = [];
     try {
       entries = [...Deno.readDirSync(absPath(root, dir))];
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) continue;
-      throw err;
+      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+        throw err;
+      }
     }
     for (const entry of entries) {
       const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
@@ -54,6 +59,6 @@ export async function scanTree(
       }
       if (++count % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
     }
+    await onDir(dir, found);
   }
-  return found;
 }

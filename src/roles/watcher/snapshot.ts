@@ -1,72 +1,116 @@
 /**
- * The watcher's picture of a tree: relative path → size, mtime, inode, is-dir. It is persisted
- * under `state_dir` (written atomically) so changes made while the daemon was down are found by
- * diffing the tree against it at start.
+ * The watcher's picture of a tree: relative path → {@link FileState}, and its file under
+ * `state_dir` (written atomically) that lets a restart find the changes made while it was down.
+ *
+ * The table is column-wise (one `Map` from path to a slot, typed arrays for size, mtime, inode
+ * and the directory flag) instead of one object per entry: with 100k files that is about a third
+ * of the memory and nothing for the garbage collector to trace. Each path string is held once,
+ * as the map's key.
  * @module
  */
+import type { FileState } from "./state.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
-/** What the watcher remembers of one path. */
-export interface FileState {
-  /** Size in bytes. */
-  size: number;
-  /** Modification time, ms since epoch. */
-  mtime: number;
-  /** Inode number (0 where the platform has none); pairs the halves of a rename. */
-  ino: number;
-  /** True for a directory. */
-  dir: boolean;
+/** A tree's state: relative `/`-separated path → state. `get` returns a fresh object. */
+export interface Snapshot extends Iterable<[string, FileState]> {
+  /** Paths known. */
+  readonly size: number;
+  /** True when `path` is known. */
+  has(path: string): boolean;
+  /** The state of `path` (a copy), or undefined. */
+  get(path: string): FileState | undefined;
+  /** True when `path` is known as a directory. */
+  isDir(path: string): boolean;
+  /** Sets the state of `path`. */
+  set(path: string, state: FileState): void;
+  /** Forgets `path`; true when it was known. */
+  delete(path: string): boolean;
+  /** The known paths. */
+  keys(): IterableIterator<string>;
 }
 
-/** A tree's state: relative `/`-separated path → state. */
-export type Snapshot = Map<string, FileState>;
+/** Creates a snapshot holding `entries`. */
+export function createSnapshot(entries: Iterable<[string, FileState]> = []): Snapshot {
+  const slots = new Map<string, number>();
+  let capacity = 1024;
+  let size = new Float64Array(capacity);
+  let mtime = new Float64Array(capacity);
+  let ino = new Float64Array(capacity);
+  let dir = new Uint8Array(capacity);
+  let free: number[] = [];
+  let used = 0;
 
-/** Converts `Deno.lstat` output to a {@link FileState}. */
-export function toFileState(info: Deno.FileInfo): FileState {
-  return {
-    size: info.isDirectory ? 0 : info.size,
-    mtime: info.mtime?.getTime() ?? 0,
-    ino: info.ino ?? 0,
-    dir: info.isDirectory,
-  };
-}
-
-/** True when two states describe the same file version. */
-export function sameState(a: FileState, b: FileState): boolean {
-  return a.size === b.size && a.mtime === b.mtime && a.ino === b.ino && a.dir === b.dir;
-}
-
-/** `lstat` of `path` as a {@link FileState}, or null when nothing is there. */
-export function lstatState(path: string): FileState | null {
-  try {
-    return toFileState(Deno.lstatSync(path));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
-    throw err;
+  function grow() {
+    capacity *= 2;
+    const more = <T extends Float64Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(capacity);
+      b.set(a);
+      return b;
+    };
+    size = more(size);
+    mtime = more(mtime);
+    ino = more(ino);
+    dir = more(dir);
   }
+
+  function state(slot: number): FileState {
+    return { size: size[slot], mtime: mtime[slot], ino: ino[slot], dir: dir[slot] === 1 };
+  }
+
+  const snapshot: Snapshot = {
+    get size() {
+      return slots.size;
+    },
+    has: (path) => slots.has(path),
+    get(path) {
+      const slot = slots.get(path);
+      return slot === undefined ? undefined : state(slot);
+    },
+    isDir(path) {
+      const slot = slots.get(path);
+      return slot !== undefined && dir[slot] === 1;
+    },
+    set(path, s) {
+      let slot = slots.get(path);
+      if (slot === undefined) {
+        slot = free.pop();
+        if (slot === undefined) {
+          if (used === capacity) grow();
+          slot = used++;
+        }
+        slots.set(path, slot);
+      }
+      size[slot] = s.size;
+      mtime[slot] = s.mtime;
+      ino[slot] = s.ino;
+      dir[slot] = s.dir ? 1 : 0;
+    },
+    delete(path) {
+      const slot = slots.get(path);
+      if (slot === undefined) return false;
+      slots.delete(path);
+      free.push(slot);
+      if (slots.size === 0) {
+        free = [];
+        used = 0;
+      }
+      return true;
+    },
+    keys: () => slots.keys(),
+    *[Symbol.iterator]() {
+      for (const [path, slot] of slots) yield [path, state(slot)];
+    },
+  };
+  for (const [path, s] of entries) snapshot.set(path, s);
+  return snapshot;
 }
 
+/** Version 1: `{version, root, outboxN, entries: [[path, size, mtime, ino, dir 0|1], ...]}`. */
 interface SnapshotFile {
   version: 1;
   root: string;
   outboxN: number;
   entries: [string, number, number, number, 0 | 1][];
-}
-
-/** Writes `text` to `path` atomically: temp file, fsync, rename. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const data = new TextEncoder().encode(text);
-    let written = 0;
-    while (written < data.length) written += await file.write(data.subarray(written));
-    await file.syncData();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(tmp, path);
 }
 
 /** A snapshot as saved: the tree, and the last outbox record whose change it includes. */
@@ -77,16 +121,27 @@ export interface SavedSnapshot {
   outboxN: number;
 }
 
-/** Persists `snapshot` of the tree at `root` to `path`. */
+/** The file's text in chunks of a few thousand entries (no 100k-element intermediate). */
+function* snapshotText(root: string, saved: SavedSnapshot): Generator<string> {
+  yield `{"version":1,"root":${JSON.stringify(root)},"outboxN":${saved.outboxN},"entries":[`;
+  let chunk: string[] = [];
+  let first = true;
+  for (const [path, s] of saved.snapshot) {
+    chunk.push(
+      `${first ? "" : ","}[${JSON.stringify(path)},${s.size},${s.mtime},${s.ino},${s.dir ? 1 : 0}]`,
+    );
+    first = false;
+    if (chunk.length === 4096) {
+      yield chunk.join("");
+      chunk = [];
+    }
+  }
+  yield chunk.join("") + "]}";
+}
+
+/** Persists `saved` (the tree at `root`) to `path`. */
 export async function saveSnapshot(path: string, root: string, saved: SavedSnapshot) {
-  const { snapshot, outboxN } = saved;
-  const body: SnapshotFile = {
-    version: 1,
-    root,
-    outboxN,
-    entries: [...snapshot].map(([p, s]) => [p, s.size, s.mtime, s.ino, s.dir ? 1 : 0]),
-  };
-  await writeFileAtomic(path, JSON.stringify(body));
+  await writeFileAtomic(path, snapshotText(root, saved));
 }
 
 /**
@@ -107,9 +162,10 @@ export async function loadSnapshot(
   try {
     const body = JSON.parse(text) as SnapshotFile;
     if (body.version !== 1 || body.root !== root || !Array.isArray(body.entries)) return undefined;
-    const snapshot: Snapshot = new Map(
-      body.entries.map(([p, size, mtime, ino, dir]) => [p, { size, mtime, ino, dir: dir === 1 }]),
-    );
+    const snapshot = createSnapshot();
+    for (const [p, size, mtime, ino, dir] of body.entries) {
+      snapshot.set(p, { size, mtime, ino, dir: dir === 1 });
+    }
     return { snapshot, outboxN: Number(body.outboxN) || 0 };
   } catch {
     return undefined;

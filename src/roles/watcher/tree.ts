@@ -7,7 +7,8 @@
  * is a rename too, whichever half is observed first.
  * @module
  */
-import { type FileState, sameState, type Snapshot } from "./snapshot.ts";
+import type { Snapshot } from "./snapshot.ts";
+import { type FileState, sameState } from "./state.ts";
 
 /** Kinds of change, as in the event's `type` (`file.<kind>`). */
 export type ChangeType = "created" | "modified" | "deleted" | "renamed";
@@ -28,8 +29,6 @@ export interface Change {
 export interface Tree {
   /** The current snapshot (read-only for callers). */
   readonly snapshot: Snapshot;
-  /** Deletions held back for pairing with a create. */
-  readonly pendingDeletes: number;
   /**
    * Applies observations taken at `now`; `probe(path)` is an `lstat` used to check whether the
    * old path of a possible rename is gone. Returns creations, modifications and renames (held
@@ -42,15 +41,15 @@ export interface Tree {
   ): Change[];
   /** Releases deletions held for at least `settle` ms. */
   expire(now: number, settle: number): Change[];
-  /** Paths below directory `dir` in the snapshot. */
-  below(dir: string): string[];
-  /** Names directly inside directory `dir` ("" for the root) in the snapshot. */
+  /** Paths directly inside directory `dir` ("" for the root) in the snapshot. */
   children(dir: string): ReadonlySet<string>;
+  /** The directories ("" for the root) that have entries in the snapshot. */
+  parents(): IterableIterator<string>;
 }
 
-function parentOf(path: string): [string, string] {
+function parentOf(path: string): string {
   const i = path.lastIndexOf("/");
-  return i === -1 ? ["", path] : [path.slice(0, i), path.slice(i + 1)];
+  return i === -1 ? "" : path.slice(0, i);
 }
 
 function sameContent(a: FileState, b: FileState): boolean {
@@ -60,18 +59,21 @@ function sameContent(a: FileState, b: FileState): boolean {
 /** Creates the tree of a watch from a snapshot (which it then owns). */
 export function createTree(snapshot: Snapshot): Tree {
   const byIno = new Map<number, string>();
-  for (const [path, state] of snapshot) if (!state.dir && state.ino) byIno.set(state.ino, path);
+  // Directory → the paths directly in it: the very strings that key the snapshot, not copies.
+  const kids = new Map<string, Set<string>>();
+  for (const [path, state] of snapshot) {
+    if (!state.dir && state.ino) byIno.set(state.ino, path);
+    link(path);
+  }
   const pending = new Map<string, { state: FileState; at: number }>();
   const pendingByIno = new Map<number, string>();
-  const kids = new Map<string, Set<string>>();
   const none: ReadonlySet<string> = new Set();
-  for (const path of snapshot.keys()) link(path);
 
   function link(path: string) {
-    const [dir, name] = parentOf(path);
+    const dir = parentOf(path);
     let set = kids.get(dir);
     if (!set) kids.set(dir, set = new Set());
-    set.add(name);
+    set.add(path);
   }
 
   function set(path: string, state: FileState) {
@@ -83,17 +85,18 @@ export function createTree(snapshot: Snapshot): Tree {
   function forget(path: string, state: FileState) {
     snapshot.delete(path);
     if (byIno.get(state.ino) === path) byIno.delete(state.ino);
-    const [dir, name] = parentOf(path);
-    kids.get(dir)?.delete(name);
+    const dir = parentOf(path);
+    const siblings = kids.get(dir);
+    siblings?.delete(path);
+    if (siblings?.size === 0) kids.delete(dir);
     if (state.dir) kids.delete(path);
   }
 
-  function below(dir: string): string[] {
-    const out: string[] = [];
-    for (const name of kids.get(dir) ?? []) {
-      const path = dir === "" ? name : `${dir}/${name}`;
+  function below(dir: string, out: string[] = []): string[] {
+    for (const path of kids.get(dir) ?? []) {
       out.push(path);
-      if (snapshot.get(path)?.dir) out.push(...below(path));
+      // Appended in place: spreading a 100k-path subtree into push() overflows the stack.
+      if (snapshot.isDir(path)) below(path, out);
     }
     return out;
   }
@@ -140,11 +143,8 @@ export function createTree(snapshot: Snapshot): Tree {
 
   return {
     snapshot,
-    get pendingDeletes() {
-      return pending.size;
-    },
-    below,
     children: (dir) => kids.get(dir) ?? none,
+    parents: () => kids.keys(),
     apply(observed, now, probe) {
       for (const [path, obs] of observed) {
         const prev = snapshot.get(path);

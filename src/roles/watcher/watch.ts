@@ -10,18 +10,15 @@
 import type { Logger } from "@logtape/logtape";
 import type { WatchConfig } from "./config.ts";
 import { COOKIE_PREFIX, createFilter, type PathFilter } from "./filter.ts";
-import { absPath, scanTree } from "./scan.ts";
-import {
-  type FileState,
-  loadSnapshot,
-  lstatState,
-  sameState,
-  saveSnapshot,
-  type Snapshot,
-} from "./snapshot.ts";
+import { absPath, walkTree } from "./scan.ts";
+import { createSnapshot, loadSnapshot, saveSnapshot } from "./snapshot.ts";
+import { type FileState, lstatState, sameState } from "./state.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import type { OutboxRecord } from "./outbox.ts";
+
+/** Opens an OS file watcher (`Deno.watchFs`, or a stand-in in tests). */
+export type WatchFs = (root: string, options: { recursive: boolean }) => Deno.FsWatcher;
 
 /** What a watch needs from the role. */
 export interface WatchOptions {
@@ -35,8 +32,8 @@ export interface WatchOptions {
   durable(): Promise<void>;
   /** The outbox's last record number (a saved snapshot includes the changes up to it). */
   lastOutboxN(): number;
-  /** Outbox records above `n` of this watch's changes, to replay onto a saved snapshot. */
-  replay(n: number): OutboxRecord[];
+  /** Calls `fn` with the outbox records above `n` of this watch's changes, in order. */
+  replay(n: number, fn: (record: OutboxRecord) => void): void;
   /** Called after a save: records up to `n` are no longer needed for replay. */
   saved(n: number): void;
   /** The role's logger. */
@@ -49,6 +46,8 @@ export interface WatchOptions {
   burstThreshold: number;
   /** Scan interval when the OS refuses more watches (ms). */
   pollInterval: number;
+  /** Opens the OS watcher; default `Deno.watchFs`. */
+  watchFs?: WatchFs;
 }
 
 /** A running watch. */
@@ -73,9 +72,19 @@ export class WatchError extends Error {
 }
 
 const SAVE_EVERY = 5000;
+/**
+ * Observations are applied (and their events emitted) in chunks of this many, so a burst or a
+ * scan of 100k files holds a few thousand short-lived objects at a time, not 100k long-lived ones.
+ */
+const CHUNK = 256;
 
-function isWatchLimit(err: unknown): boolean {
-  return /watch limit|os error 28|no space left/i.test(String((err as Error)?.message ?? err));
+/**
+ * True when the OS refuses more watches: inotify's `max_user_watches` (ENOSPC, which Deno reports
+ * as "OS file watch limit reached.") or `max_user_instances` (EMFILE).
+ */
+export function isWatchLimit(err: unknown): boolean {
+  return /watch limit|os error 28|no space left|os error 24|too many open files/i
+    .test(String((err as Error)?.message ?? err));
 }
 
 /** Creates the runner of one watch. */
@@ -88,8 +97,12 @@ export function createWatch(options: WatchOptions): WatchRunner {
   const tickMs = Math.max(10, Math.min(100, Math.floor(settle / 2)));
 
   let root = watch.path;
-  let tree: Tree = createTree(new Map());
-  const dirty = new Map<string, { since: number; stat?: FileState }>();
+  const watchFs: WatchFs = options.watchFs ?? Deno.watchFs;
+  let tree: Tree = createTree(createSnapshot());
+  // Path → when it was last marked dirty (its event, or a listing that did not match).
+  const dirty = new Map<string, number>();
+  // Files seen still being written: their state then, so an unchanged one counts as quiet.
+  const unsettled = new Map<string, FileState>();
   // Directories with activity: listed once quiet, since Deno drops events when JavaScript does
   // not read them fast enough (and the kernel when its queue overflows) without telling anyone.
   const touchedDirs = new Map<string, number>();
@@ -157,7 +170,8 @@ export function createWatch(options: WatchOptions): WatchRunner {
         continue;
       }
       if (considered(rel)) {
-        dirty.set(rel, { since: now });
+        dirty.set(rel, now);
+        unsettled.delete(rel); // written again: what was seen before says nothing now
         const slash = rel.lastIndexOf("/");
         touchedDirs.set(slash === -1 ? "" : rel.slice(0, slash), now);
       }
@@ -201,7 +215,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
 
   function openWatcher() {
     try {
-      watcher = Deno.watchFs(root, { recursive: watch.recursive });
+      watcher = watchFs(root, { recursive: watch.recursive });
       pump(watcher);
     } catch (err) {
       if (isWatchLimit(err)) startPolling(err);
@@ -222,19 +236,42 @@ export function createWatch(options: WatchOptions): WatchRunner {
     now: number,
     observed: Map<string, FileState | null>,
   ) {
+    unsettled.delete(rel);
     const prev = tree.snapshot.get(rel);
     if (prev && sameState(prev, state)) return;
     if (isQuiet(state, earlier, now)) observed.set(rel, state);
-    else dirty.set(rel, { since: now, stat: state });
+    else {
+      dirty.set(rel, now);
+      unsettled.set(rel, state);
+    }
   }
 
-  async function observeDir(rel: string, now: number, observed: Map<string, FileState | null>) {
-    for (const [path, state] of await scanTree(root, rel, filter, watch.recursive)) {
-      if (state.dir) {
-        const prev = tree.snapshot.get(path);
-        if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
-      } else considerFile(path, state, dirty.get(path)?.stat, now, observed);
-    }
+  /**
+   * Walks directory `rel` and everything below, observing what differs from the snapshot (entries
+   * the snapshot has and the disk has not are observed gone); applied in chunks as it goes.
+   * `fresh`: a start without snapshot (files still being written are announced as initial later).
+   */
+  async function reconcileTree(
+    rel: string,
+    now: number,
+    observed: Map<string, FileState | null>,
+    fresh = false,
+    visited?: Set<string>,
+  ) {
+    await walkTree(root, rel, filter, watch.recursive, async (dir, found) => {
+      visited?.add(dir);
+      for (const path of tree.children(dir)) if (!found.has(path)) observed.set(path, null);
+      for (const [path, state] of found) {
+        if (state.dir) {
+          const prev = tree.snapshot.get(path);
+          if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
+        } else {
+          considerFile(path, state, unsettled.get(path), now, observed);
+          if (fresh && !observed.has(path) && dirty.has(path)) initialPending.add(path);
+        }
+      }
+      if (observed.size >= CHUNK) await apply(observed, now, fresh);
+    });
   }
 
   async function publish(changes: Change[], fresh: boolean) {
@@ -257,10 +294,13 @@ export function createWatch(options: WatchOptions): WatchRunner {
     }
   }
 
+  /** Applies `observed` to the tree (emptying it) and emits the changes. */
   async function apply(observed: Map<string, FileState | null>, now: number, fresh = false) {
     if (observed.size === 0) return;
     unsaved = true;
-    await publish(tree.apply(observed, now, probe), fresh);
+    const changes = tree.apply(observed, now, probe);
+    observed.clear();
+    await publish(changes, fresh);
   }
 
   /** Lists a touched directory and marks what the snapshot does not match as dirty. */
@@ -274,16 +314,19 @@ export function createWatch(options: WatchOptions): WatchRunner {
       } catch {
         continue; // gone: its own event (or the parent's listing) covers it
       }
-      const known = tree.children(dir);
       let missed = 0;
-      const mark = (name: string) => {
-        const path = dir === "" ? name : `${dir}/${name}`;
+      const mark = (path: string) => {
         if (dirty.has(path) || !considered(path)) return;
-        dirty.set(path, { since: now - settle });
+        dirty.set(path, now - settle);
         missed++;
       };
-      for (const name of names) if (!known.has(name)) mark(name);
-      for (const name of known) if (!names.has(name)) mark(name);
+      for (const name of names) {
+        const path = dir === "" ? name : `${dir}/${name}`;
+        if (!tree.snapshot.has(path)) mark(path);
+      }
+      for (const path of tree.children(dir)) {
+        if (!names.has(path.slice(path.lastIndexOf("/") + 1))) mark(path);
+      }
       // Events were dropped here, so they may have been dropped anywhere.
       if (missed > 0) lossDetected("listing");
     }
@@ -292,9 +335,11 @@ export function createWatch(options: WatchOptions): WatchRunner {
   async function processDue(now: number) {
     listTouched(now);
     const observed = new Map<string, FileState | null>();
-    for (const [rel, mark] of dirty) {
-      if (now - mark.since < settle) continue;
+    for (const [rel, since] of dirty) {
+      if (now - since < settle) continue;
       dirty.delete(rel);
+      const earlier = unsettled.get(rel);
+      unsettled.delete(rel);
       const state = probe(rel);
       const prev = tree.snapshot.get(rel);
       if (state === null) {
@@ -302,9 +347,10 @@ export function createWatch(options: WatchOptions): WatchRunner {
       } else if (state.dir) {
         if (!prev?.dir || prev.ino !== state.ino) {
           observed.set(rel, state);
-          await observeDir(rel, now, observed);
+          await reconcileTree(rel, now, observed);
         }
-      } else if (filter.file(rel)) considerFile(rel, state, mark.stat, now, observed);
+      } else if (filter.file(rel)) considerFile(rel, state, earlier, now, observed);
+      if (observed.size >= CHUNK) await apply(observed, now);
     }
     await apply(observed, now);
   }
@@ -323,28 +369,24 @@ export function createWatch(options: WatchOptions): WatchRunner {
       });
       return;
     }
-    const current = await scanTree(root, "", filter, watch.recursive);
     const now = Date.now();
     const observed = new Map<string, FileState | null>();
-    for (const path of tree.snapshot.keys()) if (!current.has(path)) observed.set(path, null);
-    for (const [path, state] of current) {
-      if (state.dir) {
-        const prev = tree.snapshot.get(path);
-        if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
-      } else {
-        considerFile(path, state, dirty.get(path)?.stat, now, observed);
-        if (fresh && !observed.has(path)) initialPending.add(path);
-      }
+    const visited = new Set<string>();
+    await reconcileTree("", now, observed, fresh, visited);
+    // Entries under a directory the walk did not list (gone, or excluded now) are gone too.
+    for (const dir of tree.parents()) {
+      if (visited.has(dir)) continue;
+      for (const path of tree.children(dir)) observed.set(path, null);
     }
     await apply(observed, now, fresh);
     metrics.files.set(tree.snapshot.size, labels);
   }
 
+  /** Saves the tree; callers hold the tick (or have stopped it), so it does not change meanwhile. */
   async function save() {
-    const snapshot: Snapshot = new Map(tree.snapshot);
     const outboxN = options.lastOutboxN();
     await options.durable();
-    await saveSnapshot(options.snapshotPath, root, { snapshot, outboxN });
+    await saveSnapshot(options.snapshotPath, root, { snapshot: tree.snapshot, outboxN });
     options.saved(outboxN);
     lastSave = Date.now();
     unsaved = false;
@@ -420,15 +462,15 @@ export function createWatch(options: WatchOptions): WatchRunner {
       openWatcher();
       const saved = await loadSnapshot(options.snapshotPath, root);
       initial = saved === undefined;
-      const snapshot = saved?.snapshot ?? new Map();
+      const snapshot = saved?.snapshot ?? createSnapshot();
       // Events published after the snapshot was saved: their changes are part of what consumers
       // know, so the diff must start from them (else a deletion while down would go unseen).
-      for (const rec of options.replay(saved?.outboxN ?? 0)) {
+      options.replay(saved?.outboxN ?? 0, (rec) => {
         const c = rec.change!;
         if (c.oldPath !== undefined) snapshot.delete(c.oldPath);
         if (c.type === "deleted") snapshot.delete(c.path);
         else snapshot.set(c.path, c.state);
-      }
+      });
       tree = createTree(snapshot);
       if (initial) {
         log.info("watch {watch}: no usable snapshot; announcing every file once", {

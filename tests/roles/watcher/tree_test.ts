@@ -1,6 +1,7 @@
 import { assertEquals } from "../../helpers/assert.ts";
 import { createTree } from "../../../src/roles/watcher/tree.ts";
-import type { FileState } from "../../../src/roles/watcher/snapshot.ts";
+import type { FileState } from "../../../src/roles/watcher/state.ts";
+import { createSnapshot } from "../../../src/roles/watcher/snapshot.ts";
 
 const file = (ino: number, size = 10, mtime = 1000): FileState => ({
   size,
@@ -18,7 +19,7 @@ function summary(changes: { type: string; path: string; oldPath?: string }[]) {
 }
 
 Deno.test("tree: a deletion then a creation of the same inode within settle is one rename", () => {
-  const tree = createTree(new Map([["a.txt", file(7)]]));
+  const tree = createTree(createSnapshot([["a.txt", file(7)]]));
   assertEquals(tree.apply(new Map([["a.txt", null]]), 0, gone), []);
   assertEquals(summary(tree.apply(new Map([["b.txt", file(7)]]), 50, gone)), [
     "renamed a.txt -> b.txt",
@@ -27,7 +28,7 @@ Deno.test("tree: a deletion then a creation of the same inode within settle is o
 });
 
 Deno.test("tree: the new half first is a rename too; a reused inode with new content is not", () => {
-  const tree = createTree(new Map([["a.txt", file(7)], ["c.txt", file(8)]]));
+  const tree = createTree(createSnapshot([["a.txt", file(7)], ["c.txt", file(8)]]));
   assertEquals(summary(tree.apply(new Map([["b.txt", file(7)]]), 0, gone)), [
     "renamed a.txt -> b.txt",
   ]);
@@ -40,7 +41,7 @@ Deno.test("tree: the new half first is a rename too; a reused inode with new con
 
 Deno.test("tree: a renamed directory re-keys its children; a deleted one deletes them", () => {
   const tree = createTree(
-    new Map([["d", dir(1)], ["d/x", file(2)], ["d/sub", dir(3)], ["d/sub/y", file(4)]]),
+    createSnapshot([["d", dir(1)], ["d/x", file(2)], ["d/sub", dir(3)], ["d/sub/y", file(4)]]),
   );
   const observed = new Map<string, FileState | null>([
     ["d", null],
@@ -60,7 +61,7 @@ Deno.test("tree: a renamed directory re-keys its children; a deleted one deletes
 });
 
 Deno.test("tree: a file replaced before its deletion went out is one modified", () => {
-  const tree = createTree(new Map([["a.txt", file(7)]]));
+  const tree = createTree(createSnapshot([["a.txt", file(7)]]));
   tree.apply(new Map([["a.txt", null]]), 0, gone);
   assertEquals(summary(tree.apply(new Map([["a.txt", file(9, 20, 3000)]]), 10, gone)), [
     "modified a.txt",
