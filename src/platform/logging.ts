@@ -15,8 +15,8 @@ export interface LogOptions {
   format: "text" | "json";
   /** Optional file, rotated by size. */
   file?: string | null;
-  /** Rotation of `file`. */
-  rotate?: { max_size: number; keep: number };
+  /** Rotation of `file` (its defaults live in the `log:` schema, src/config/common.ts). */
+  rotate: { max_size: number; keep: number };
 }
 
 /** The root logger category; roles log under `["jetport", <role>]`. */
@@ -92,8 +92,8 @@ export async function setupLogging(options: LogOptions): Promise<void> {
   if (options.file) {
     sinks.file = getRotatingFileSink(options.file, {
       formatter,
-      maxSize: options.rotate?.max_size ?? 100 * 1024 * 1024,
-      maxFiles: options.rotate?.keep ?? 5,
+      maxSize: options.rotate.max_size,
+      maxFiles: options.rotate.keep,
     });
   }
   await configure({
