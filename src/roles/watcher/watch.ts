@@ -308,21 +308,25 @@ export function createWatch(options: WatchOptions): WatchRunner {
     for (const [dir, at] of touchedDirs) {
       if (now - at < settle) continue;
       touchedDirs.delete(dir);
-      let names: Set<string>;
+      let entries: Deno.DirEntry[];
       try {
-        names = new Set([...Deno.readDirSync(absPath(root, dir))].map((e) => e.name));
+        entries = [...Deno.readDirSync(absPath(root, dir))];
       } catch {
         continue; // gone: its own event (or the parent's listing) covers it
       }
       let missed = 0;
       const mark = (path: string) => {
-        if (dirty.has(path) || !considered(path)) return;
+        if (dirty.has(path)) return;
         dirty.set(path, now - settle);
         missed++;
       };
-      for (const name of names) {
-        const path = dir === "" ? name : `${dir}/${name}`;
-        if (!tree.snapshot.has(path)) mark(path);
+      const names = new Set<string>();
+      for (const entry of entries) {
+        names.add(entry.name);
+        const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+        // Only what a scan would record counts (not temp files, not the cookie file).
+        const wanted = entry.isDirectory ? filter.dir(path) : filter.file(path);
+        if (wanted && !tree.snapshot.has(path)) mark(path);
       }
       for (const path of tree.children(dir)) {
         if (!names.has(path.slice(path.lastIndexOf("/") + 1))) mark(path);

@@ -3,15 +3,17 @@
  * the role run in-process, and a reader of every event stored.
  * @module
  */
+import { configure, reset } from "@logtape/logtape";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { configSchema } from "../../../src/config/schema.ts";
 import { Registry } from "../../../src/http/metrics.ts";
 import { openConnection } from "../../../src/nats/connection.ts";
-import { logger } from "../../../src/platform/logging.ts";
+import { logger, textLine } from "../../../src/platform/logging.ts";
 import type { Role } from "../../../src/roles/role.ts";
-import { createWatcherRole } from "../../../src/roles/watcher/role.ts";
+import { createWatcherRole, type WatcherDeps } from "../../../src/roles/watcher/role.ts";
+import type { WatchFs } from "../../../src/roles/watcher/watch.ts";
 
 /** A file event as stored. */
 export interface StoredEvent {
@@ -80,11 +82,12 @@ export interface RunningWatcher extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** Starts the watcher in-process with `section` as `roles.watcher`. */
+/** Starts the watcher in-process with `section` as `roles.watcher` (and stand-ins from `deps`). */
 export async function startWatcher(
   url: string,
   stateDir: string,
   section: unknown,
+  deps: WatcherDeps = {},
 ): Promise<RunningWatcher> {
   const config = configSchema.parse({
     nats: { servers: url, reconnect: { wait: "100ms", max_wait: "500ms", jitter: "50ms" } },
@@ -100,7 +103,7 @@ export async function startWatcher(
     metrics,
     log: logger("watcher"),
     crash: (err) => console.error("role crashed:", err),
-  });
+  }, deps);
   await role.start();
   let stopped = false;
   const stop = async () => {
@@ -112,6 +115,44 @@ export async function startWatcher(
   return { role, metrics, stop, [Symbol.asyncDispose]: stop };
 }
 
+/** The log lines jetport writes while it is in scope (text format, info and up). */
+export interface CapturedLogs extends AsyncDisposable {
+  /** Lines so far. */
+  lines: string[];
+}
+
+/** Sends jetport's log to memory (instead of nowhere) until disposed. */
+export async function captureLogs(): Promise<CapturedLogs> {
+  const lines: string[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => lines.push(textLine(record)) },
+    loggers: [
+      { category: ["jetport"], lowestLevel: "info", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  return { lines, [Symbol.asyncDispose]: () => reset() };
+}
+
+/**
+ * A `Deno.watchFs` stand-in: opens the real watcher and passes its events on unless `drop()` is
+ * true (the kernel or Deno losing events without a word).
+ */
+export function droppingWatchFs(drop: () => boolean): WatchFs {
+  return (root, options) => {
+    const real = Deno.watchFs(root, options);
+    async function* events() {
+      for await (const event of real) if (!drop()) yield event;
+    }
+    return {
+      close: () => real.close(),
+      [Symbol.dispose]: () => real.close(),
+      [Symbol.asyncIterator]: events,
+    };
+  };
+}
+
 /** A connected plain client. */
 export function client(url: string): Promise<NatsConnection> {
   return connect({ servers: url });
@@ -120,4 +161,20 @@ export function client(url: string): Promise<NatsConnection> {
 /** A fresh temp directory. */
 export function tempDir(prefix: string): Promise<string> {
   return Deno.makeTempDir({ prefix: `jetport-watcher-${prefix}-` });
+}
+
+/** The value of metric `name` with exactly these label values in `render()` output (0 if none). */
+export function metricValue(
+  metrics: Registry,
+  name: string,
+  labels: Record<string, string>,
+): number {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(",");
+  for (const line of metrics.render().split("\n")) {
+    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m && m[1] === `jetport_${name}` && (m[2] ?? "").split(",").sort().join(",") === want) {
+      return Number(m[3]);
+    }
+  }
+  return 0;
 }
