@@ -21,6 +21,7 @@ import {
 import type { NatsConfig } from "../config/schema.ts";
 import type { Registry } from "../http/metrics.ts";
 import { logger } from "../platform/logging.ts";
+import { enableNoDelay } from "./no_delay.ts";
 
 /** The shared connection as roles see it. */
 export interface NatsHandle extends AsyncDisposable {
@@ -76,7 +77,9 @@ export async function connectionOptions(cfg: NatsConfig): Promise<ConnectionOpti
  * retrying in the background like the daemon.
  */
 export async function connectOnce(cfg: NatsConfig): Promise<NatsConnection> {
-  return await connect({ ...(await connectionOptions(cfg)), waitOnFirstConnect: false });
+  const nc = await connect({ ...(await connectionOptions(cfg)), waitOnFirstConnect: false });
+  enableNoDelay(nc);
+  return nc;
 }
 
 /** Exponential backoff from `wait` doubling up to `maxWait`, plus up to `jitter` at random. */
@@ -122,6 +125,7 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
       backoffDelay(attempt++, cfg.reconnect.wait, cfg.reconnect.max_wait, cfg.reconnect.jitter);
     log.info("connecting to {servers}", { servers: cfg.servers.join(", ") });
     const conn = await connect(opts);
+    enableNoDelay(conn);
     nc = conn;
     isConnected = true;
     attempt = 0;
@@ -174,6 +178,7 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
           log.warn("disconnected from {server}; reconnecting", { server: s.server });
           break;
         case "reconnect":
+          enableNoDelay(conn);
           isConnected = true;
           attempt = 0;
           reason = "";
