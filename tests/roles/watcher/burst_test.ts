@@ -49,3 +49,56 @@ Deno.test("watcher: a 20k-file burst (flat and in new nested dirs) is complete, 
   await watcher.stop();
   await nc.close();
 });
+
+Deno.test("watcher: tar x of a nested tree into the root: every file announced once", async () => {
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  // The tree to pack: 3 levels of new directories, files at every level.
+  const src = await tempDir("tar-src");
+  const expected = new Map<string, number>();
+  for (let a = 0; a < 5; a++) {
+    for (let b = 0; b < 5; b++) {
+      for (let c = 0; c < 4; c++) {
+        const dir = `proj/a${a}/b${b}/c${c}`;
+        await Deno.mkdir(`${src}/${dir}`, { recursive: true });
+        for (let i = 0; i < 10; i++) {
+          const content = `${dir}/${i} `.repeat(i + 1);
+          await Deno.writeTextFile(`${src}/${dir}/f${i}.dat`, content);
+          expected.set(`${dir}/f${i}.dat`, content.length);
+        }
+      }
+      await Deno.writeTextFile(`${src}/proj/a${a}/b${b}/readme.txt`, "b");
+      expected.set(`proj/a${a}/b${b}/readme.txt`, 1);
+    }
+  }
+  const archive = `${await tempDir("tar")}/tree.tar`;
+  const pack = await new Deno.Command("tar", { args: ["-cf", archive, "-C", src, "proj"] })
+    .output();
+  assertEquals(pack.code, 0, new TextDecoder().decode(pack.stderr));
+
+  const root = await tempDir("tar-root");
+  await using watcher = await startWatcher(server.url, await tempDir("state"), {
+    watches: [{ name: "tar", path: root, settle: "200ms" }],
+  });
+  const untar = await new Deno.Command("tar", { args: ["-xf", archive, "-C", root] }).output();
+  assertEquals(untar.code, 0, new TextDecoder().decode(untar.stderr));
+
+  const events = await waitFor(
+    async () => {
+      const e = await readEvents(nc);
+      return createdCounts(e).size >= expected.size ? e : undefined;
+    },
+    60_000,
+    `${expected.size} created events`,
+  );
+  await new Promise((r) => setTimeout(r, 1000)); // anything else would show up by now
+  const all = await readEvents(nc);
+  assertEquals(all.length, events.length, "no event after the last file");
+  assertEquals(
+    all.map((e) => `${e.type} ${e.path} ${e.size}`).sort(),
+    [...expected].map(([p, size]) => `file.created ${p} ${size}`).sort(),
+  );
+  await watcher.stop();
+  await nc.close();
+});

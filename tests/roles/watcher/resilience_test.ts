@@ -69,38 +69,63 @@ Deno.test("watcher: a file written in chunks over 2 s is one created, after the 
   await nc.close();
 });
 
-Deno.test("watcher: files changed while NATS is down are published after it is back", async () => {
+Deno.test("watcher: NATS stopped for 20 s while files change: complete after it is back", async () => {
   await using server = await startNatsServer();
   const nc0 = await client(server.url);
   await createFilesStream(nc0);
   await nc0.close();
   const root = await tempDir("outage");
   const state = await tempDir("state");
+  for (let i = 0; i < 50; i++) await Deno.writeTextFile(`${root}/old${i}.txt`, `${i}`);
   await using watcher = await startWatcher(server.url, state, {
     watches: [{ name: "o", path: root, settle: "100ms" }],
   });
   await server.stop();
-  for (let i = 0; i < 500; i++) await Deno.writeTextFile(`${root}/f${i}.txt`, `${i}`);
-  await Deno.mkdir(`${root}/nested/a/b`, { recursive: true });
-  await Deno.writeTextFile(`${root}/nested/a/b/deep.txt`, "deep");
+  const downAt = Date.now();
+  // Changes all through the outage: creations (flat and in new nested directories), a
+  // modification, a deletion and a rename.
+  const created: string[] = [];
+  for (let round = 0; Date.now() - downAt < 18_000; round++) {
+    for (let i = 0; i < 50; i++) {
+      await Deno.writeTextFile(`${root}/r${round}-${i}.txt`, `${round} ${i}`);
+      created.push(`r${round}-${i}.txt`);
+    }
+    await Deno.mkdir(`${root}/nested/r${round}/deep`, { recursive: true });
+    await Deno.writeTextFile(`${root}/nested/r${round}/deep/x.txt`, `${round}`);
+    created.push(`nested/r${round}/deep/x.txt`);
+    await sleep(2000);
+  }
+  await Deno.writeTextFile(`${root}/old0.txt`, "modified while NATS was down");
+  await Deno.remove(`${root}/old1.txt`);
+  await Deno.rename(`${root}/old2.txt`, `${root}/renamed2.txt`);
   await waitFor(
     () => /watcher_outbox_depth [1-9]/.test(watcher.metrics.render()),
     15_000,
     "events waiting in the outbox",
   );
-  await sleep(5000);
+  await sleep(Math.max(0, 20_000 - (Date.now() - downAt)));
   await server.restart();
   const nc = await client(server.url);
-  const counts = await waitFor(
+  const events = await waitFor(
     async () => {
-      const c = createdCounts(await readEvents(nc));
-      return c.size >= 501 ? c : undefined;
+      const e = await readEvents(nc);
+      const have = new Set(e.map((x) => `${x.type} ${x.path}`));
+      const missing = [
+        ...created.map((p) => `file.created ${p}`),
+        "file.modified old0.txt",
+        "file.deleted old1.txt",
+        "file.renamed renamed2.txt",
+      ].filter((x) => !have.has(x));
+      if (missing.length === 0) return e;
+      throw new Error(`${missing.length} missing, e.g. ${missing.slice(0, 3)}`);
     },
     60_000,
-    "501 created events",
+    "every change made during the outage",
   );
-  assert(counts.has("nested/a/b/deep.txt"));
+  const counts = createdCounts(events);
+  assertEquals(counts.size, 50 + created.length);
   assertEquals([...counts].filter(([, n]) => n > 1), []);
+  assertEquals(events.find((e) => e.type === "file.renamed")?.old_path, "old2.txt");
   await watcher.stop();
   await nc.close();
 });
