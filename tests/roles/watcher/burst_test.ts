@@ -9,13 +9,13 @@ import {
   tempDir,
 } from "./helpers.ts";
 
-const FILES = 20_000;
+const FILES = 50_000;
 
 async function createdPaths(nc: Parameters<typeof readEvents>[0]) {
   return createdCounts(await readEvents(nc));
 }
 
-Deno.test("watcher: a 20k-file burst (flat and in new nested dirs) is complete, no duplicate created", async () => {
+Deno.test("watcher: a 50k-file burst (flat and in new nested dirs) is complete, no duplicate created", async () => {
   await using server = await startNatsServer();
   const nc = await client(server.url);
   await createFilesStream(nc);
