@@ -157,6 +157,11 @@ roles:
   );
   for (let i = 0; i < 3000; i++) {
     await Deno.writeTextFile(`${root}/a${i}.txt`, `${i}`);
+    if (i === 1) {
+      // a0 and a1 are announced before the crash, so their change while down must be seen (a
+      // file created and deleted while nobody watched rightly gets no event at all).
+      await waitFor(async () => createdCounts(await readEvents(nc)).size >= 2, 30_000, "a0, a1");
+    }
     if (i === 1500) daemon.signal("SIGKILL");
   }
   await daemon.exit();
