@@ -23,6 +23,7 @@ import {
 } from "@nats-io/jetstream";
 import type { Config } from "../config/schema.ts";
 import type { PubAck, Publisher } from "./publisher.ts";
+import { isTransient } from "./leader_change.ts";
 
 /** The provenance headers of a dead letter. */
 export const DLQ_HEADERS = {
@@ -310,6 +311,8 @@ export async function ensureDlqStream(
       description: "jetport dead letters (roles.dlq_redriver)",
     });
   } catch (err) {
+    // No leader to answer right now (a cluster election): the caller retries; not a config error.
+    if (isTransient(err)) throw err;
     throw new DlqStreamError(
       `cannot create DLQ stream ${stream} on ${wanted}: ${(err as Error).message}` +
         (/overlap/i.test((err as Error).message)

@@ -9,6 +9,12 @@
  * (`advisory_stream: null`, or another stream already takes `$JS.EVENT.ADVISORY.>`) the role
  * listens on core NATS, and advisories sent while no jetport runs are lost: the server keeps no
  * list of the messages a consumer gave up on, so they cannot be recovered afterwards.
+ *
+ * On a cluster the advisory stream's consumer rides out leader changes (NATS-NOTES.md
+ * "Clusters"): it pulls again when its consumer elects a new leader, after two missed heartbeats
+ * or a 503, retries what an election makes fail (timeouts, no responders) within seconds instead
+ * of giving up on the advisory stream, and acks each advisory with the leader's confirmation, so
+ * an ack lost with a dying leader does not leave the advisory waiting for `ack_wait`.
  * @module
  */
 import {
@@ -16,6 +22,8 @@ import {
   type ConsumerMessages,
   DeliverPolicy,
   jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
@@ -29,6 +37,7 @@ import { advisoryStreamName, type DlqRedriverConfig } from "./config.ts";
 import { type DlqTarget, dlqTarget, ensureDlqStream } from "../../nats/dlq.ts";
 import { createPublisher, type Publisher } from "../../nats/publisher.ts";
 import { backoffDelay } from "../../nats/connection.ts";
+import { ackConfirmed, isTransient, onLeaderElected } from "../../nats/leader_change.ts";
 import { supports, versionAtLeast } from "../../nats/version.ts";
 import {
   type Advisory,
@@ -49,6 +58,15 @@ const DEPTH_INTERVAL = 5_000;
 const RETRY_DELAY = 5_000;
 /** How long a stream's `allow_direct` is trusted before it is read again. */
 const STREAM_INFO_TTL = 60_000;
+/** Pull expiry of the advisory consumer: heartbeats every 3 s, a lost pull noticed within ~6 s. */
+const PULL_EXPIRES = 6_000;
+/** An advisory iterator that ends sooner than this after it started is followed by a pause. */
+const MIN_ITERATOR_LIFE = 1000;
+/**
+ * How long the core-NATS backup waits for the advisory stream's path to capture an advisory
+ * before it captures it itself (the stream had no leader to store it).
+ */
+const BACKUP_DELAY = 10_000;
 const NANOS = 1_000_000;
 
 /** Creates the dlq_redriver role. */
@@ -94,6 +112,7 @@ export function createDlqRedriver(ctx: RoleContext): Role {
   const directCache = new Map<string, { direct: boolean; at: number }>();
   const knownSources = new Set(cfg.sources.map((s) => `${s.stream}/${s.consumer}`));
   const parkedLogged = new Set<number>();
+  const backupTimers = new Set<number>();
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -108,9 +127,11 @@ export function createDlqRedriver(ctx: RoleContext): Role {
   async function allowDirect(stream: string): Promise<boolean> {
     const cached = directCache.get(stream);
     if (cached && Date.now() - cached.at < STREAM_INFO_TTL) return cached.direct;
+    // A failed read (an election) is not cached: a wrong "no direct get" would send every read
+    // to the stream leader for a minute.
     const info = await jsm!.streams.info(stream).catch(() => undefined);
     const direct = info?.config.allow_direct === true;
-    directCache.set(stream, { direct, at: Date.now() });
+    if (info) directCache.set(stream, { direct, at: Date.now() });
     return direct;
   }
 
@@ -119,7 +140,7 @@ export function createDlqRedriver(ctx: RoleContext): Role {
   }
 
   /** Captures one advisory. Returns false when it should be retried later. */
-  async function handle(subject: string, data: Uint8Array): Promise<boolean> {
+  async function handle(subject: string, data: Uint8Array, backup = false): Promise<boolean> {
     let adv: Advisory;
     try {
       adv = parseAdvisory(subject, data);
@@ -131,7 +152,8 @@ export function createDlqRedriver(ctx: RoleContext): Role {
     const source = `${adv.stream}/${adv.consumer}`;
     const key = `${adv.stream}:${adv.seq}`;
     if (inDlq.has(key)) {
-      duplicates.inc({ source });
+      // The backup path finding what the advisory stream's path captured is the normal case.
+      if (!backup) duplicates.inc({ source });
       return true;
     }
     try {
@@ -142,7 +164,8 @@ export function createDlqRedriver(ctx: RoleContext): Role {
         return true;
       }
       captured.inc({ source, kind: adv.kind });
-      const what = res.originalFound ? "stored" : "original gone; stored provenance only";
+      const what = (res.originalFound ? "stored" : "original gone; stored provenance only") +
+        (backup ? " (from core NATS: the advisory stream did not store it)" : "");
       log.info(
         "dead message {stream} seq {seq} ({kind}, {deliveries} deliveries): {what} " +
           "as DLQ seq {dlqSeq}",
@@ -221,11 +244,20 @@ export function createDlqRedriver(ctx: RoleContext): Role {
     }
   }
 
-  /** Makes the advisory stream take exactly the sources' advisories. False when it cannot. */
+  /**
+   * Makes the advisory stream take exactly the sources' advisories. False when it cannot (another
+   * stream takes those subjects, no permission); throws what an election causes (timeouts, no
+   * leader), which is retried: falling back to core NATS for good would lose advisories.
+   */
   async function ensureAdvisoryStream(name: string): Promise<boolean> {
     const subjects = cfg.sources.flatMap((s) => advisorySubjects(s.stream, s.consumer));
     try {
-      const info = await jsm!.streams.info(name).catch(() => undefined);
+      const info = await jsm!.streams.info(name).catch((err) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
+          return undefined;
+        }
+        throw err;
+      });
       if (!info) {
         await jsm!.streams.add({
           name,
@@ -253,6 +285,7 @@ export function createDlqRedriver(ctx: RoleContext): Role {
       });
       return true;
     } catch (err) {
+      if (isTransient(err)) throw err;
       log.warn(
         "cannot keep advisories in stream {name}: {error}; listening on core NATS only, so " +
           "advisories sent while jetport is down are lost (set roles.dlq_redriver." +
@@ -263,35 +296,42 @@ export function createDlqRedriver(ctx: RoleContext): Role {
     }
   }
 
-  /** Reads the advisory stream until stopped, recreating the consumer if it goes away. */
-  async function consumeAdvisories(name: string) {
-    let failures = 0;
+  /**
+   * Reads the advisory stream until stopped: recreates the consumer if it goes away, pulls again
+   * after a consumer leader change. `ensured` false: the stream still has to be made sure of.
+   */
+  async function consumeAdvisories(name: string, ensured: boolean) {
+    let failures = ensured ? 0 : 1;
+    const stopLeaderWatch = onLeaderElected(nc!, name, CAPTURE_CONSUMER, () => {
+      if (!messages || stopping) return;
+      log.info("advisory consumer {name}/{consumer} has a new leader; pulling again", {
+        name,
+        consumer: CAPTURE_CONSUMER,
+      });
+      messages.close();
+    });
     while (!stopping) {
+      let startedAt = 0;
       try {
         if (failures > 0 && !await ensureAdvisoryStream(name)) throw new Error("stream unusable");
         const c = await js!.consumers.get(name, CAPTURE_CONSUMER);
-        const iter = await c.consume({ max_messages: 256 });
+        const iter = await c.consume({ max_messages: 256, expires: PULL_EXPIRES });
         messages = iter;
+        startedAt = Date.now();
         notReady = undefined;
         failures = 0;
-        (async () => {
-          for await (const s of iter.status()) {
-            if (["consumer_deleted", "consumer_not_found", "stream_not_found"].includes(s.type)) {
-              log.warn("advisory consumer {name}/{consumer} is gone ({what}); recreating it", {
-                name,
-                consumer: CAPTURE_CONSUMER,
-                what: s.type,
-              });
-              failures++;
-              iter.stop();
-              return;
-            }
-          }
-        })();
+        watchAdvisoryConsumer(name, iter).then((gone) => {
+          if (gone) failures++;
+        });
         for await (const msg of iter) await settle(msg);
+        const lived = Date.now() - startedAt;
+        if (!stopping && lived < MIN_ITERATOR_LIFE) await pause(MIN_ITERATOR_LIFE - lived);
       } catch (err) {
-        if (stopping) return;
-        const delay = backoffDelay(failures++, 1000, 30_000, 250);
+        if (stopping) break;
+        // An election takes seconds: retry those errors often.
+        const delay = isTransient(err)
+          ? backoffDelay(failures++, 500, 4000, 250)
+          : backoffDelay(failures++, 1000, 30_000, 250);
         notReady = `advisory capture unavailable: ${(err as Error).message}`;
         log.warn("advisory capture unavailable: {error}; trying again in {delay} ms", {
           error: (err as Error).message,
@@ -302,6 +342,34 @@ export function createDlqRedriver(ctx: RoleContext): Role {
         messages = undefined;
       }
     }
+    stopLeaderWatch();
+  }
+
+  /**
+   * Ends `iter` when its consumer is gone (resolves true: recreate it) or its pull was lost with
+   * a consumer leader (two missed heartbeats, or a 503 while no leader answers).
+   */
+  async function watchAdvisoryConsumer(name: string, iter: ConsumerMessages): Promise<boolean> {
+    const what = { name, consumer: CAPTURE_CONSUMER };
+    for await (const s of iter.status()) {
+      if (["consumer_deleted", "consumer_not_found", "stream_not_found"].includes(s.type)) {
+        log.warn("advisory consumer {name}/{consumer} is gone ({type}); recreating it", {
+          ...what,
+          type: s.type,
+        });
+        iter.close();
+        return true;
+      }
+      if (s.type === "heartbeats_missed" || s.type === "no_responders") {
+        log.warn("advisory consumer {name}/{consumer}: {type}; pulling again", {
+          ...what,
+          type: s.type,
+        });
+        iter.close();
+        return false;
+      }
+    }
+    return false;
   }
 
   async function settle(msg: JsMsg) {
@@ -309,28 +377,56 @@ export function createDlqRedriver(ctx: RoleContext): Role {
       msg.nak();
       return;
     }
-    if (await handle(msg.subject, msg.data)) msg.ack();
-    else msg.nak(RETRY_DELAY);
+    if (!await handle(msg.subject, msg.data)) {
+      msg.nak(RETRY_DELAY);
+      return;
+    }
+    // Confirmed by the consumer's leader: an ack lost with a dying leader would hold the advisory
+    // until ack_wait (and capture it again, as a duplicate, after that).
+    const ok = await ackConfirmed(nc!, msg, { signal: stopSignal.signal });
+    if (!ok && !stopping) {
+      log.warn(
+        "ack of advisory {subject} not confirmed; it is captured again (a duplicate) " +
+          "after ack_wait",
+        { subject: msg.subject },
+      );
+    }
   }
 
-  /** Fallback: core subscriptions, one capture at a time, retried a few times on failure. */
-  function subscribeAdvisories() {
+  /**
+   * Core subscriptions to the sources' advisories, one capture at a time, retried a few times on
+   * failure. As the fallback (no advisory stream) they capture at once. Beside the advisory
+   * stream (`backup`) they catch what the stream could not store: an advisory sent while the
+   * stream elects a leader is not retried by the server, it is simply gone. Each is captured
+   * after {@link BACKUP_DELAY} unless the stream's path captured it meanwhile.
+   */
+  function subscribeAdvisories(backup: boolean) {
     let chain = Promise.resolve();
     for (const s of cfg.sources) {
       for (const subject of advisorySubjects(s.stream, s.consumer)) {
         subs.push(nc!.subscribe(subject, {
           queue: CAPTURE_CONSUMER,
           callback: (_err, msg) => {
-            chain = chain.then(async () => {
-              for (let attempt = 0; attempt < 5 && !stopping; attempt++) {
-                if (await handle(msg.subject, msg.data)) return;
-                await pause(backoffDelay(attempt, 500, 10_000, 100));
-              }
-              log.error("gave up capturing advisory {subject}: {data}", {
-                subject: msg.subject,
-                data: msg.string(),
+            if (!backup) enqueue();
+            else {
+              const timer = setTimeout(() => {
+                backupTimers.delete(timer);
+                enqueue();
+              }, BACKUP_DELAY);
+              backupTimers.add(timer);
+            }
+            function enqueue() {
+              chain = chain.then(async () => {
+                for (let attempt = 0; attempt < 5 && !stopping; attempt++) {
+                  if (await handle(msg.subject, msg.data, backup)) return;
+                  await pause(backoffDelay(attempt, 500, 10_000, 100));
+                }
+                log.error("gave up capturing advisory {subject}: {data}", {
+                  subject: msg.subject,
+                  data: msg.string(),
+                });
               });
-            });
+            }
           },
         }));
       }
@@ -339,7 +435,7 @@ export function createDlqRedriver(ctx: RoleContext): Role {
       while (!stopping) await pause(1000);
       await chain;
     })());
-    notReady = undefined;
+    if (!backup) notReady = undefined;
   }
 
   async function refreshDepth() {
@@ -416,6 +512,24 @@ export function createDlqRedriver(ctx: RoleContext): Role {
     }
   }
 
+  let ensured = false;
+  /**
+   * At start: true when the advisory stream is usable, or may be once the cluster answers (an
+   * election now: the capture loop makes sure of it then); false when it cannot be used.
+   */
+  async function ensureOrLater(name: string): Promise<boolean> {
+    try {
+      ensured = await ensureAdvisoryStream(name);
+      return ensured;
+    } catch (err) {
+      log.warn("advisory stream {name} not reachable yet: {error}; retrying in the background", {
+        name,
+        error: (err as Error).message,
+      });
+      return true;
+    }
+  }
+
   return {
     name: "dlq_redriver",
     async start() {
@@ -435,14 +549,15 @@ export function createDlqRedriver(ctx: RoleContext): Role {
       if (cfg.sources.length === 0) {
         log.info("no sources: only direct DLQ entries from jetport's roles are kept");
         notReady = undefined;
-      } else if (advisoryStream && await ensureAdvisoryStream(advisoryStream)) {
+      } else if (advisoryStream && await ensureOrLater(advisoryStream)) {
         log.info("capturing dead messages of {sources} via advisory stream {name}", {
           sources: [...cfg.sources.map((s) => `${s.stream}/${s.consumer}`)].join(", "),
           name: advisoryStream,
         });
-        loops.push(consumeAdvisories(advisoryStream));
+        loops.push(consumeAdvisories(advisoryStream, ensured));
+        subscribeAdvisories(true);
       } else {
-        subscribeAdvisories();
+        subscribeAdvisories(false);
         log.info("capturing dead messages of {sources} (core NATS advisories)", {
           sources: cfg.sources.map((s) => `${s.stream}/${s.consumer}`).join(", "),
         });
@@ -455,6 +570,7 @@ export function createDlqRedriver(ctx: RoleContext): Role {
       stopping = true;
       stopSignal.abort();
       timers.forEach((t) => clearInterval(t));
+      backupTimers.forEach((t) => clearTimeout(t));
       // The advisory in hand is captured and acked; those behind it are given back (nak).
       messages?.close();
       for (const sub of subs) sub.unsubscribe();

@@ -4,6 +4,14 @@
  * Bad messages go to the DLQ (or are terminated with a logged reason) and the role keeps going.
  * A consumer deleted under it is recreated; while the stream or server is away it waits, says so
  * in the log and in `/readyz`.
+ *
+ * On a cluster (NATS-NOTES.md "Clusters") the consumer's leader can die with a pull request and
+ * the last acks in its hands. The monitor pulls again as soon as a new leader is elected (its
+ * advisory), or after two missed heartbeats, or at once after a 503; errors an election causes
+ * (timeouts, no responders, "temporarily unavailable") are retried within seconds, never fatal;
+ * and the stream sequences written but not yet below the consumer's ack floor are remembered:
+ * their acks are sent again after a leader change (or when the floor stops moving), and a
+ * redelivery of one of them is acked without writing its line twice.
  * @module
  */
 import {
@@ -23,13 +31,31 @@ import { openRotatingFile, type RotatingFile } from "../../platform/rotating_fil
 import { nakAfter, terminate } from "../../nats/ack.ts";
 import { deadLetter, type DlqTarget, dlqTarget } from "../../nats/dlq.ts";
 import { backoffDelay } from "../../nats/connection.ts";
+import { ackSubject, isTransient, onLeaderElected, reack } from "../../nats/leader_change.ts";
 
 /** How often consumer info is read (lag metric, reachability, resume point). */
 const INFO_INTERVAL = 5_000;
 /** Redelivery delay for messages whose line could not be written, or whose DLQ copy failed. */
 const RETRY_DELAY = 5_000;
-/** Pull request expiry; heartbeats are half of it, so a lost consumer shows within ~10 s. */
-const PULL_EXPIRES = 10_000;
+/**
+ * Pull request expiry; heartbeats are half of it, so a pull lost with its consumer leader shows
+ * as two missed heartbeats within ~6 s (when no leader-elected advisory said so first).
+ */
+const PULL_EXPIRES = 6_000;
+/** Most written-but-unconfirmed sequences remembered (oldest forgotten first). */
+const UNCONFIRMED_MAX = 100_000;
+/** Times an unconfirmed ack is sent again before it is forgotten (another instance may hold the floor). */
+const MAX_REACKS = 3;
+/** An iterator that ends sooner than this after it started is followed by a short pause. */
+const MIN_ITERATOR_LIFE = 1000;
+
+/** An event written to the log and acked, whose ack the consumer's ack floor does not show yet. */
+interface Unconfirmed {
+  /** The ack subject of its latest delivery. */
+  reply: string;
+  /** Times the ack was sent again. */
+  reacks: number;
+}
 
 /** Creates the monitor role. */
 export function createMonitor(ctx: RoleContext): Role {
@@ -54,6 +80,14 @@ export function createMonitor(ctx: RoleContext): Role {
   const lag = m.gauge("monitor_consumer_lag", "Messages in the stream not yet delivered");
   const ackPending = m.gauge("monitor_ack_pending", "Messages delivered and not yet acked");
   const flushSeconds = m.histogram("monitor_flush_seconds", "Time to write and flush a batch");
+  const skippedRedeliveries = m.counter(
+    "monitor_redeliveries_skipped_total",
+    "Redelivered events whose line was already written (their ack was lost): acked, not rewritten",
+  );
+  const reacks = m.counter(
+    "monitor_reacks_total",
+    "Acks sent again after a consumer leader change (or a stuck ack floor)",
+  );
 
   let file: RotatingFile | undefined;
   let messages: ConsumerMessages | undefined;
@@ -65,6 +99,10 @@ export function createMonitor(ctx: RoleContext): Role {
   let seenConsumer = false; // the consumer existed during this run (missing now = deleted)
   let js: JetStreamClient | undefined;
   let wake: (() => void) | undefined; // ends a retry pause early (stop)
+  /** Stream seq → ack subject of events written and acked above the last known ack floor. */
+  const unconfirmed = new Map<number, Unconfirmed>();
+  let lastFloor = -1; // ack floor at the previous info poll (a floor that stops moving → re-ack)
+  let stopLeaderWatch: (() => void) | undefined;
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -81,6 +119,32 @@ export function createMonitor(ctx: RoleContext): Role {
       ? jsonLine(ev, { stream, seq: msg.seq, subject: msg.subject }, received)
       : textLine(ev, received);
   };
+
+  /** Keeps `msg`'s ack subject until the consumer's ack floor passes it. */
+  function remember(msg: JsMsg): void {
+    const reply = ackSubject(msg);
+    if (!reply) return;
+    unconfirmed.set(msg.seq, { reply, reacks: 0 });
+    if (unconfirmed.size > UNCONFIRMED_MAX) unconfirmed.delete(unconfirmed.keys().next().value!);
+  }
+
+  /** Sends every remembered ack again (no-ops for the ones the server has). */
+  function reackUnconfirmed(why: string): void {
+    const nc = ctx.nats.current();
+    if (!nc || unconfirmed.size === 0) return;
+    let n = 0;
+    for (const [seq, entry] of unconfirmed) {
+      reack(nc, entry.reply);
+      n++;
+      if (++entry.reacks >= MAX_REACKS) unconfirmed.delete(seq);
+    }
+    reacks.inc(labels, n);
+    log.info("{why}: sent {n} acks of {where} again (those its old leader may have lost)", {
+      why,
+      n,
+      where,
+    });
+  }
 
   /** Dead-letters (or terminates) a message that is not a file event. */
   async function reject(msg: JsMsg, reason: string): Promise<void> {
@@ -127,6 +191,14 @@ export function createMonitor(ctx: RoleContext): Role {
     const written: JsMsg[] = [];
     const bad: [JsMsg, string][] = [];
     for (const msg of batch) {
+      const earlier = unconfirmed.get(msg.seq);
+      if (earlier) {
+        // Written and acked before, but the ack died with a consumer leader: ack, do not rewrite.
+        earlier.reply = ackSubject(msg) ?? earlier.reply;
+        msg.ack();
+        skippedRedeliveries.inc(labels);
+        continue;
+      }
       try {
         file!.write(format(msg, received));
         written.push(msg);
@@ -150,7 +222,10 @@ export function createMonitor(ctx: RoleContext): Role {
       }
       flushSeconds.observe((performance.now() - t0) / 1000, labels);
       // Only now is every line in the file: acks may go out (batched on the socket).
-      for (const msg of written) msg.ack();
+      for (const msg of written) {
+        msg.ack();
+        remember(msg);
+      }
       linesWritten.inc(labels, written.length);
       acked.inc(labels, written.length);
     }
@@ -186,6 +261,12 @@ export function createMonitor(ctx: RoleContext): Role {
           log.warn("consumer {where} is gone ({what}); recreating it", { where, what: s.type });
           iter.close();
           return;
+        case "no_responders":
+          // Nobody leads the consumer right now (election): pull again once someone does.
+          notReady = `consumer ${where} has no leader`;
+          log.warn("consumer {where} has no leader (503); pulling again", { where });
+          iter.close();
+          return;
         case "heartbeats_missed":
           notReady = `no heartbeats from consumer ${where}`;
           log.warn("missed {count} heartbeats from consumer {where}; pulling again", {
@@ -208,7 +289,16 @@ export function createMonitor(ctx: RoleContext): Role {
   async function pollInfo(jsm: JetStreamManager): Promise<void> {
     try {
       const info = await jsm.consumers.info(stream, consumer);
-      ackFloor = Math.max(ackFloor, info.ack_floor.stream_seq);
+      const floor = info.ack_floor.stream_seq;
+      ackFloor = Math.max(ackFloor, floor);
+      for (const seq of unconfirmed.keys()) if (seq <= floor) unconfirmed.delete(seq);
+      // A floor stuck below acks sent a whole poll ago: they were lost (a leader change the
+      // advisory did not tell), or another instance holds the floor; re-acking is harmless.
+      const stuck = floor === lastFloor && info.num_ack_pending > 0;
+      lastFloor = floor;
+      if (stuck && [...unconfirmed.values()].some((e) => e.reacks === 0)) {
+        reackUnconfirmed(`ack floor of ${where} stuck at ${floor}`);
+      }
       lag.set(info.num_pending, labels);
       ackPending.set(info.num_ack_pending, labels);
       if (messages) notReady = undefined;
@@ -220,9 +310,16 @@ export function createMonitor(ctx: RoleContext): Role {
   /** Ensures the consumer, consumes until the iterator ends, and again, until stopped. */
   async function run(): Promise<void> {
     let failures = 0;
+    let iterations = 0;
     while (!stopping) {
+      let startedAt = 0;
       try {
         const nc = await ctx.nats.ready;
+        stopLeaderWatch ??= onLeaderElected(nc, stream, consumer, () => {
+          if (!messages || stopping) return;
+          log.info("consumer {where} has a new leader; pulling again", { where });
+          messages.close();
+        });
         const jsm = await jetstreamManager(nc);
         js = jetstream(nc);
         const resumeAt = seenConsumer && ackFloor > 0 ? ackFloor + 1 : undefined;
@@ -247,7 +344,10 @@ export function createMonitor(ctx: RoleContext): Role {
         const c = await js.consumers.get(stream, consumer);
         const iter = await c.consume({ max_messages: cfg.batch, expires: PULL_EXPIRES });
         messages = iter;
+        startedAt = Date.now();
         if (failures > 0) log.info("consuming {where} again", { where });
+        // Any pull after the first may follow a leader change: the old leader may have lost acks.
+        if (iterations++ > 0) reackUnconfirmed(`pulling ${where} again`);
         failures = 0;
         notReady = undefined;
         clearInterval(infoTimer);
@@ -260,6 +360,9 @@ export function createMonitor(ctx: RoleContext): Role {
           iter.close();
         });
         if (!await drain(iter)) return;
+        // Ended at once (503 right after a pull): give the election a moment.
+        const lived = Date.now() - startedAt;
+        if (!stopping && lived < MIN_ITERATOR_LIFE) await pause(MIN_ITERATOR_LIFE - lived);
       } catch (err) {
         if (stopping) return;
         if (err instanceof DurableError && err.code === "PUSH_CONSUMER") {
@@ -267,11 +370,16 @@ export function createMonitor(ctx: RoleContext): Role {
           ctx.crash(err);
           return;
         }
-        const delay = backoffDelay(failures++, 1000, 30_000, 250);
+        // An election takes seconds: retry those errors often; a missing stream may take long.
+        const transient = isTransient(err);
+        const delay = transient
+          ? backoffDelay(failures++, 500, 4000, 250)
+          : backoffDelay(failures++, 1000, 30_000, 250);
         notReady = `consumer ${where} unavailable: ${(err as Error).message}`;
-        log.warn("consumer {where} unavailable: {error}; trying again in {delay} ms", {
+        log.warn("consumer {where} unavailable: {error}{hint}; trying again in {delay} ms", {
           where,
           error: (err as Error).message,
+          hint: transient ? " (a leader election or a node restarting?)" : "",
           delay,
         });
         await pause(delay);
@@ -300,6 +408,7 @@ export function createMonitor(ctx: RoleContext): Role {
     async stop(deadline) {
       stopping = true;
       clearInterval(infoTimer);
+      stopLeaderWatch?.();
       wake?.();
       // Ends the iterator after what it already holds: the batch in hand is written, flushed and
       // acked; messages behind it are naked by the loop.

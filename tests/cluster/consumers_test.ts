@@ -1,0 +1,270 @@
+/**
+ * The consuming roles on a three-node cluster while the node leading their consumer or stream is
+ * killed -9 and restarted: the monitor keeps writing (every event once, nothing left unacked: the
+ * consumer's ack_wait is 5 minutes, so a lost ack or a message lost in flight would hold the test
+ * past its wait), and DLQ capture keeps capturing after the leader of the source stream or of its
+ * advisory stream is killed.
+ */
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { AckPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { assert, assertEquals, waitFor } from "../helpers/assert.ts";
+import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
+import { configSchema } from "../../src/config/schema.ts";
+import { Registry } from "../../src/http/metrics.ts";
+import { openConnection } from "../../src/nats/connection.ts";
+import { createPublisher, type Publisher } from "../../src/nats/publisher.ts";
+import { logger, setupLogging } from "../../src/platform/logging.ts";
+import type { RoleFactory } from "../../src/roles/role.ts";
+import { createMonitor } from "../../src/roles/monitor/monitor.ts";
+import { createDlqRedriver } from "../../src/roles/dlq_redriver/role.ts";
+import { runConsumer } from "../roles/dlq_redriver/helpers.ts";
+
+if (Deno.env.get("JETPORT_TEST_LOG")) {
+  await setupLogging({ level: "info", format: "text", rotate: { max_size: 0, keep: 0 } });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const NANOS = 1_000_000;
+
+/** Runs one role in-process against every node of `cluster`. */
+async function startRole(
+  cluster: NatsCluster,
+  name: string,
+  factory: RoleFactory,
+  section: unknown,
+): Promise<{ metrics: Registry } & AsyncDisposable> {
+  const config = configSchema.parse({
+    nats: { servers: cluster.urls, reconnect: { wait: "100ms", max_wait: "1s", jitter: "100ms" } },
+    roles: { [name]: section },
+  });
+  const metrics = new Registry();
+  const nats = openConnection(config.nats, metrics);
+  await nats.ready;
+  const role = factory({
+    config,
+    nats,
+    metrics,
+    log: logger(name),
+    crash: (err) => console.error(`${name} crashed:`, err),
+  });
+  await role.start();
+  return {
+    metrics,
+    async [Symbol.asyncDispose]() {
+      await role.stop(Date.now() + 5000);
+      await nats.drain();
+    },
+  };
+}
+
+/** A client that follows the cluster (reconnects to whichever node is up). */
+async function clusterClient(cluster: NatsCluster): Promise<
+  { nc: NatsConnection; jsm: JetStreamManager; pub: Publisher } & AsyncDisposable
+> {
+  const nc = await connect({
+    servers: cluster.urls,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
+  const pub = createPublisher(nc, { window: 128, ackTimeout: 1000, deadline: 60_000 });
+  return {
+    nc,
+    jsm: await jetstreamManager(nc),
+    pub,
+    async [Symbol.asyncDispose]() {
+      await pub.close(Date.now() + 2000);
+      await nc.close();
+    },
+  };
+}
+
+/** Kills `node`, restarts it `downMs` later, and waits until `resumed()` says work goes on. */
+async function killAndRestart(
+  cluster: NatsCluster,
+  node: string,
+  downMs: number,
+  resumed: () => Promise<boolean>,
+  what: string,
+) {
+  await cluster.kill(node);
+  await sleep(downMs);
+  await cluster.restart(node);
+  await waitFor(resumed, 30_000, what);
+}
+
+Deno.test("cluster: the monitor keeps writing while its consumer's and its stream's leaders are killed -9", async () => {
+  await using cluster = await startNatsCluster();
+  await using c = await clusterClient(cluster);
+  await c.jsm.streams.add({ name: "FILES", subjects: ["file.events"], num_replicas: 3 });
+  await c.jsm.consumers.add("FILES", {
+    durable_name: "file-monitor",
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 300_000 * NANOS,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-cluster-" });
+  const log = `${dir}/storage_monitor.log`;
+  await using monitor = await startRole(cluster, "monitor", createMonitor, {
+    output: { path: log, fsync: false },
+  });
+
+  let sent = 0;
+  let producing = true;
+  const failures: string[] = [];
+  const producer = (async () => {
+    while (producing) {
+      for (let k = 0; k < 20; k++) {
+        await c.pub.room();
+        const i = sent++;
+        const event = { operation: "added", path: `f${i}.txt`, root: "r", size: i };
+        c.pub.publish({ subject: "file.events", data: JSON.stringify(event), msgId: `e-${i}` })
+          .catch((err) => failures.push(err.message));
+      }
+      await sleep(40);
+    }
+  })();
+  const lines = async () => (await Deno.readTextFile(log).catch(() => "")).split("\n").length - 1;
+  const moreThan = (n: number) => async () => (await lines()) > n + 200;
+
+  await waitFor(moreThan(0), 20_000, "first lines");
+  const consumerLeader = (await c.jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
+  assert(consumerLeader, "the consumer has a leader");
+  await killAndRestart(
+    cluster,
+    consumerLeader,
+    3000,
+    moreThan(sent),
+    "writing after consumer leader kill",
+  );
+  const streamLeader = await waitFor(() => cluster.streamLeader("FILES"), 10_000, "stream leader");
+  await killAndRestart(
+    cluster,
+    streamLeader,
+    3000,
+    moreThan(sent),
+    "writing after stream leader kill",
+  );
+  producing = false;
+  await producer;
+  await c.pub.flush();
+  assertEquals(failures, []);
+
+  // Every event written and acked: nothing waits for the 5-minute ack_wait.
+  await waitFor(
+    async () => {
+      const info = await c.jsm.consumers.info("FILES", "file-monitor");
+      return info.num_pending === 0 && info.num_ack_pending === 0 &&
+        info.delivered.stream_seq === sent;
+    },
+    30_000,
+    `all ${sent} events delivered and acked`,
+  ).catch(async (err) => {
+    const i = await c.jsm.consumers.info("FILES", "file-monitor");
+    throw new Error(
+      `${err.message}: ${i.num_pending} pending, ${i.num_ack_pending} unacked, delivered ` +
+        `${i.delivered.stream_seq}, ack floor ${i.ack_floor.stream_seq}, ${await lines()} lines`,
+    );
+  });
+  const metric = (name: string) =>
+    monitor.metrics.counter(name, "").get({ stream: "FILES", consumer: "file-monitor" });
+  console.log(
+    `${sent} events; acks sent again: ${metric("monitor_reacks_total")}, redeliveries not ` +
+      `rewritten: ${metric("monitor_redeliveries_skipped_total")}`,
+  );
+  const counts = new Map<string, number>();
+  for (const m of (await Deno.readTextFile(log)).matchAll(/ File ADDED: r\/(f\d+\.txt),/g)) {
+    counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+  }
+  const missing = [];
+  for (let i = 0; i < sent; i++) if (!counts.has(`f${i}.txt`)) missing.push(i);
+  assertEquals(missing, [], "every event written");
+  assertEquals([...counts].filter(([, n]) => n > 1), [], "no event written twice");
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** A source stream whose consumer terminates every message, and a DLQ role capturing them. */
+async function dlqSetup(cluster: NatsCluster, c: Awaited<ReturnType<typeof clusterClient>>) {
+  await c.jsm.streams.add({ name: "UPLOADS", subjects: ["up.>"], num_replicas: 3 });
+  await c.jsm.consumers.add("UPLOADS", {
+    durable_name: "worker",
+    ack_policy: AckPolicy.Explicit,
+    max_deliver: 3,
+  });
+  const worker = await runConsumer(c.nc, "UPLOADS", "worker", () => "term");
+  const role = await startRole(cluster, "dlq_redriver", createDlqRedriver, {
+    dlq_stream: "DLQ",
+    replicas: 3,
+    sources: [{ stream: "UPLOADS", consumer: "worker" }],
+  });
+  let published = 0;
+  const publishBad = async (n: number) => {
+    for (let k = 0; k < n; k++) {
+      const i = published++;
+      await c.pub.publish({ subject: `up.${i}`, data: `bad ${i}`, msgId: `bad-${i}` });
+    }
+  };
+  const inDlq = async () => (await c.jsm.streams.info("DLQ")).state.messages;
+  return { worker, role, publishBad, inDlq, published: () => published };
+}
+
+/** Where the dead messages are: for a failure message. */
+async function dlqState(jsm: JetStreamManager): Promise<string> {
+  const part = async (what: string, f: () => Promise<unknown>) =>
+    `${what}: ${JSON.stringify(await f().catch((e) => e.message))}`;
+  const consumer = async (stream: string, name: string) => {
+    const i = await jsm.consumers.info(stream, name);
+    return {
+      delivered: i.delivered.stream_seq,
+      ackFloor: i.ack_floor.stream_seq,
+      pending: i.num_pending,
+      unacked: i.num_ack_pending,
+      leader: i.cluster?.leader,
+    };
+  };
+  const stream = async (name: string) => {
+    const i = await jsm.streams.info(name);
+    return { messages: i.state.messages, last: i.state.last_seq, leader: i.cluster?.leader };
+  };
+  return [
+    await part("UPLOADS", () => stream("UPLOADS")),
+    await part("worker", () => consumer("UPLOADS", "worker")),
+    await part("DLQ_ADVISORIES", () => stream("DLQ_ADVISORIES")),
+    await part("capture", () => consumer("DLQ_ADVISORIES", "jetport-dlq-capture")),
+    await part("DLQ", () => stream("DLQ")),
+  ].join("; ");
+}
+
+for (const victim of ["UPLOADS", "DLQ_ADVISORIES"]) {
+  Deno.test(`cluster: DLQ capture keeps capturing after the ${victim} leader is killed -9`, async () => {
+    await using cluster = await startNatsCluster();
+    await using c = await clusterClient(cluster);
+    const s = await dlqSetup(cluster, c);
+    await using _role = s.role;
+    try {
+      await s.publishBad(10);
+      await waitFor(async () => (await s.inDlq()) === 10, 30_000, "10 captured before");
+      const leader = await waitFor(() => cluster.streamLeader(victim), 10_000, "leader");
+      await cluster.kill(leader);
+      await sleep(3000);
+      await cluster.restart(leader);
+      // Terminated after the election: the advisories reach the (new) advisory stream leader.
+      await s.publishBad(10);
+      await waitFor(async () => (await s.inDlq()) === 20, 30_000, "20 captured after the kill")
+        .catch(async (err) => {
+          throw new Error(`${err.message}; ${await dlqState(c.jsm)}`);
+        });
+      const info = await c.jsm.consumers.info("DLQ_ADVISORIES", "jetport-dlq-capture");
+      await waitFor(
+        async () => {
+          const i = await c.jsm.consumers.info("DLQ_ADVISORIES", "jetport-dlq-capture");
+          return i.num_pending === 0 && i.num_ack_pending === 0;
+        },
+        30_000,
+        `capture consumer drained (was ${info.num_pending} pending, ${info.num_ack_pending} unacked)`,
+      );
+      assertEquals(await s.inDlq(), s.published());
+    } finally {
+      await s.worker();
+    }
+  });
+}
