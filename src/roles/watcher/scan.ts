@@ -7,7 +7,7 @@
  * @module
  */
 import type { PathFilter } from "./filter.ts";
-import { type FileState, lstatState, toFileState } from "./state.ts";
+import { type FileState, lstatState } from "./state.ts";
 
 const YIELD_EVERY = 500;
 
@@ -20,7 +20,9 @@ export function absPath(root: string, rel: string): string {
  * Walks the directory `rel` (relative to `root`, "" for the root) and, when `recursive`,
  * everything below it. For each directory listed, `onDir(dir, found)` gets path → state of its
  * subdirectories and of the files the filter accepts; a directory that vanished before it could
- * be listed is reported empty.
+ * be listed is reported empty. A directory or file that cannot be read (permissions) goes to
+ * `onUnreadable` and is skipped (an entry whose `lstat` failed is reported with the state that
+ * `onUnreadable` returns, if any): one such entry must not stop the scan of everything else.
  */
 export async function walkTree(
   root: string,
@@ -28,6 +30,7 @@ export async function walkTree(
   filter: PathFilter,
   recursive: boolean,
   onDir: (dir: string, found: Map<string, FileState>) => void | Promise<void>,
+  onUnreadable: (path: string, error: Error) => FileState | undefined,
 ): Promise<void> {
   const stack = [rel];
   let count = 0;
@@ -39,22 +42,22 @@ export async function walkTree(
       entries = [...Deno.readDirSync(absPath(root, dir))];
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
-        throw err;
+        onUnreadable(dir, err as Error);
+        continue;
       }
     }
     for (const entry of entries) {
       const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
-      if (entry.isDirectory) {
-        if (!filter.dir(path)) continue;
-        const state = lstatState(absPath(root, path));
-        if (!state) continue;
-        found.set(path, state);
-        if (recursive) stack.push(path);
-      } else if (filter.file(path)) {
+      if (entry.isDirectory ? filter.dir(path) : filter.file(path)) {
+        let state: FileState | null = null;
         try {
-          found.set(path, toFileState(Deno.lstatSync(absPath(root, path))));
+          state = lstatState(absPath(root, path));
         } catch (err) {
-          if (!(err instanceof Deno.errors.NotFound)) throw err;
+          state = onUnreadable(path, err as Error) ?? null;
+        }
+        if (state) {
+          found.set(path, state);
+          if (state.dir && recursive) stack.push(path);
         }
       }
       if (++count % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));

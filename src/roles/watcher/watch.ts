@@ -56,8 +56,6 @@ export interface WatchRunner {
   start(): Promise<void>;
   /** Stops watching and saves the snapshot. */
   stop(): Promise<void>;
-  /** Files and directories known. */
-  readonly size: number;
   /** The root as watched (symlinks resolved), once started. */
   readonly root: string;
 }
@@ -82,7 +80,7 @@ const CHUNK = 256;
  * True when the OS refuses more watches: inotify's `max_user_watches` (ENOSPC, which Deno reports
  * as "OS file watch limit reached.") or `max_user_instances` (EMFILE).
  */
-export function isWatchLimit(err: unknown): boolean {
+function isWatchLimit(err: unknown): boolean {
   return /watch limit|os error 28|no space left|os error 24|too many open files/i
     .test(String((err as Error)?.message ?? err));
 }
@@ -115,7 +113,6 @@ export function createWatch(options: WatchOptions): WatchRunner {
   let lastRescan = 0;
   let lastSave = 0;
   let unsaved = false;
-  let initial = false;
   // Files found by a fresh start that were still being written: announced later, still initial.
   const initialPending = new Set<string>();
   let cookieAt = 0;
@@ -126,8 +123,21 @@ export function createWatch(options: WatchOptions): WatchRunner {
   let burstCount = 0;
   let burstPending = false;
   let reopenAttempt = 0;
+  // Paths that could not be read, logged once each (a scan every poll_interval must not spam).
+  const unreadable = new Set<string>();
 
   const probe = (rel: string) => lstatState(absPath(root, rel));
+
+  /** Logs (once per path) an entry that cannot be read; it keeps its last known state. */
+  function onUnreadable(rel: string, err: Error) {
+    if (unreadable.has(rel)) return;
+    unreadable.add(rel);
+    log.warn("watch {watch}: cannot read {path} ({error}); it keeps its last known state", {
+      watch: watch.name,
+      path: absPath(root, rel),
+      error: err.message,
+    });
+  }
 
   function relative(path: string): string | undefined {
     if (path === root) return "";
@@ -181,7 +191,10 @@ export function createWatch(options: WatchOptions): WatchRunner {
 
   async function pump(w: Deno.FsWatcher) {
     try {
-      for await (const event of w) onEvent(event);
+      for await (const event of w) {
+        reopenAttempt = 0;
+        onEvent(event);
+      }
       if (!stopped) throw new Error("the watcher ended");
     } catch (err) {
       if (stopped) return;
@@ -258,7 +271,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
     fresh = false,
     visited?: Set<string>,
   ) {
-    await walkTree(root, rel, filter, watch.recursive, async (dir, found) => {
+    const listed = async (dir: string, found: Map<string, FileState>) => {
       visited?.add(dir);
       for (const path of tree.children(dir)) if (!found.has(path)) observed.set(path, null);
       for (const [path, state] of found) {
@@ -271,6 +284,11 @@ export function createWatch(options: WatchOptions): WatchRunner {
         }
       }
       if (observed.size >= CHUNK) await apply(observed, now, fresh);
+    };
+    await walkTree(root, rel, filter, watch.recursive, listed, (path, err) => {
+      visited?.add(path); // a directory that cannot be listed: what was below it stays
+      onUnreadable(path, err);
+      return tree.snapshot.get(path); // a file that cannot be stat'ed: not gone
     });
   }
 
@@ -344,7 +362,13 @@ export function createWatch(options: WatchOptions): WatchRunner {
       dirty.delete(rel);
       const earlier = unsettled.get(rel);
       unsettled.delete(rel);
-      const state = probe(rel);
+      let state: FileState | null;
+      try {
+        state = probe(rel);
+      } catch (err) {
+        onUnreadable(rel, err as Error);
+        continue;
+      }
       const prev = tree.snapshot.get(rel);
       if (state === null) {
         if (prev) observed.set(rel, null);
@@ -446,9 +470,6 @@ export function createWatch(options: WatchOptions): WatchRunner {
   }
 
   return {
-    get size() {
-      return tree.snapshot.size;
-    },
     get root() {
       return root;
     },
@@ -465,7 +486,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       // The watcher first: changes made during the initial scan are then caught as events.
       openWatcher();
       const saved = await loadSnapshot(options.snapshotPath, root);
-      initial = saved === undefined;
+      const initial = saved === undefined;
       const snapshot = saved?.snapshot ?? createSnapshot();
       // Events published after the snapshot was saved: their changes are part of what consumers
       // know, so the diff must start from them (else a deletion while down would go unseen).

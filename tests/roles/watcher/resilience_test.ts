@@ -1,4 +1,4 @@
-import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
+import { assertEquals, waitFor } from "../../helpers/assert.ts";
 import { freePort, startNatsServer } from "../../helpers/nats_server.ts";
 import { startDaemon } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
