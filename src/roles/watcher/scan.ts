@@ -1,67 +1,79 @@
 /**
  * Walks a tree with `lstat` (symlinks are recorded, never followed, so a scan cannot leave the
- * root), skipping what the filter excludes, one directory at a time: the caller sees each
- * directory's entries and can act on them before the next, so a scan of 100k files never holds
- * 100k states. It yields to the event loop every few hundred entries so acks and watch events
- * keep flowing during a scan of a large tree.
+ * root), skipping what the filter excludes, one directory at a time and, within a directory,
+ * a slice of entries at a time: the caller acts on each slice before the next is read, so a scan
+ * of a directory of 100k files never holds 100k states. It yields to the event loop between
+ * slices so acks and watch events keep flowing during a scan of a large tree.
  * @module
  */
 import type { PathFilter } from "./filter.ts";
 import { type FileState, lstatState } from "./state.ts";
 
-const YIELD_EVERY = 500;
+/** Entries `lstat`ed per slice. */
+const SLICE = 256;
 
 /** Joins a root and a relative path. */
 export function absPath(root: string, rel: string): string {
   return rel === "" ? root : `${root}/${rel}`;
 }
 
-/**
- * Walks the directory `rel` (relative to `root`, "" for the root) and, when `recursive`,
- * everything below it. For each directory listed, `onDir(dir, found)` gets path → state of its
- * subdirectories and of the files the filter accepts; a directory that vanished before it could
- * be listed is reported empty. A directory or file that cannot be read (permissions) goes to
- * `onUnreadable` and is skipped (an entry whose `lstat` failed is reported with the state that
- * `onUnreadable` returns, if any): one such entry must not stop the scan of everything else.
- */
+/** What {@link walkTree} reports to. */
+export interface TreeVisitor {
+  /**
+   * Directory `dir` was listed: `paths` holds its entries the filter accepts (subdirectories and
+   * files). A directory that vanished before it could be listed is reported empty.
+   */
+  listed(dir: string, paths: ReadonlySet<string>): void | Promise<void>;
+  /** States of a slice of the entries last listed; null for one that vanished since. */
+  states(slice: Map<string, FileState | null>): void | Promise<void>;
+  /**
+   * A directory that cannot be listed or an entry that cannot be `lstat`ed (permissions): it is
+   * skipped, or, for an entry, reported with the state returned here, if any. One such path must
+   * not stop the scan of everything else.
+   */
+  unreadable(path: string, error: Error): FileState | undefined;
+}
+
+/** Walks directory `rel` (relative to `root`, "" for the root) and, when `recursive`, below. */
 export async function walkTree(
   root: string,
   rel: string,
   filter: PathFilter,
   recursive: boolean,
-  onDir: (dir: string, found: Map<string, FileState>) => void | Promise<void>,
-  onUnreadable: (path: string, error: Error) => FileState | undefined,
+  visit: TreeVisitor,
 ): Promise<void> {
   const stack = [rel];
-  let count = 0;
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    const found = new Map<string, FileState>();
-    let entries: Deno.DirEntry[] = [];
+    const paths = new Set<string>();
     try {
-      entries = [...Deno.readDirSync(absPath(root, dir))];
+      for (const entry of Deno.readDirSync(absPath(root, dir))) {
+        const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory ? filter.dir(path) : filter.file(path)) paths.add(path);
+      }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
-        onUnreadable(dir, err as Error);
+        visit.unreadable(dir, err as Error);
         continue;
       }
     }
-    for (const entry of entries) {
-      const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
-      if (entry.isDirectory ? filter.dir(path) : filter.file(path)) {
-        let state: FileState | null = null;
-        try {
-          state = lstatState(absPath(root, path));
-        } catch (err) {
-          state = onUnreadable(path, err as Error) ?? null;
-        }
-        if (state) {
-          found.set(path, state);
-          if (state.dir && recursive) stack.push(path);
-        }
+    await visit.listed(dir, paths);
+    let slice = new Map<string, FileState | null>();
+    for (const path of paths) {
+      let state: FileState | null;
+      try {
+        state = lstatState(absPath(root, path));
+      } catch (err) {
+        state = visit.unreadable(path, err as Error) ?? null;
       }
-      if (++count % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
+      slice.set(path, state);
+      if (state?.dir && recursive) stack.push(path);
+      if (slice.size === SLICE) {
+        await visit.states(slice);
+        slice = new Map();
+        await new Promise((r) => setTimeout(r, 0));
+      }
     }
-    await onDir(dir, found);
+    if (slice.size > 0) await visit.states(slice);
   }
 }

@@ -271,24 +271,30 @@ export function createWatch(options: WatchOptions): WatchRunner {
     fresh = false,
     visited?: Set<string>,
   ) {
-    const listed = async (dir: string, found: Map<string, FileState>) => {
-      visited?.add(dir);
-      for (const path of tree.children(dir)) if (!found.has(path)) observed.set(path, null);
-      for (const [path, state] of found) {
-        if (state.dir) {
-          const prev = tree.snapshot.get(path);
-          if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
-        } else {
-          considerFile(path, state, unsettled.get(path), now, observed);
-          if (fresh && !observed.has(path) && dirty.has(path)) initialPending.add(path);
+    await walkTree(root, rel, filter, watch.recursive, {
+      listed(dir, paths) {
+        visited?.add(dir);
+        for (const path of tree.children(dir)) if (!paths.has(path)) observed.set(path, null);
+      },
+      async states(slice) {
+        for (const [path, state] of slice) {
+          if (state === null) {
+            if (tree.snapshot.has(path)) observed.set(path, null);
+          } else if (state.dir) {
+            const prev = tree.snapshot.get(path);
+            if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
+          } else {
+            considerFile(path, state, unsettled.get(path), now, observed);
+            if (fresh && !observed.has(path) && dirty.has(path)) initialPending.add(path);
+          }
         }
-      }
-      if (observed.size >= CHUNK) await apply(observed, now, fresh);
-    };
-    await walkTree(root, rel, filter, watch.recursive, listed, (path, err) => {
-      visited?.add(path); // a directory that cannot be listed: what was below it stays
-      onUnreadable(path, err);
-      return tree.snapshot.get(path); // a file that cannot be stat'ed: not gone
+        if (observed.size >= CHUNK) await apply(observed, now, fresh);
+      },
+      unreadable(path, err) {
+        visited?.add(path); // a directory that cannot be listed: what was below it stays
+        onUnreadable(path, err);
+        return tree.snapshot.get(path); // a file that cannot be stat'ed: not gone
+      },
     });
   }
 
