@@ -79,6 +79,18 @@ async function clusterClient(cluster: NatsCluster): Promise<
   };
 }
 
+/**
+ * Creates an R3 stream; retried because a cluster that just elected its meta leader may not yet
+ * know all its peers ("insufficient resources").
+ */
+async function createStream(jsm: JetStreamManager, name: string, subject: string) {
+  await waitFor(
+    () => jsm.streams.add({ name, subjects: [subject], num_replicas: 3 }).then(() => true),
+    20_000,
+    `stream ${name} created`,
+  );
+}
+
 /** Kills `node`, restarts it `downMs` later, and waits until `resumed()` says work goes on. */
 async function killAndRestart(
   cluster: NatsCluster,
@@ -96,7 +108,7 @@ async function killAndRestart(
 Deno.test("cluster: the monitor keeps writing while its consumer's and its stream's leaders are killed -9", async () => {
   await using cluster = await startNatsCluster();
   await using c = await clusterClient(cluster);
-  await c.jsm.streams.add({ name: "FILES", subjects: ["file.events"], num_replicas: 3 });
+  await createStream(c.jsm, "FILES", "file.events");
   await c.jsm.consumers.add("FILES", {
     durable_name: "file-monitor",
     ack_policy: AckPolicy.Explicit,
@@ -184,7 +196,7 @@ Deno.test("cluster: the monitor keeps writing while its consumer's and its strea
 
 /** A source stream whose consumer terminates every message, and a DLQ role capturing them. */
 async function dlqSetup(cluster: NatsCluster, c: Awaited<ReturnType<typeof clusterClient>>) {
-  await c.jsm.streams.add({ name: "UPLOADS", subjects: ["up.>"], num_replicas: 3 });
+  await createStream(c.jsm, "UPLOADS", "up.>");
   await c.jsm.consumers.add("UPLOADS", {
     durable_name: "worker",
     ack_policy: AckPolicy.Explicit,
