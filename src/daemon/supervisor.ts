@@ -28,6 +28,8 @@ export interface SupervisorOptions {
   restartDelay?: number;
   /** Largest restart delay. */
   maxRestartDelay?: number;
+  /** A role running this long without failing counts as healthy again: its backoff resets. */
+  stableAfter?: number;
 }
 
 interface Slot {
@@ -35,6 +37,8 @@ interface Slot {
   role?: Role;
   state: "starting" | "running" | "restarting" | "stopped";
   crashes: number;
+  /** When the current instance finished starting. */
+  runningSince?: number;
   lastError?: string;
   timer?: number;
 }
@@ -48,7 +52,12 @@ export class Supervisor {
 
   /** Creates a supervisor for `roles`, started in the given order. */
   constructor(roles: SupervisedRole[], options: SupervisorOptions) {
-    this.#opts = { restartDelay: 1000, maxRestartDelay: 60_000, ...options };
+    this.#opts = {
+      restartDelay: 1000,
+      maxRestartDelay: 60_000,
+      stableAfter: 60_000,
+      ...options,
+    };
     this.#slots = roles.map((spec) => ({ spec, state: "stopped", crashes: 0 }));
     this.#restarts = options.metrics.counter("role_restarts_total", "Role restarts after a crash");
   }
@@ -74,6 +83,7 @@ export class Supervisor {
       await instance.start();
       if (slot.role !== instance || this.#stopping) return;
       slot.state = "running";
+      slot.runningSince = Date.now();
       log.info("started");
     } catch (err) {
       this.#onCrash(slot, instance, err);
@@ -83,6 +93,13 @@ export class Supervisor {
   #onCrash(slot: Slot, instance: Role, err: unknown) {
     if (this.#stopping || slot.role !== instance || slot.state === "restarting") return;
     const log = this.#opts.logger(slot.spec.name);
+    // A role that ran well for a while starts its backoff afresh: a crash a day is not a loop.
+    if (
+      slot.runningSince !== undefined && Date.now() - slot.runningSince >= this.#opts.stableAfter
+    ) {
+      slot.crashes = 0;
+    }
+    slot.runningSince = undefined;
     slot.state = "restarting";
     slot.crashes++;
     slot.lastError = err instanceof Error ? err.message : String(err);

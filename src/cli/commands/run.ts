@@ -8,6 +8,7 @@ import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { runDaemon } from "../../daemon/daemon.ts";
 import { closeLogging, logger, setupLogging } from "../../platform/logging.ts";
 import { onShutdownSignal, shutdownSignals } from "../../platform/signals.ts";
+import { keepRunningOnStrayErrors } from "../../platform/stray_errors.ts";
 
 /** The `run` command. */
 export const runCommand: Command = {
@@ -33,6 +34,7 @@ ${CONFIG_HELP}
     await setupLogging(config.log);
     const log = logger("daemon");
     const shutdown = Promise.withResolvers<void>();
+    const removeSafetyNet = keepRunningOnStrayErrors(log);
     const removeListeners = onShutdownSignal(
       (signal) => {
         log.info("received {signal}; shutting down (send it again to exit at once)", { signal });
@@ -50,6 +52,7 @@ ${CONFIG_HELP}
       });
     } finally {
       removeListeners();
+      removeSafetyNet();
       await closeLogging();
     }
   },
