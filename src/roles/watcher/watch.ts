@@ -70,6 +70,8 @@ export class WatchError extends Error {
 }
 
 const SAVE_EVERY = 5000;
+/** While polling, opening the OS watcher is tried again every this many polls. */
+const REOPEN_EVERY_POLLS = 10;
 /**
  * Observations are applied (and their events emitted) in chunks of this many, so a burst or a
  * scan of 100k files holds a few thousand short-lived objects at a time, not 100k long-lived ones.
@@ -123,6 +125,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
   let burstCount = 0;
   let burstPending = false;
   let reopenAttempt = 0;
+  let lastReopenTry = 0;
   // Paths that could not be read, logged once each (a scan every poll_interval must not spam).
   const unreadable = new Set<string>();
 
@@ -216,14 +219,45 @@ export function createWatch(options: WatchOptions): WatchRunner {
   }
 
   function startPolling(err: unknown) {
-    polling = true;
+    try {
+      watcher?.close(); // gives back the watches it holds
+    } catch { /* closed already */ }
     watcher = undefined;
+    lastReopenTry = Date.now();
+    if (polling) return; // said so already
+    polling = true;
     metrics.polling.set(1, labels);
     log.error(
       "watch {watch}: the OS refuses more file watches ({error}); falling back to a full scan " +
-        "every {interval} ms. Raise fs.inotify.max_user_watches (sysctl) to get events again.",
-      { watch: watch.name, error: (err as Error).message, interval: options.pollInterval },
+        "every {interval} ms. Raise fs.inotify.max_user_watches (sysctl); opening the watcher " +
+        "is retried every {retry} ms.",
+      {
+        watch: watch.name,
+        error: (err as Error).message,
+        interval: options.pollInterval,
+        retry: options.pollInterval * REOPEN_EVERY_POLLS,
+      },
     );
+  }
+
+  /** While polling: tries the OS watcher again; events are back once the OS accepts it. */
+  function retryWatcher(now: number) {
+    lastReopenTry = now;
+    let w: Deno.FsWatcher;
+    try {
+      w = watchFs(root, { recursive: watch.recursive });
+    } catch {
+      return; // still refused: keep polling, without repeating the error
+    }
+    watcher = w;
+    polling = false;
+    metrics.polling.set(0, labels);
+    log.info("watch {watch}: the OS accepts file watches again; back to events", {
+      watch: watch.name,
+    });
+    // What changed between the last poll and the watcher's opening.
+    rescanReason = "poll";
+    pump(w);
   }
 
   function openWatcher() {
@@ -457,6 +491,9 @@ export function createWatch(options: WatchOptions): WatchRunner {
       await rescan("burst");
     } else if (now - lastRescan >= (polling ? options.pollInterval : watch.rescan_interval)) {
       await rescan(polling ? "poll" : "interval");
+    }
+    if (polling && now - lastReopenTry >= options.pollInterval * REOPEN_EVERY_POLLS) {
+      retryWatcher(now);
     }
     await processDue(Date.now());
     await publish(tree.expire(Date.now(), settle), false);

@@ -126,6 +126,42 @@ Deno.test("watcher: the OS watch limit hit while running (a new directory) → p
   await nc.close();
 });
 
+Deno.test("watcher: once the OS accepts watches again, the watch is back to events", async () => {
+  await using logs = await captureLogs();
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  const root = await tempDir("limit-lifted");
+  let refusals = 1; // the limit is raised after the first try
+  const refuseOnce: WatchFs = (path, options) => {
+    if (refusals-- > 0) throw watchLimit(path);
+    return Deno.watchFs(path, options);
+  };
+  await using watcher = await startWatcher(server.url, await tempDir("state"), {
+    poll_interval: "200ms",
+    cookie_interval: "0ms",
+    watches: [{ name: "back", path: root, settle: "100ms", rescan_interval: "1h" }],
+  }, { watchFs: refuseOnce });
+  assertEquals(metricValue(watcher.metrics, "watcher_polling", { watch: "back" }), 1);
+  await waitFor(
+    () => metricValue(watcher.metrics, "watcher_polling", { watch: "back" }) === 0,
+    15_000,
+    "back to events",
+  );
+  assert(logs.lines.some((l) => l.includes("accepts file watches again; back to events")));
+  // One catch-up scan follows the reopening; after it, no scan runs (no polling, interval 1 h),
+  // so only an event can announce this file.
+  await new Promise((r) => setTimeout(r, 500));
+  const scans = () =>
+    metricValue(watcher.metrics, "watcher_rescans_total", { watch: "back", reason: "poll" });
+  const before = scans();
+  await Deno.writeTextFile(`${root}/via-event.txt`, "e");
+  await waitForEvents(nc, ["file.created via-event.txt"]);
+  assertEquals(scans(), before);
+  await watcher.stop();
+  await nc.close();
+});
+
 Deno.test("watcher: events lost without a word are recovered through the cookie file", async () => {
   await using logs = await captureLogs();
   await using server = await startNatsServer();
