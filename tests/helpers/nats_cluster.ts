@@ -114,16 +114,23 @@ cluster {
 
   const waitReady = async (timeoutMs = 30_000) => {
     const until = Date.now() + timeoutMs;
+    type Meta = { leader?: string; replicas?: { name: string; current?: boolean }[] };
     while (Date.now() < until) {
       const running = procs.filter((p) => p.node.running);
-      const leaders = await Promise.all(
+      const metas = await Promise.all(
         running.map((p) =>
-          json<{ meta_cluster?: { leader?: string } }>(
-            `http://127.0.0.1:${p.node.monitorPort}/jsz`,
-          ).then((j) => j?.meta_cluster?.leader)
+          json<{ meta_cluster?: Meta }>(`http://127.0.0.1:${p.node.monitorPort}/jsz`)
+            .then((j) => j?.meta_cluster)
         ),
       );
-      if (leaders.every((l) => l)) return;
+      // Ready: every running node follows one leader, and the leader sees every other running
+      // node as a current peer (else placing an R3 stream can fail with "no suitable peers").
+      const leader = metas[0]?.leader;
+      const leaderMeta = metas[running.findIndex((p) => p.node.name === leader)];
+      const peersCurrent = running
+        .filter((p) => p.node.name !== leader)
+        .every((p) => leaderMeta?.replicas?.some((r) => r.name === p.node.name && r.current));
+      if (leader && metas.every((m) => m?.leader === leader) && peersCurrent) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error("cluster has no meta leader");
