@@ -11,13 +11,17 @@ import { supports } from "./version.ts";
  * (2.10.4+); older servers would ignore a term that carries one, so they get a bare `+TERM` and
  * the caller logs the reason.
  */
-export function terminate(msg: JsMsg, reason: string, serverVersion: string | undefined): void {
+export function terminate(
+  msg: Pick<JsMsg, "term">,
+  reason: string,
+  serverVersion: string | undefined,
+): void {
   if (serverVersion && supports(serverVersion, "termReason")) msg.term(reason);
   else msg.term();
 }
 
 /** Naks `msg` for redelivery after `delayMs` (a plain nak is redelivered at once). */
-export function nakAfter(msg: JsMsg, delayMs: number): void {
+export function nakAfter(msg: Pick<JsMsg, "nak">, delayMs: number): void {
   msg.nak(Math.max(0, Math.round(delayMs)));
 }
 

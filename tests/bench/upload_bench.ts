@@ -1,8 +1,10 @@
 /**
  * Upload processor throughput: events/s and MB/s through the whole role (pull, dedupe check,
- * metadata + data GET, streaming AES-GCM decryption, no-op `exec: ["true"]` handler, dedupe
- * record, ack, result event) against a plain loop that only GETs each (unencrypted) object and
- * writes it to a file, with the same number of workers, same S3 server, same run.
+ * metadata + data GET, streaming AES-GCM decryption, no-op handler, dedupe record, ack, result
+ * event) against a plain loop that only GETs each (unencrypted) object and writes it to a file,
+ * with the same number of workers, same S3 server, same run. Two no-op handlers: `exec: ["true"]`
+ * (one process spawn per event) and `http` to a local endpoint that answers at once, which
+ * isolates the role's own cost.
  * @module
  */
 import { AwsClient } from "aws4fetch";
@@ -56,15 +58,13 @@ async function plainLoop(h: Harness, keys: string[]): Promise<number> {
   return ms;
 }
 
-/** The role with a no-op handler; returns ms from the first publish to the last success. */
-async function role(h: Harness, events: unknown[]): Promise<{ ms: number; rssMb: number }> {
-  await using run = await runRole(
-    h,
-    sectionFor(h, {
-      concurrency: WORKERS,
-      handler: { exec: ["true"] },
-    }),
-  );
+/** The role with `handler`; returns ms from the first publish to the last success. */
+async function role(
+  h: Harness,
+  events: unknown[],
+  handler: unknown,
+): Promise<{ ms: number; rssMb: number }> {
+  await using run = await runRole(h, sectionFor(h, { concurrency: WORKERS, handler }));
   const processed = run.metrics.counter("upload_processed_total", "");
   const rss0 = Deno.memoryUsage().rss;
   let rssMax = rss0;
@@ -82,35 +82,50 @@ const bench: Bench = {
   name: "upload_processor",
   async run(): Promise<BenchTable[]> {
     const rows: (string | number)[][] = [];
+    await using noop = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      async (req) => {
+        await req.body?.cancel();
+        return new Response("{}");
+      },
+    );
+    const handlers = [
+      ["exec true", { exec: ["true"] }],
+      ["http no-op", { http: { url: `http://127.0.0.1:${noop.addr.port}/`, send: "path" } }],
+    ] as const;
     for (const c of CASES) {
       await using h = await harness();
       const plain = random(c.size);
-      const events = [];
       const plainKeys = [];
       for (let i = 0; i < c.count; i++) {
-        events.push(await h.upload(plain, `f${i}.bin`));
         plainKeys.push(`plain/f${i}.bin`);
         await h.s3.put(BUCKET, plainKeys[i], plain);
       }
       const base = await plainLoop(h, plainKeys);
-      const r = await role(h, events);
       const mb = (c.size * c.count) / 1e6;
-      rows.push([
-        c.label,
-        c.count,
-        (c.count / base) * 1000,
-        (mb / base) * 1000,
-        (c.count / r.ms) * 1000,
-        (mb / r.ms) * 1000,
-        base / r.ms,
-        r.rssMb,
-      ]);
+      for (const [label, handler] of handlers) {
+        const events = [];
+        for (let i = 0; i < c.count; i++) events.push(await h.upload(plain, `f${i}.bin`));
+        const r = await role(h, events, handler);
+        rows.push([
+          c.label,
+          label,
+          c.count,
+          (c.count / base) * 1000,
+          (mb / base) * 1000,
+          (c.count / r.ms) * 1000,
+          (mb / r.ms) * 1000,
+          base / r.ms,
+          r.rssMb,
+        ]);
+      }
     }
     return [{
       title:
         `upload_processor vs plain GET + write file (${WORKERS} workers each, s3rver, loopback)`,
       columns: [
         "object",
+        "handler",
         "events",
         "plain ev/s",
         "plain MB/s",
@@ -121,8 +136,9 @@ const bench: Bench = {
       ],
       rows,
       notes: [
-        "role = pull + dedupe check + metadata GET + data GET + streaming AES-256-GCM decrypt +",
-        'exec ["true"] (one process spawn per event) + dedupe record + ack + result event.',
+        "role = pull + dedupe check + metadata and data GET (two S3 requests per event, the plain",
+        "loop makes one) + streaming AES-256-GCM decrypt + handler + dedupe record + ack + result",
+        'event. exec ["true"] spawns a process per event; http posts the path to a local no-op.',
       ],
     }];
   },

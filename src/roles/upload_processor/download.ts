@@ -82,12 +82,23 @@ function s3Body(body: ReadableStream<Uint8Array>, key: string, count: (n: number
 export async function download(event: UploadEvent, opts: DownloadOptions): Promise<Downloaded> {
   checkKey(event.s3_data_key, "s3_data_key");
   checkKey(event.s3_metadata_key, "s3_metadata_key");
-  const metadata = await getMetadata(event, opts);
-  const originalFilename = metadata.original_filename;
-  const path = localPath(opts.downloadDir, event.file_uuid, originalFilename);
-  const dek = opts.masterKey ? await unwrapDataKey(metadata.kek, opts.masterKey) : undefined;
-
-  const res = await opts.s3.get(event.bucket_name, event.s3_data_key, opts.signal);
+  // Both GETs go out at once: against a remote store that halves the time before the handler
+  // runs. The data response waits unread until the metadata has been checked.
+  const data = opts.s3.get(event.bucket_name, event.s3_data_key, opts.signal);
+  data.catch(
+    () => {/* handled where it is awaited; this keeps an early failure from being unhandled */},
+  );
+  let path: string, originalFilename: string, dek: Uint8Array | undefined;
+  try {
+    const metadata = await getMetadata(event, opts);
+    originalFilename = metadata.original_filename;
+    path = localPath(opts.downloadDir, event.file_uuid, originalFilename);
+    dek = opts.masterKey ? await unwrapDataKey(metadata.kek, opts.masterKey) : undefined;
+  } catch (err) {
+    data.then((res) => res.body?.cancel(), () => {});
+    throw err;
+  }
+  const res = await data;
   if (!res.body) throw retryable("s3_error", `GET ${event.s3_data_key} returned no body`);
   const partialDir = join(opts.downloadDir, ".partial");
   await Deno.mkdir(partialDir, { recursive: true });

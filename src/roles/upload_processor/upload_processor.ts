@@ -3,13 +3,13 @@
  * it downloads (and decrypts) the object from S3-compatible storage, runs the configured handler,
  * then acks (and records the event id), naks with backoff, or dead-letters and terminates.
  *
- * `concurrency` workers share one durable consumer; each pull asks for as many messages as there
- * are free workers, so this process never holds more unacked messages than it can work on (and
- * never more than the consumer's `max_ack_pending`). Several processes may share the durable.
+ * `concurrency` workers share one durable consumer through one long-lived pull subscription
+ * (`puller.ts`); each pull asks for as many messages as there are free workers, so this process
+ * never holds more unacked messages than it can work on (and never more than the consumer's
+ * `max_ack_pending`). Several processes may share the durable.
  * @module
  */
-import type { JsMsg } from "@nats-io/jetstream";
-import { type Consumer, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { type DeadLetter, deadLetter, type DlqTarget, dlqTarget } from "../../nats/dlq.ts";
 import { nakAfter, retryDelay, terminate } from "../../nats/ack.ts";
@@ -24,6 +24,8 @@ import { createHandler } from "./handler.ts";
 import { uploadMetrics } from "./metrics.ts";
 import { resolveS3Settings, s3Getter } from "./s3.ts";
 import { ensureConsumer, ensureDedupeBucket } from "./setup.ts";
+import type { PulledMsg } from "./pulled.ts";
+import { createPuller, type Puller } from "./puller.ts";
 import { dirname } from "node:path";
 
 /** The result event published to `publish_result` after a success. */
@@ -43,6 +45,20 @@ export interface ResultEvent {
 /** Consecutive pull failures after which the role asks the supervisor for a restart. */
 const MAX_PULL_FAILURES = 10;
 
+/** How often an unconfirmed ack is sent again before the role gives up on confirming it. */
+const ACK_ATTEMPTS = 4;
+
+/** Runs `fn` up to {@link ACK_ATTEMPTS} times until it resolves; rejects with the last error. */
+async function attempts<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= ACK_ATTEMPTS) throw err;
+    }
+  }
+}
+
 /** Creates the role from its context (`roles.upload_processor` must be present). */
 export function createUploadProcessor(ctx: RoleContext): Role {
   const cfg = ctx.config.roles.upload_processor as UploadProcessorConfig;
@@ -52,17 +68,14 @@ export function createUploadProcessor(ctx: RoleContext): Role {
   const dlq: DlqTarget | undefined = dlqTarget(ctx.config);
   const abort = new AbortController(); // fired at the grace deadline: kills what still runs
   const inFlight = new Set<Promise<void>>();
-  let wake: () => void = () => {};
-  let stopping = false;
   let started = false;
-  let loop: Promise<void> | undefined;
+  let puller: Puller | undefined;
   let publisher: Publisher | undefined;
   let kv: KV;
   let masterKey: Uint8Array | undefined;
   let heartbeatMs = 10_000;
+  let ackTimeoutMs = 5000;
   let limit = cfg.concurrency;
-  let requested = 0; // messages asked for by open pulls and not yet received
-  let pullFailures = 0;
   let s3: ReturnType<typeof s3Getter>;
 
   async function start() {
@@ -75,6 +88,8 @@ export function createUploadProcessor(ctx: RoleContext): Role {
     const info = await ensureConsumer(jsm, cfg, ctx.config);
     // Heartbeat well inside ack_wait so a slow download or handler never looks abandoned.
     heartbeatMs = Math.max(100, (info.config.ack_wait ?? 30e9) / 1e6 / 3);
+    // All attempts at confirming an ack fit in ack_wait, so a retried ack still lands in time.
+    ackTimeoutMs = Math.max(200, Math.min(5000, heartbeatMs * 3 / ACK_ATTEMPTS));
     const maxAckPending = info.config.max_ack_pending ?? -1;
     if (maxAckPending > 0 && maxAckPending < cfg.concurrency) {
       log.warn("concurrency {c} is above the consumer's max_ack_pending {m}; using {m} workers", {
@@ -91,7 +106,6 @@ export function createUploadProcessor(ctx: RoleContext): Role {
           "reason, not kept in a DLQ",
       );
     }
-    const consumer = await js.consumers.get(cfg.stream, cfg.consumer);
     log.info("consuming {stream}/{consumer} with {n} workers into {dir}", {
       stream: cfg.stream,
       consumer: cfg.consumer,
@@ -99,73 +113,32 @@ export function createUploadProcessor(ctx: RoleContext): Role {
       dir: cfg.download_dir,
     });
     started = true;
-    loop = pullLoop(consumer);
+    puller = createPuller({
+      nc,
+      stream: cfg.stream,
+      consumer: cfg.consumer,
+      expires: cfg.fetch_wait,
+      limit,
+      busy: () => inFlight.size,
+      deliver: dispatch,
+      onFailures: (n, err) => {
+        if (n >= MAX_PULL_FAILURES) ctx.crash(err);
+      },
+      log,
+    });
   }
 
-  /**
-   * Keeps pulls open for exactly the free workers: `inFlight + requested <= limit` always, so the
-   * server never hands this process a message no worker is free for. Pulls run side by side: a
-   * fetch's iterator only ends some time after its last message, and waiting for that before
-   * asking again would leave workers idle.
-   */
-  async function pullLoop(consumer: Consumer) {
-    const pulls = new Set<Promise<void>>();
-    while (!stopping) {
-      const free = limit - inFlight.size - requested;
-      if (free <= 0) {
-        await new Promise<void>((r) => (wake = r));
-        continue;
-      }
-      requested += free;
-      const pull = pullBatch(consumer, free).finally(() => {
-        pulls.delete(pull);
-        wake();
-      });
-      pulls.add(pull);
-    }
-    await Promise.allSettled(pulls);
-  }
-
-  async function pullBatch(consumer: Consumer, n: number) {
-    let received = 0;
-    try {
-      const batch = await consumer.fetch({ max_messages: n, expires: cfg.fetch_wait });
-      // A pull is not cut short at shutdown, so nothing the server hands over is dropped:
-      // whatever arrives after stop() is given back at once.
-      for await (const msg of batch) {
-        received++;
-        requested--;
-        if (stopping) msg.nak();
-        else dispatch(msg);
-      }
-      pullFailures = 0;
-    } catch (err) {
-      if (stopping) return;
-      pullFailures++;
-      log.warn("pull from {stream}/{consumer} failed ({n}): {error}", {
-        stream: cfg.stream,
-        consumer: cfg.consumer,
-        n: pullFailures,
-        error: (err as Error).message,
-      });
-      if (pullFailures >= MAX_PULL_FAILURES) return ctx.crash(err);
-      await new Promise((r) => setTimeout(r, Math.min(pullFailures * 500, 5000)));
-    } finally {
-      requested -= n - received;
-    }
-  }
-
-  function dispatch(msg: JsMsg) {
+  function dispatch(msg: PulledMsg) {
     const work = process(msg).finally(() => {
       inFlight.delete(work);
       metrics.inFlight.set(inFlight.size);
-      wake();
+      puller?.fill();
     });
     inFlight.add(work);
     metrics.inFlight.set(inFlight.size);
   }
 
-  async function process(msg: JsMsg) {
+  async function process(msg: PulledMsg) {
     const t0 = performance.now();
     const heartbeat = setInterval(() => msg.working(), heartbeatMs);
     let file: string | undefined;
@@ -229,20 +202,27 @@ export function createUploadProcessor(ctx: RoleContext): Role {
     }
   }
 
-  async function ack(msg: JsMsg) {
-    // ackAck: the server confirms, so a shutdown right after cannot leave it unacked.
-    await msg.ackAck().catch((err) => {
-      log.warn("ack of {stream}/{seq} not confirmed: {error}", {
+  /**
+   * Acks and waits for the server's confirmation, so a shutdown right after cannot leave it
+   * unacked. While a consumer leader is being elected the confirmation does not come: the ack is
+   * sent again (acking twice is harmless) rather than left to `ack_wait` and a redelivery.
+   */
+  async function ack(msg: PulledMsg) {
+    await attempts(() => msg.ackAck(ackTimeoutMs)).catch((err) => {
+      log.warn("ack of {stream}/{seq} not confirmed after {n} attempts: {error}", {
         stream: cfg.stream,
         seq: msg.info.streamSequence,
+        n: ACK_ATTEMPTS,
         error: (err as Error).message,
       });
     });
   }
 
-  async function succeed(msg: JsMsg, event: UploadEvent, result: ResultEvent) {
+  async function succeed(msg: PulledMsg, event: UploadEvent, result: ResultEvent) {
     try {
-      await kv.put(event.event_id, JSON.stringify({ processed_at: new Date().toISOString() }));
+      // Retried like the ack: during a bucket leader election the first tries time out.
+      const record = JSON.stringify({ processed_at: new Date().toISOString() });
+      await attempts(() => kv.put(event.event_id, record));
     } catch (err) {
       // The handler has run: acking without the record is better than running it again.
       log.warn("could not record {event_id} in {bucket}: {error}", {
@@ -275,7 +255,7 @@ export function createUploadProcessor(ctx: RoleContext): Role {
     }
   }
 
-  async function fail(msg: JsMsg, failure: UploadFailure) {
+  async function fail(msg: PulledMsg, failure: UploadFailure) {
     const seq = msg.info.streamSequence;
     const deliveries = msg.info.deliveryCount;
     if (failure.kind === "retry") {
@@ -343,8 +323,6 @@ export function createUploadProcessor(ctx: RoleContext): Role {
   }
 
   async function stop(deadline: number) {
-    stopping = true;
-    wake();
     const untilDeadline = (p: Promise<unknown>) => {
       let timer: number | undefined;
       const expired = new Promise((
@@ -352,7 +330,7 @@ export function createUploadProcessor(ctx: RoleContext): Role {
       ) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
       return Promise.race([p, expired]).finally(() => clearTimeout(timer));
     };
-    await untilDeadline(Promise.allSettled([loop, ...inFlight]));
+    await untilDeadline(Promise.allSettled([puller?.stop(deadline), ...inFlight]));
     if (inFlight.size > 0) {
       log.warn("grace period over: stopping {n} unfinished uploads and giving them back", {
         n: inFlight.size,
