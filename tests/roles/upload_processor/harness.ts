@@ -68,10 +68,13 @@ export async function sha256(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Starts servers and streams (`FILE_UPLOADS`, `RESULTS` on `file.processed`, the DLQ). */
-export async function harness(): Promise<Harness> {
+/**
+ * Starts servers and streams (`FILE_UPLOADS`, `RESULTS` on `file.processed`, the DLQ). S3 requests
+ * have their SigV4 signatures checked unless `verifySignatures` is false (benchmarks).
+ */
+export async function harness({ verifySignatures = true } = {}): Promise<Harness> {
   const nats = await startNatsServer();
-  const s3 = await startS3Server([BUCKET]);
+  const s3 = await startS3Server([BUCKET], { verifySignatures });
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "FILE_UPLOADS", subjects: ["file.uploads"] });

@@ -187,3 +187,27 @@ Deno.test("upload_processor: without a DLQ a bad event is terminated, not redeli
   assertEquals(run.metrics.counter("upload_failed_total", "").get({ reason: "invalid_event" }), 1);
   assertEquals(run.metrics.counter("upload_retried_total", "").get({ reason: "invalid_event" }), 0);
 });
+
+Deno.test("upload_processor: a wrong S3 secret gets 403 and is retried, never dead-lettered; the right one processes it", async () => {
+  await using h = await harness();
+  // The signature covers the encoded key: '@', spaces, parentheses and non-ASCII included.
+  const event = await h.upload(random(3000), "résumé final (1).pdf");
+  await h.publish(event);
+  const wrong = sectionFor(h);
+  wrong.s3 = { ...wrong.s3, secret_access_key: "not-the-secret" };
+  {
+    await using run = await runRole(h, wrong);
+    const retried = () =>
+      run.metrics.counter("upload_retried_total", "").get({ reason: "s3_error" });
+    await waitFor(() => retried() >= 2, 30_000, "403s retried");
+    await run.stop();
+    assertEquals(run.metrics.counter("upload_failed_total", "").get({ reason: "s3_error" }), 0);
+  }
+  assertEquals(await h.handlerLog(), []);
+  assertEquals(await h.dlqEntries(), []);
+  await using run = await runRole(h, sectionFor(h));
+  await waitFor(async () => (await h.handlerLog()).includes(`done ${event.event_id}`), 30_000);
+  await waitFor(async () => (await consumerState(h)).ackPending === 0, 30_000, "acked");
+  assertEquals(run.metrics.counter("upload_processed_total", "").get(), 1);
+  assertEquals((await h.dlqEntries()).length, 0);
+});
