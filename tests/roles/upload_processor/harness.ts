@@ -41,6 +41,22 @@ cp "$1" "$OUT/files/$2"
 echo "done $2" >> "$OUT/handler.log"
 `;
 
+/**
+ * Prepares `dir` for a run: `files/`, an empty `handler.log`, the handler script
+ * (`handler.sh`, see {@link HANDLER}) and a fresh master key in `master.key` (base64).
+ */
+export async function installHandler(dir: string) {
+  await Deno.mkdir(`${dir}/files`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/handler.log`, "");
+  const masterKey = newMasterKey();
+  const masterKeyFile = `${dir}/master.key`;
+  await Deno.writeTextFile(masterKeyFile, b64(masterKey) + "\n");
+  const handlerScript = `${dir}/handler.sh`;
+  await Deno.writeTextFile(handlerScript, HANDLER);
+  await Deno.chmod(handlerScript, 0o755);
+  return { masterKey, masterKeyFile, handlerScript };
+}
+
 /** Everything a test needs. */
 export interface Harness extends AsyncDisposable {
   nats: NatsServer;
@@ -86,14 +102,7 @@ export async function harness({ verifySignatures = true } = {}): Promise<Harness
     duplicateWindow: 60_000,
   });
   const dir = await Deno.makeTempDir({ prefix: "jetport-upload-" });
-  await Deno.mkdir(`${dir}/files`);
-  await Deno.writeTextFile(`${dir}/handler.log`, "");
-  const masterKey = newMasterKey();
-  const masterKeyFile = `${dir}/master.key`;
-  await Deno.writeTextFile(masterKeyFile, b64(masterKey) + "\n");
-  const handlerScript = `${dir}/handler.sh`;
-  await Deno.writeTextFile(handlerScript, HANDLER);
-  await Deno.chmod(handlerScript, 0o755);
+  const { masterKey, masterKeyFile, handlerScript } = await installHandler(dir);
   const js = jetstream(nc);
 
   const close = async () => {
