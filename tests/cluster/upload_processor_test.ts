@@ -124,6 +124,12 @@ roles:
       }
       await pub.flush();
     })();
+    // A consumer leader change on its own first (pull requests held by the old leader are
+    // gone), then the stream leader's node dies.
+    await sleep(1000);
+    await nc.request("$JS.API.CONSUMER.LEADER.STEPDOWN.FILE_UPLOADS.file_processor", "", {
+      timeout: 5000,
+    });
     await sleep(1500);
     await cluster.kill(leader);
     await sleep(8000);
