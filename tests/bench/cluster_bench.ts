@@ -14,6 +14,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsCluster } from "../helpers/nats_cluster.ts";
 import { createPublisher } from "../../src/nats/publisher.ts";
 import type { Bench } from "./run.ts";
+import { uploadWorkload } from "./upload_bench.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_CLUSTER_MESSAGES") ?? 50_000);
 const WINDOW = 1000;
@@ -61,7 +62,7 @@ const publisher: Workload = {
 };
 
 /** Every workload, one row each. */
-export const WORKLOADS: Workload[] = [publisher];
+export const WORKLOADS: Workload[] = [publisher, uploadWorkload];
 
 const REPLICAS = [1, 3];
 

@@ -8,15 +8,20 @@
  * @module
  */
 import { AwsClient } from "aws4fetch";
+import { Kvm } from "@nats-io/kv";
 import type { Bench, BenchTable } from "./run.ts";
-import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from "../helpers/s3_server.ts";
+import type { Workload } from "./cluster_bench.ts";
+import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, startS3Server } from "../helpers/s3_server.ts";
+import { createPublisher } from "../../src/nats/publisher.ts";
 import {
   BUCKET,
   type Harness,
   harness,
   runRole,
   sectionFor,
+  startRole,
 } from "../roles/upload_processor/harness.ts";
+import { b64, newMasterKey, sealUpload, uploadEvent } from "../roles/upload_processor/producer.ts";
 
 const WORKERS = 3;
 const CASES = [
@@ -78,17 +83,87 @@ async function role(
   return { ms, rssMb: (rssMax - rss0) / 1e6 };
 }
 
+/** A no-op HTTP handler endpoint (answers at once); closed with the returned server. */
+function noopEndpoint(): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response("{}");
+  });
+}
+
+const CLUSTER_UPLOADS = Number(Deno.env.get("BENCH_CLUSTER_UPLOADS") ?? 300);
+
+/**
+ * The cluster bench's upload workload: {@link CLUSTER_UPLOADS} 1 KB encrypted uploads through the
+ * role (http no-op handler, 3 workers) from a stream of the given replica count, with a dedupe
+ * bucket of the same replica count; events/s from the first publish to the last success.
+ */
+export const uploadWorkload: Workload = {
+  name: `upload_processor (${CLUSTER_UPLOADS} × 1 KB, ${WORKERS} workers, http no-op)`,
+  unit: "events/s",
+  async run(nc, stream) {
+    await using s3 = await startS3Server([BUCKET], { verifySignatures: false });
+    await using endpoint = noopEndpoint();
+    const dir = await Deno.makeTempDir({ prefix: "jetport-bench-upload-" });
+    const masterKey = newMasterKey();
+    await Deno.writeTextFile(`${dir}/master.key`, b64(masterKey));
+    const bucket = `bench_processed_r${stream.replicas}`;
+    const kv = await new Kvm(nc).create(bucket, { history: 1, replicas: stream.replicas });
+    const events: string[] = [];
+    const plain = random(1024);
+    for (let i = 0; i < CLUSTER_UPLOADS; i++) {
+      const event = uploadEvent("bench@example.com", `f${i}.bin`, BUCKET);
+      const sealed = await sealUpload(masterKey, plain, `f${i}.bin`);
+      await s3.put(BUCKET, event.s3_data_key, sealed.data);
+      await s3.put(BUCKET, event.s3_metadata_key, sealed.metadata);
+      events.push(JSON.stringify(event));
+    }
+    const servers = nc.getServers().map((s) => `nats://${s.listen}`);
+    const run = await startRole(servers, {
+      stream: stream.name,
+      consumer: "bench_uploads",
+      subject: `${stream.subject}.uploads`,
+      concurrency: WORKERS,
+      s3: {
+        endpoint: s3.endpoint,
+        region: "us-east-1",
+        access_key_id: S3_ACCESS_KEY_ID,
+        secret_access_key: S3_SECRET_ACCESS_KEY,
+      },
+      download_dir: `${dir}/downloads`,
+      decrypt: { master_key_file: `${dir}/master.key` },
+      handler: { http: { url: `http://127.0.0.1:${endpoint.addr.port}/`, send: "path" } },
+      dedupe_bucket: bucket,
+    }, false);
+    const processed = run.metrics.counter("upload_processed_total", "");
+    const pub = createPublisher(nc, { window: 256 });
+    const failed: unknown[] = [];
+    try {
+      const t0 = performance.now();
+      for (const [i, data] of events.entries()) {
+        await pub.room();
+        pub.publish({ subject: `${stream.subject}.uploads`, data, msgId: `u-${i}` })
+          .catch((err) => failed.push(err));
+      }
+      while (processed.get() < events.length) {
+        if (failed.length) throw new Error(`publish failed: ${failed[0]}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return { count: events.length, ms: performance.now() - t0 };
+    } finally {
+      await pub.close();
+      await run.stop();
+      await kv.destroy().catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+};
+
 const bench: Bench = {
   name: "upload_processor",
   async run(): Promise<BenchTable[]> {
     const rows: (string | number)[][] = [];
-    await using noop = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      async (req) => {
-        await req.body?.cancel();
-        return new Response("{}");
-      },
-    );
+    await using noop = noopEndpoint();
     const handlers = [
       ["exec true", { exec: ["true"] }],
       ["http no-op", { http: { url: `http://127.0.0.1:${noop.addr.port}/`, send: "path" } }],

@@ -187,13 +187,22 @@ export interface RunningRole extends AsyncDisposable {
 }
 
 /** Runs the role in-process on its own connection (like a separate jetport process). */
-export async function runRole(
+export function runRole(
   h: Harness,
   section: Record<string, unknown>,
   withDlq = true,
 ): Promise<RunningRole> {
+  return startRole(h.nats.url, section, withDlq);
+}
+
+/** Runs the role in-process on its own connection to `servers`; see {@link runRole}. */
+export async function startRole(
+  servers: string | string[],
+  section: Record<string, unknown>,
+  withDlq = true,
+): Promise<RunningRole> {
   const config = configSchema.parse({
-    nats: { servers: h.nats.url },
+    nats: { servers },
     roles: {
       upload_processor: section,
       ...(withDlq ? { dlq_redriver: { dlq_stream: "DLQ", subject_prefix: "dlq" } } : {}),
