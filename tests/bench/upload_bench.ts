@@ -170,7 +170,7 @@ const bench: Bench = {
     ] as const;
     for (const c of CASES) {
       // s3rver without the test signature-checking proxy: the bench measures jetport, not it.
-      await using h = await harness({ verifySignatures: false });
+      await using h = await harness();
       const plain = random(c.size);
       const plainKeys = [];
       for (let i = 0; i < c.count; i++) {

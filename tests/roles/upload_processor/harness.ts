@@ -85,10 +85,12 @@ export async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 /**
- * Starts servers and streams (`FILE_UPLOADS`, `RESULTS` on `file.processed`, the DLQ). S3 requests
- * have their SigV4 signatures checked unless `verifySignatures` is false (benchmarks).
+ * Starts servers and streams (`FILE_UPLOADS`, `RESULTS` on `file.processed`, the DLQ). With
+ * `verifySignatures`, S3 requests go through the SigV4-checking proxy; it is off by default
+ * because the proxy adds ~45 ms per PUT (the bulk tests went from 7 s to minutes on a loaded
+ * machine), and signing is proven by the tests that turn it on.
  */
-export async function harness({ verifySignatures = true } = {}): Promise<Harness> {
+export async function harness({ verifySignatures = false } = {}): Promise<Harness> {
   const nats = await startNatsServer();
   const s3 = await startS3Server([BUCKET], { verifySignatures });
   const nc = await connect({ servers: nats.url });

@@ -189,7 +189,7 @@ Deno.test("upload_processor: without a DLQ a bad event is terminated, not redeli
 });
 
 Deno.test("upload_processor: a wrong S3 secret gets 403 and is retried, never dead-lettered; the right one processes it", async () => {
-  await using h = await harness();
+  await using h = await harness({ verifySignatures: true });
   // The signature covers the encoded key: '@', spaces, parentheses and non-ASCII included.
   const event = await h.upload(random(3000), "résumé final (1).pdf");
   await h.publish(event);
