@@ -241,11 +241,24 @@ async function updateStream(
   changes: Change[],
 ): Promise<StreamInfo> {
   const changed = new Set(changes.map((c) => c.field));
-  if (changed.has("replicas") && changed.has("placement")) {
-    await jsm.streams.update(name, { ...merged, num_replicas: actual.num_replicas });
+  if (!changed.has("replicas") || !changed.has("placement")) {
+    return await jsm.streams.update(name, merged);
   }
-  return await jsm.streams.update(name, merged);
+  await jsm.streams.update(name, { ...merged, num_replicas: actual.num_replicas });
+  // The move may still be under way (2.9 reports it as "move and scale" again): retry the scale.
+  for (let waited = 0;; waited += MOVE_RETRY_MS) {
+    try {
+      return await jsm.streams.update(name, merged);
+    } catch (err) {
+      if (!/move and scale/i.test(String(err)) || waited >= MOVE_WAIT_MS) throw err;
+      await new Promise((r) => setTimeout(r, MOVE_RETRY_MS));
+    }
+  }
 }
+
+/** How long a scale waits for a placement move that is still under way. */
+const MOVE_WAIT_MS = 30_000;
+const MOVE_RETRY_MS = 500;
 
 function kvOptions(d: KvDecl) {
   return {
