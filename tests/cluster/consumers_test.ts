@@ -11,14 +11,13 @@ import { AckPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jet
 import { assert, assertEquals, waitFor } from "../helpers/assert.ts";
 import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
 import { configSchema } from "../../src/config/schema.ts";
-import { Registry } from "../../src/http/metrics.ts";
-import { openConnection } from "../../src/nats/connection.ts";
 import { createPublisher, type Publisher } from "../../src/nats/publisher.ts";
-import { logger, setupLogging } from "../../src/platform/logging.ts";
+import { setupLogging } from "../../src/platform/logging.ts";
 import type { RoleFactory } from "../../src/roles/role.ts";
 import { createMonitor } from "../../src/roles/monitor/monitor.ts";
 import { createDlqRedriver } from "../../src/roles/dlq_redriver/role.ts";
 import { runConsumer } from "../roles/dlq_redriver/helpers.ts";
+import { type InProcessRole, runRoleInProcess } from "../helpers/role.ts";
 
 if (Deno.env.get("JETPORT_TEST_LOG")) {
   await setupLogging({ level: "info", format: "text", rotate: { max_size: 0, keep: 0 } });
@@ -33,29 +32,12 @@ async function startRole(
   name: string,
   factory: RoleFactory,
   section: unknown,
-): Promise<{ metrics: Registry } & AsyncDisposable> {
+): Promise<InProcessRole> {
   const config = configSchema.parse({
     nats: { servers: cluster.urls, reconnect: { wait: "100ms", max_wait: "1s", jitter: "100ms" } },
     roles: { [name]: section },
   });
-  const metrics = new Registry();
-  const nats = openConnection(config.nats, metrics);
-  await nats.ready;
-  const role = factory({
-    config,
-    nats,
-    metrics,
-    log: logger(name),
-    crash: (err) => console.error(`${name} crashed:`, err),
-  });
-  await role.start();
-  return {
-    metrics,
-    async [Symbol.asyncDispose]() {
-      await role.stop(Date.now() + 5000);
-      await nats.drain();
-    },
-  };
+  return await runRoleInProcess(config, name, factory);
 }
 
 /** A client that follows the cluster (reconnects to whichever node is up). */

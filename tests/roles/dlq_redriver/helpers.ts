@@ -13,40 +13,16 @@ import {
   type StoredMsg,
 } from "@nats-io/jetstream";
 import { configSchema } from "../../../src/config/schema.ts";
-import { Registry } from "../../../src/http/metrics.ts";
-import { openConnection } from "../../../src/nats/connection.ts";
-import { logger } from "../../../src/platform/logging.ts";
-import type { Role } from "../../../src/roles/role.ts";
+import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { createDlqRedriver } from "../../../src/roles/dlq_redriver/role.ts";
 
 /** A role running in this process, with its metrics. */
-export interface RunningRole extends AsyncDisposable {
-  role: Role;
-  metrics: Registry;
-}
+export type RunningRole = InProcessRole;
 
 /** Starts the dlq_redriver in-process with `section` as its config. */
-export async function startRedriver(url: string, section: unknown): Promise<RunningRole> {
+export function startRedriver(url: string, section: unknown): Promise<RunningRole> {
   const config = configSchema.parse({ nats: { servers: url }, roles: { dlq_redriver: section } });
-  const metrics = new Registry();
-  const nats = openConnection(config.nats, metrics);
-  await nats.ready;
-  const role = createDlqRedriver({
-    config,
-    nats,
-    metrics,
-    log: logger("dlq_redriver"),
-    crash: (err) => console.error("role crashed:", err),
-  });
-  await role.start();
-  return {
-    role,
-    metrics,
-    async [Symbol.asyncDispose]() {
-      await role.stop(Date.now() + 5000);
-      await nats.drain();
-    },
-  };
+  return runRoleInProcess(config, "dlq_redriver", createDlqRedriver);
 }
 
 /** Connects a plain client. */

@@ -6,42 +6,17 @@ import { AckPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import { configSchema } from "../../../src/config/schema.ts";
-import { Registry } from "../../../src/http/metrics.ts";
-import { openConnection } from "../../../src/nats/connection.ts";
-import { logger } from "../../../src/platform/logging.ts";
 import { createMonitor } from "../../../src/roles/monitor/monitor.ts";
-import type { Role } from "../../../src/roles/role.ts";
+import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { client, createFilesStream, fileEvent, publish, readLines } from "./helpers.ts";
 
 /** Runs the monitor role in this process; dispose stops it and closes its connection. */
 async function runMonitor(
   url: string,
   roles: Record<string, unknown>,
-): Promise<{ role: Role; crashes: unknown[]; metrics: Registry } & AsyncDisposable> {
+): Promise<InProcessRole> {
   const config = configSchema.parse({ nats: { servers: url }, roles });
-  const metrics = new Registry();
-  const nats = openConnection(config.nats, metrics);
-  await nats.ready;
-  const crashes: unknown[] = [];
-  const role = createMonitor({
-    config,
-    nats,
-    metrics,
-    log: logger("monitor"),
-    crash: (err) => crashes.push(err),
-  });
-  await role.start();
-  let stopped = false;
-  return {
-    role,
-    crashes,
-    metrics,
-    async [Symbol.asyncDispose]() {
-      if (!stopped) await role.stop(Date.now() + 5000);
-      stopped = true;
-      await nats.drain();
-    },
-  };
+  return await runRoleInProcess(config, "monitor", createMonitor);
 }
 
 Deno.test("monitor role: an unparsable message goes to the DLQ byte for byte; the next is written", async () => {

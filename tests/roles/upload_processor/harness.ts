@@ -4,17 +4,14 @@
  * the role run in-process with a {@link RoleContext}.
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { configSchema } from "../../../src/config/schema.ts";
-import { Registry } from "../../../src/http/metrics.ts";
 import { ensureDlqStream } from "../../../src/nats/dlq.ts";
-import { openConnection } from "../../../src/nats/connection.ts";
-import type { Role } from "../../../src/roles/role.ts";
 import { createUploadProcessor } from "../../../src/roles/upload_processor/upload_processor.ts";
 import { type NatsServer, startNatsServer } from "../../helpers/nats_server.ts";
+import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import {
   S3_ACCESS_KEY_ID,
   S3_SECRET_ACCESS_KEY,
@@ -181,12 +178,7 @@ export function sectionFor(h: Harness, overrides: Record<string, unknown> = {}) 
 }
 
 /** A running in-process role with its metrics and reported crashes. */
-export interface RunningRole extends AsyncDisposable {
-  role: Role;
-  metrics: Registry;
-  crashes: unknown[];
-  stop(graceMs?: number): Promise<void>;
-}
+export type RunningRole = InProcessRole;
 
 /** Runs the role in-process on its own connection (like a separate jetport process). */
 export function runRole(
@@ -210,23 +202,8 @@ export async function startRole(
       ...(withDlq ? { dlq_redriver: { dlq_stream: "DLQ", subject_prefix: "dlq" } } : {}),
     },
   });
-  const metrics = new Registry();
-  const nats = openConnection(config.nats, metrics);
-  const crashes: unknown[] = [];
-  const role = createUploadProcessor({
-    config,
-    nats,
-    metrics,
-    log: getLogger(["jetport", "upload_processor"]),
-    crash: (err) => crashes.push(err),
-  });
-  await role.start();
-  let stopped = false;
-  const stop = async (graceMs = 10_000) => {
-    if (stopped) return;
-    stopped = true;
-    await role.stop(Date.now() + graceMs);
-    await nats.drain();
-  };
-  return { role, metrics, crashes, stop, [Symbol.asyncDispose]: () => stop() };
+  const running = await runRoleInProcess(config, "upload_processor", createUploadProcessor);
+  // Handlers in these tests may run for seconds: a longer default grace than other roles.
+  const stop = (graceMs = 10_000) => running.stop(graceMs);
+  return { ...running, stop, [Symbol.asyncDispose]: () => stop() };
 }

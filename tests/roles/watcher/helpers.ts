@@ -8,10 +8,9 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { configSchema } from "../../../src/config/schema.ts";
-import { Registry } from "../../../src/http/metrics.ts";
-import { openConnection } from "../../../src/nats/connection.ts";
-import { logger, textLine } from "../../../src/platform/logging.ts";
-import type { Role } from "../../../src/roles/role.ts";
+import { textLine } from "../../../src/platform/logging.ts";
+import type { Registry } from "../../../src/http/metrics.ts";
+import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { createWatcherRole, type WatcherDeps } from "../../../src/roles/watcher/role.ts";
 import type { WatchFs } from "../../../src/roles/watcher/watch.ts";
 
@@ -75,12 +74,7 @@ export function createdCounts(events: StoredEvent[]): Map<string, number> {
 }
 
 /** A watcher role running in this process. */
-export interface RunningWatcher extends AsyncDisposable {
-  role: Role;
-  metrics: Registry;
-  /** Stops the role (as at shutdown). */
-  stop(): Promise<void>;
-}
+export type RunningWatcher = InProcessRole;
 
 /** Starts the watcher in-process with `section` as `roles.watcher` (and stand-ins from `deps`). */
 export async function startWatcher(
@@ -94,25 +88,7 @@ export async function startWatcher(
     state_dir: stateDir,
     roles: { watcher: section },
   });
-  const metrics = new Registry();
-  const nats = openConnection(config.nats, metrics);
-  await nats.ready;
-  const role = createWatcherRole({
-    config,
-    nats,
-    metrics,
-    log: logger("watcher"),
-    crash: (err) => console.error("role crashed:", err),
-  }, deps);
-  await role.start();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await role.stop(Date.now() + 5000);
-    await nats.drain();
-  };
-  return { role, metrics, stop, [Symbol.asyncDispose]: stop };
+  return await runRoleInProcess(config, "watcher", (ctx) => createWatcherRole(ctx, deps));
 }
 
 /** The log lines jetport writes while it is in scope (text format, info and up). */
