@@ -74,21 +74,8 @@ function toleratePeerSocketErrors(): () => void {
   return () => globalThis.removeEventListener("error", onError);
 }
 
-/**
- * Starts a three-node cluster (`size` nodes) and waits until its meta leader knows every node.
- * A cluster that does not form within 30 s (seen rarely: a peer never joins, and R3 streams then
- * fail with "no suitable peers for placement") is torn down and started afresh on new ports once.
- */
+/** Starts a three-node cluster (`size` nodes) and waits until it has a meta leader. */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
-  try {
-    return await startOnce(size);
-  } catch (err) {
-    console.error(`(cluster test) ${(err as Error).message}; starting a fresh cluster`);
-    return await startOnce(size);
-  }
-}
-
-async function startOnce(size: number): Promise<NatsCluster> {
   const bin = natsServerBin();
   const dir = await Deno.makeTempDir({ prefix: "jetport-cluster-" });
   const clusterPorts = Array.from({ length: size }, () => freePort());
@@ -141,38 +128,25 @@ cluster {
     return p;
   };
 
-  const waitReady = async (timeoutMs = 30_000, allPeers = false) => {
+  const waitReady = async (timeoutMs = 30_000) => {
     const until = Date.now() + timeoutMs;
-    type Meta = { leader?: string; replicas?: { name: string }[] };
     while (Date.now() < until) {
       const running = procs.filter((p) => p.node.running);
-      const metas = await Promise.all(
+      const leaders = await Promise.all(
         running.map((p) =>
-          json<{ meta_cluster?: Meta }>(`http://127.0.0.1:${p.node.monitorPort}/jsz`)
-            .then((j) => j?.meta_cluster)
+          json<{ meta_cluster?: { leader?: string } }>(
+            `http://127.0.0.1:${p.node.monitorPort}/jsz`,
+          ).then((j) => j?.meta_cluster?.leader)
         ),
       );
-      // Every running node sees a meta leader; a new cluster also needs that leader to know
-      // every other node as a peer, or placing an R3 stream fails with "no suitable peers".
-      const leader = metas[0]?.leader;
-      const leaderMeta = metas[running.findIndex((p) => p.node.name === leader)];
-      const peersKnown = running
-        .filter((p) => p.node.name !== leader)
-        .every((p) => leaderMeta?.replicas?.some((r) => r.name === p.node.name));
-      if (metas.every((m) => m?.leader) && (!allPeers || peersKnown)) return;
+      if (leaders.every((l) => l)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`cluster not ready after ${timeoutMs} ms`);
+    throw new Error("cluster has no meta leader");
   };
 
   procs.forEach(spawn);
-  try {
-    await waitReady(30_000, true);
-  } catch (err) {
-    await Promise.all(procs.map((p) => halt(p, "SIGKILL")));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  await waitReady();
 
   const untolerate = toleratePeerSocketErrors();
   const close = async () => {
