@@ -1,7 +1,7 @@
 # jetport — make run | test | bench | build | fmt | lint
 # Tools are pinned and installed into .tools/ by scripts/install-tools.sh.
 SHELL := /bin/bash
-DENO := $(CURDIR)/.tools/node_modules/.bin/deno
+DENO := $(CURDIR)/.tools/node_modules/deno/deno
 CONFIG ?= config/jetport.example.yaml
 NATS_PORT ?= 4222
 # Deno should trust the system's CA store too (corporate proxies re-sign TLS).

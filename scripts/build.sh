@@ -17,7 +17,7 @@
 # $DENO_DIR/dl/release/v<deno version>/denort-<target>.zip from a machine that has built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DENO="${DENO:-$PWD/.tools/node_modules/.bin/deno}"
+DENO="${DENO:-$PWD/.tools/node_modules/deno/deno}"
 OUT_DIR="${OUT_DIR:-dist}"
 PERMS=$(sed -n 's/.*"jetport": "deno run \(.*\) main.ts".*/\1/p' deno.json)
 VERSION=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' deno.json | head -n 1)

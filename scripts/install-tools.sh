@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs the pinned tools jetport needs into ./.tools, from nothing:
 #   - Deno (npm package "deno", pinned below)
-#   - nats-server 2.9 (Debian bookworm) and a current one (Debian trixie), as static binaries
+#   - nats-server 2.9 (Debian bookworm) and a current one (Debian sid, 2.15.x), as static binaries
 # Idempotent: a tool already in place is kept. Needs npm; the nats-server part needs apt (root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DENO_VERSION="2.5.6"
+DENO_VERSION="2.9.6"
 TOOLS="$PWD/.tools"
 mkdir -p "$TOOLS"
 
-if [ ! -x "$TOOLS/node_modules/.bin/deno" ] || ! "$TOOLS/node_modules/.bin/deno" --version | grep -q "deno $DENO_VERSION"; then
+if [ ! -x "$TOOLS/node_modules/deno/deno" ] || ! "$TOOLS/node_modules/deno/deno" --version | grep -q "deno $DENO_VERSION"; then
   echo "installing deno $DENO_VERSION into .tools/" >&2
   (cd "$TOOLS" && [ -f package.json ] || echo '{"private":true}' > "$TOOLS/package.json")
   npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "deno@$DENO_VERSION" >&2
@@ -41,4 +41,4 @@ fetch_nats() { # $1 = suite, $2 = target dir
 }
 
 fetch_nats bookworm "$TOOLS/nats-2.9"
-fetch_nats trixie "$TOOLS/nats-current"
+fetch_nats sid "$TOOLS/nats-current"

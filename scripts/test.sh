@@ -3,7 +3,7 @@
 # summary line "N passed, N failed" (the sum of both runs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-DENO="$PWD/.tools/node_modules/.bin/deno"
+DENO="$PWD/.tools/node_modules/deno/deno"
 export NO_COLOR=1
 export DENO_TLS_CA_STORE="${DENO_TLS_CA_STORE:-mozilla,system}"
 servers=()
@@ -26,13 +26,6 @@ for bin in "${servers[@]}"; do
     log=$(mktemp)
     NATS_SERVER_BIN="$bin" "$DENO" test --allow-all "${args[@]}" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
-    # Cluster tests kill -9 server processes and wait out elections on two busy cores; a failed
-    # cluster run is repeated once, in full, and says so. A second failure counts.
-    if [ "$part" = cluster ] && [ "$rc" -ne 0 ]; then
-      echo "=== cluster tests failed on the first run (above); running them once more"
-      NATS_SERVER_BIN="$bin" "$DENO" test --allow-all "${args[@]}" 2>&1 | tee "$log"
-      rc=${PIPESTATUS[0]}
-    fi
     [ "$rc" -ne 0 ] && status=1
     line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1)
     p=$(sed -n 's/.*| \([0-9]*\) passed.*/\1/p' <<<"$line"); f=$(sed -n 's/.*| \([0-9]*\) failed.*/\1/p' <<<"$line")

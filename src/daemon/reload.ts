@@ -173,7 +173,7 @@ export function startReloader(opts: ReloadOptions): Reloader {
   if (signal) Deno.addSignalListener(signal, onSignal);
 
   let watcher: Deno.FsWatcher | undefined;
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   if (opts.watch) {
     // The directory is watched, not the file: editors often replace the file by a new one.
     const m = /^(.*)[\\/]([^\\/]+)$/.exec(opts.file);

@@ -40,7 +40,7 @@ interface Slot {
   /** When the current instance finished starting. */
   runningSince?: number;
   lastError?: string;
-  timer?: number;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** Runs roles; see the module doc. */

@@ -121,7 +121,7 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
   let idle: Array<() => void> = [];
   let counter = 0;
   let closed = false;
-  let sweeper: number | undefined;
+  let sweeper: ReturnType<typeof setTimeout> | undefined;
 
   const sub: Subscription = nc.subscribe(`${prefix}.>`, { callback: (_err, msg) => onReply(msg) });
 
@@ -297,7 +297,7 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     closed = true;
     if (until === undefined) await flush();
     else {
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         flush(),
         new Promise((r) => (timer = setTimeout(r, Math.max(0, until - Date.now())))),

@@ -9,7 +9,7 @@ import { Supervisor } from "../../src/daemon/supervisor.ts";
 /** A role that crashes shortly after each start; records the start times. */
 function crashingRole(starts: number[], runFor: () => number) {
   return (ctx: RoleContext) => {
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     return {
       name: "flaky",
       start() {

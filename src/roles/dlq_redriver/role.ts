@@ -105,14 +105,14 @@ export function createDlqRedriver(ctx: RoleContext): Role {
   let messages: ConsumerMessages | undefined;
   const subs: Subscription[] = [];
   const loops: Promise<void>[] = [];
-  const timers: number[] = [];
+  const timers: ReturnType<typeof setTimeout>[] = [];
   const stopSignal = new AbortController();
   /** `stream:seq` of everything in (or put into) the DLQ: repeated advisories are skipped. */
   const inDlq = new Set<string>();
   const directCache = new Map<string, { direct: boolean; at: number }>();
   const knownSources = new Set(cfg.sources.map((s) => `${s.stream}/${s.consumer}`));
   const parkedLogged = new Set<number>();
-  const backupTimers = new Set<number>();
+  const backupTimers = new Set<ReturnType<typeof setTimeout>>();
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -574,7 +574,7 @@ export function createDlqRedriver(ctx: RoleContext): Role {
       // The advisory in hand is captured and acked; those behind it are given back (nak).
       messages?.close();
       for (const sub of subs) sub.unsubscribe();
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         Promise.allSettled(loops),
         new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),

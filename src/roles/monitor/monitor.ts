@@ -93,7 +93,7 @@ export function createMonitor(ctx: RoleContext): Role {
   let messages: ConsumerMessages | undefined;
   let stopping = false;
   let loop: Promise<void> | undefined;
-  let infoTimer: number | undefined;
+  let infoTimer: ReturnType<typeof setTimeout> | undefined;
   let notReady: string | undefined = `waiting for consumer ${where}`;
   let ackFloor = 0; // last known stream seq below which everything is acked: the resume point
   let seenConsumer = false; // the consumer existed during this run (missing now = deleted)
@@ -414,7 +414,7 @@ export function createMonitor(ctx: RoleContext): Role {
       // acked; messages behind it are naked by the loop.
       messages?.close();
       if (loop) {
-        let timer: number | undefined;
+        let timer: ReturnType<typeof setTimeout> | undefined;
         const late = new Promise<void>((r) => {
           timer = setTimeout(r, Math.max(0, deadline - Date.now()));
         });

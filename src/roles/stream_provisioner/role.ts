@@ -22,7 +22,7 @@ export function createStreamProvisioner(ctx: RoleContext): Role {
   const cfg = ctx.config.roles.stream_provisioner!;
   const { log } = ctx;
   let notReady: string | undefined = "provisioning";
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
 
   async function run(mode: "apply" | "verify" | "plan") {

@@ -139,7 +139,7 @@ function execHandler(cfg: Extract<HandlerConfig, { exec: string[] }>): Handler {
         } catch { /* already exited */ }
       }, KILL_GRACE_MS);
     };
-    let hardKill: number | undefined;
+    let hardKill: ReturnType<typeof setTimeout> | undefined;
     const timer = setTimeout(() => kill("timeout"), cfg.timeout);
     const onAbort = () => kill("shutdown");
     signal.addEventListener("abort", onAbort);

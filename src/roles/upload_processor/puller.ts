@@ -199,7 +199,7 @@ export function createPuller(opts: PullerOptions): Puller {
       stopping = true;
       clearInterval(watchdog);
       if (requested > 0 && connected) {
-        let timer: number | undefined;
+        let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           settled = resolve;
           // Each request ends by `expires`; its 408 may be lost with a dying server.

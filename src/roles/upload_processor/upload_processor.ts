@@ -324,7 +324,7 @@ export function createUploadProcessor(ctx: RoleContext): Role {
 
   async function stop(deadline: number) {
     const untilDeadline = (p: Promise<unknown>) => {
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const expired = new Promise((
         r,
       ) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));

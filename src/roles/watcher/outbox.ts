@@ -198,7 +198,7 @@ export async function openOutbox(dir: string, options: OutboxOptions = {}): Prom
   let wake: (() => void) | undefined;
   let roomWaiters: Array<() => void> = [];
   let cursorDirty = false;
-  let cursorTimer: number | undefined;
+  let cursorTimer: ReturnType<typeof setTimeout> | undefined;
 
   // Find where record cursor + 1 starts: the rest is read back as the window drains.
   const startSeg = segments.findLast((s) => s.firstN <= cursor + 1) ?? segments[0];

@@ -39,7 +39,7 @@ export function createWatcherRole(ctx: RoleContext, deps: WatcherDeps = {}): Rol
   let pauseUntil = 0;
   let lastFailureLog = 0;
   // The outbox depth gauge is refreshed on a timer: per event it cost more than the event.
-  let depthTimer: number | undefined;
+  let depthTimer: ReturnType<typeof setTimeout> | undefined;
   // The outbox number each watch's saved snapshot includes; older records may be deleted.
   const savedN = new Map<string, number>();
 

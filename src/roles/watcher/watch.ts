@@ -110,7 +110,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
   let polling = false;
   let stopped = false;
   let busy: Promise<void> | undefined;
-  let ticker: number | undefined;
+  let ticker: ReturnType<typeof setTimeout> | undefined;
   let rescanReason: string | undefined;
   let lastRescan = 0;
   let lastSave = 0;
