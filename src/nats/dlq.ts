@@ -1,5 +1,5 @@
 /**
- * The dead-letter format (DESIGN.md "Dead letter") and the one function through which every role
+ * The dead-letter format (docs/design.md "Dead letter") and the one function through which every role
  * writes a dead letter. An entry is the original payload, byte for byte, with the original
  * headers plus `Jetport-Dlq-*` provenance headers, on `<subject_prefix>.<stream>.<consumer>` in
  * the DLQ stream. Its `Nats-Msg-Id` is derived from (stream, seq), so capturing the same
@@ -7,14 +7,13 @@
  * publish retried) stores it once within the DLQ stream's duplicate window.
  *
  * Callers that must keep a copy of a message they are about to `term` (under workqueue or
- * interest retention `term` deletes it) await {@link deadLetter} first and terminate after the
+ * interest retention `term` deletes it) use `deadLetterOrTerminate()`
+ * (`dead_letter_or_terminate.ts`), which awaits {@link deadLetter} and terminates after the
  * publish ack.
  * @module
  */
 import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import {
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   RetentionPolicy,
@@ -23,7 +22,7 @@ import {
 } from "@nats-io/jetstream";
 import type { Config } from "../config/schema.ts";
 import type { PubAck, Publisher } from "./publisher.ts";
-import { isTransient } from "./leader_change.ts";
+import { isStreamNotFound, isTransient } from "./errors.ts";
 
 /** The provenance headers of a dead letter. */
 export const DLQ_HEADERS = {
@@ -320,8 +319,4 @@ export async function ensureDlqStream(
           : ""),
     );
   }
-}
-
-function isStreamNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }
