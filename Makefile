@@ -20,6 +20,8 @@ tools:
 
 ## run: start a local nats-server if none answers, then the daemon with $(CONFIG)
 run: $(DENO) nats
+	@# the example config watches ./test/storage, which must exist (untracked: test/ is ignored)
+	@[ "$(CONFIG)" != config/jetport.example.yaml ] || mkdir -p test/storage
 	$(DENO) run $(PERMS) main.ts run --config $(CONFIG)
 
 nats:

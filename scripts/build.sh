@@ -47,7 +47,7 @@ for target in "${targets[@]}"; do
   # shellcheck disable=SC2086
   if ! "$DENO" compile --quiet --frozen --target "$target" $PERMS --output "$out" main.ts; then
     echo "build.sh: deno compile failed for $target. Without internet access it needs" >&2
-    echo "  DENORT_BIN=<denort for $target>, or denort-$target.zip in \$DENO_DIR/dl (README: Build)" >&2
+    echo "  DENORT_BIN=<denort for $target>, or denort-$target.zip in \$DENO_DIR/dl (docs/operations.md: Build)" >&2
     exit 1
   fi
   built+=("$(basename "$out")")

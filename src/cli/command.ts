@@ -4,7 +4,10 @@
  */
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 
-/** Exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 usage or config, 3 drift. */
+/**
+ * Exit codes (docs/design.md "Command line and exit codes"): 0 ok, 1 runtime failure, 2 usage or
+ * config, 3 drift.
+ */
 export const EXIT = { ok: 0, failure: 1, usage: 2, drift: 3 } as const;
 
 /** One `jetport <name>` command. */

@@ -1,5 +1,5 @@
 /**
- * Acknowledgement helpers that respect server differences (NATS-NOTES.md): nats-server before
+ * Acknowledgement helpers that respect server differences (docs/nats-notes.md "Acks"): nats-server before
  * 2.10.4 ignores `+TERM <reason>`, and a plain `nak` ignores the consumer's `backoff`.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Riding out a JetStream cluster's leader changes in a consuming role (NATS-NOTES.md
+ * Riding out a JetStream cluster's leader changes in a consuming role (docs/nats-notes.md
  * "Clusters"). When the node leading a stream or consumer dies, API requests time out or find no
  * responder for the seconds an election takes (6-8 s on nats-server 2.9), pull requests waiting
  * on the old consumer leader are gone (the new leader does not know them: only heartbeats going

@@ -20,6 +20,7 @@ log:
 });
 
 Deno.test("validate exits 0 on the shipped example config", async () => {
+  await Deno.mkdir("test/storage", { recursive: true }); // the example's watch root, as make run does
   const { code, stdout } = await jetport(["validate", "--config", "config/jetport.example.yaml"]);
   assertEquals(code, 0);
   assertMatch(stdout, /ok/);

@@ -94,7 +94,7 @@ Deno.test("cluster: the monitor keeps writing while its consumer's and its strea
   await using c = await clusterClient(cluster);
   await createStream(c.jsm, "FILES", "file.events");
   // Messages the server handed to a pull that died with its consumer leader never reach the
-  // monitor, so nothing can ack or nak them: they come back after ack_wait (README, monitor).
+  // monitor, so nothing can ack or nak them: they come back after ack_wait (docs/config/monitor.md).
   // A short ack_wait keeps that bounded here; acks lost with a leader are re-sent at once.
   await c.jsm.consumers.add("FILES", {
     durable_name: "file-monitor",

@@ -15,7 +15,7 @@ const DIR = new URL("../../config/examples/", import.meta.url).pathname;
 const examples = [...Deno.readDirSync(DIR)].map((e) => e.name).filter((n) => n.endsWith(".yaml"))
   .sort();
 
-Deno.test("examples: one file per system in DESIGN.md", () => {
+Deno.test("examples: one file per system jetport replaces", () => {
   assertEquals(examples, [
     "agentic-platform.yaml",
     "file-events-adapter.yaml",

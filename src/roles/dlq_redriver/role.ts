@@ -10,7 +10,7 @@
  * listens on core NATS, and advisories sent while no jetport runs are lost: the server keeps no
  * list of the messages a consumer gave up on, so they cannot be recovered afterwards.
  *
- * On a cluster the advisory stream's consumer rides out leader changes (NATS-NOTES.md
+ * On a cluster the advisory stream's consumer rides out leader changes (docs/nats-notes.md
  * "Clusters"): it pulls again when its consumer elects a new leader, after two missed heartbeats
  * or a 503, retries what an election makes fail (timeouts, no responders) within seconds instead
  * of giving up on the advisory stream, and acks each advisory with the leader's confirmation, so

@@ -1,5 +1,5 @@
 /**
- * File events (DESIGN.md "File event") as the monitor reads them, and the lines it writes: the
+ * File events (docs/design.md "File event") as the monitor reads them, and the lines it writes: the
  * original adapter's text line `[%Y-%m-%d %H:%M:%S] File ADDED: <path>, Size: <n.nn> KB`, or one
  * JSON object per line. Pure functions: no I/O.
  * @module

@@ -5,7 +5,7 @@
  * A consumer deleted under it is recreated; while the stream or server is away it waits, says so
  * in the log and in `/readyz`.
  *
- * On a cluster (NATS-NOTES.md "Clusters") the consumer's leader can die with a pull request and
+ * On a cluster (docs/nats-notes.md "Clusters") the consumer's leader can die with a pull request and
  * the last acks in its hands. The monitor pulls again as soon as a new leader is elected (its
  * advisory), or after two missed heartbeats, or at once after a 503; errors an election causes
  * (timeouts, no responders, "temporarily unavailable") are retried within seconds, never fatal;

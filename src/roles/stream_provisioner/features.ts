@@ -1,6 +1,7 @@
 /**
  * Declared features the connected server lacks. A 2.9 server silently drops fields it does not
- * know (NATS-NOTES.md), so these are refused before any call, naming the object and the version.
+ * know (docs/nats-notes.md "Stream and consumer updates"), so these are refused before any call,
+ * naming the object and the version.
  * @module
  */
 import { type Feature, FEATURES, supports } from "../../nats/version.ts";

@@ -1,5 +1,5 @@
 /**
- * The file event (DESIGN.md "File event"), its subject and its `Nats-Msg-Id`.
+ * The file event (docs/design.md "File event"), its subject and its `Nats-Msg-Id`.
  * @module
  */
 import { createHash } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the monitor tests: file events as the watcher publishes them (DESIGN.md), a
+ * Shared pieces of the monitor tests: file events as the watcher publishes them (docs/design.md "File event"), a
  * FILES stream, and reading the monitor's log.
  * @module
  */
@@ -13,7 +13,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 
-/** A file event in the DESIGN.md format. */
+/** A file event in the docs/design.md format. */
 export function fileEvent(
   operation: "added" | "modified" | "deleted" | "renamed",
   path: string,
