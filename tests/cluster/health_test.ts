@@ -68,7 +68,7 @@ Deno.test("health: healthy R3, a dead replica (stale or not current), missing pe
   assertEquals(streamHealth(info(1, { leader: "NABC" })), undefined);
 });
 
-Deno.test("cluster view: size from connect_urls or existing peers; problems plan refuses", () => {
+Deno.test("cluster view: size from the meta group, a ping, connect_urls or existing peers; problems plan refuses", () => {
   const server = (extra: Partial<ServerInfo>) =>
     ({ server_name: "n1", server_id: "NID", ...extra }) as ServerInfo;
   const three = clusterView(
@@ -83,6 +83,21 @@ Deno.test("cluster view: size from connect_urls or existing peers; problems plan
     3,
   );
   assertEquals(clusterView(server({ cluster: "prod" }), []).size, undefined);
+  // Just after start INFO can name 2 of 3; the servers answering the ping now name all three.
+  const pinged = clusterView(server({ cluster: "prod", connect_urls: ["a:1", "b:1"] }), [], {
+    servers: ["n1", "n2", "n3"],
+  });
+  assertEquals(pinged.size, 3);
+  assertEquals(pinged.source, "3 server(s) of cluster prod answered (n1, n2, n3)");
+  // The meta group (system account) counts down servers too, and is the answer when it answers.
+  const meta = clusterView(server({ cluster: "prod", connect_urls: ["a:1"] }), [], {
+    metaSize: 5,
+    servers: ["n1"],
+  });
+  assertEquals([meta.size, meta.source], [
+    5,
+    "the JetStream meta group of cluster prod has 5 server(s)",
+  ]);
   const single = clusterView(server({}), []);
   assertEquals([single.name, single.size], [undefined, 1]);
 

@@ -9,6 +9,7 @@ import { jetport } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { readMeta } from "../../src/roles/stream_provisioner/meta.ts";
 import type { StatusReport, StreamStatus } from "../../src/roles/stream_provisioner/status.ts";
 
 function declarations(cluster: NatsCluster, replicas: number, placement = "") {
@@ -52,6 +53,8 @@ Deno.test("cluster: replicas 1 → 3 in place; too many refused; degraded while 
   assertStringIncludes(applied.stdout, "consumer FILES/file-monitor: updated (replicas: 1 → 3)");
   const nc = await connect({ servers: cluster.urls });
   try {
+    // Whichever node the client is on, every node of the cluster answers the size question.
+    assertEquals((await readMeta(nc, "jetport-test")).servers, ["n1", "n2", "n3"]);
     const jsm = await jetstreamManager(nc);
     assertEquals((await jsm.streams.info("FILES")).config.num_replicas, 3);
     assertEquals((await jsm.streams.info("KV_processed")).config.num_replicas, 3);
@@ -67,7 +70,8 @@ Deno.test("cluster: replicas 1 → 3 in place; too many refused; degraded while 
   assertEquals(five.code, 2, five.stdout + five.stderr);
   assertStringIncludes(
     five.stderr,
-    "stream FILES: replicas 5 is more than the 3 server(s) known (n",
+    "stream FILES: replicas 5 is more than the 3 server(s) known (3 server(s) of cluster " +
+      "jetport-test answered (n1, n2, n3))",
   );
   assertStringIncludes(five.stderr, "kv processed: replicas 5 is more than");
   const elsewhere = await provision(

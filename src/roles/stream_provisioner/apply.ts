@@ -8,6 +8,7 @@ import type { ConsumerInfo, JetStreamManager, StreamConfig, StreamInfo } from "@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
+import { delay } from "../../platform/delay.ts";
 import type { KvDecl } from "./config.ts";
 import {
   type Change,
@@ -245,13 +246,16 @@ async function updateStream(
     return await jsm.streams.update(name, merged);
   }
   await jsm.streams.update(name, { ...merged, num_replicas: actual.num_replicas });
-  // The move may still be under way (2.9 reports it as "move and scale" again): retry the scale.
+  // The move may still be under way (2.9 reports it as "move and scale" again, 2.15 as "stream
+  // move already in progress"): retry the scale.
   for (let waited = 0;; waited += MOVE_RETRY_MS) {
     try {
       return await jsm.streams.update(name, merged);
     } catch (err) {
-      if (!/move and scale/i.test(String(err)) || waited >= MOVE_WAIT_MS) throw err;
-      await new Promise((r) => setTimeout(r, MOVE_RETRY_MS));
+      if (!/move and scale|move already in progress/i.test(String(err)) || waited >= MOVE_WAIT_MS) {
+        throw err;
+      }
+      await delay(MOVE_RETRY_MS);
     }
   }
 }

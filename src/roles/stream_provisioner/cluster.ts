@@ -4,17 +4,19 @@
  * suitable peers for placement" (or, on a single server, "replicas > 1 not supported in
  * non-clustered mode") halfway through an apply.
  *
- * A client sees no meta-group membership without the system account. What it does see, on 2.9
- * and 2.10 alike: the connected server's INFO names its `cluster` and lists in `connect_urls` the
- * client URLs of every server currently routed to it (itself included); and the info of an
- * existing replicated stream names all of its peers, down ones too. The larger of the two is a
- * lower bound of the cluster's size; while a node is down the first shrinks, which is also when
- * the server would refuse to place a new replica on it.
+ * The size comes from the JetStream meta group when the user may ask it (system account, see
+ * `meta.ts`): that counts every server of the cluster. Otherwise from what any account sees, on
+ * 2.9 and later alike: the servers answering an account ping now, the connected server's INFO
+ * (`connect_urls`: every server routed to it at connect time, itself included), and the info of an
+ * existing replicated stream (all of its peers, down ones too). The largest of these is a lower
+ * bound of the cluster's size; while a node is down it may shrink, which is also when the server
+ * would refuse to place a new replica on it.
  * @module
  */
 import type { ServerInfo } from "@nats-io/nats-core";
 import type { StreamInfo } from "@nats-io/jetstream";
 import type { ProvisionerConfig } from "./config.ts";
+import type { MetaView } from "./meta.ts";
 
 /** What the connected server says about its cluster. */
 export interface ClusterView {
@@ -28,27 +30,43 @@ export interface ClusterView {
   source: string;
 }
 
-/** The cluster as seen through `info` (the connected server's INFO) and the existing streams. */
-export function clusterView(info: ServerInfo | undefined, streams: StreamInfo[]): ClusterView {
+/**
+ * The cluster as seen through `info` (the connected server's INFO), the existing streams and, when
+ * asked, the servers themselves (`meta`).
+ */
+export function clusterView(
+  info: ServerInfo | undefined,
+  streams: StreamInfo[],
+  meta: MetaView = { servers: [] },
+): ClusterView {
   const server = info?.server_name || info?.server_id || "the server";
   if (!info?.cluster) return { server, size: 1, source: `${server} is not clustered` };
+  const name = info.cluster;
+  if (meta.metaSize) {
+    return {
+      name,
+      server,
+      size: meta.metaSize,
+      source: `the JetStream meta group of cluster ${name} has ${meta.metaSize} server(s)`,
+    };
+  }
   const urls = new Set(info.connect_urls ?? []).size;
   const peers = Math.max(
     0,
     ...streams.map((s) => (s.cluster?.leader ? 1 : 0) + (s.cluster?.replicas?.length ?? 0)),
   );
-  if (urls === 0 && peers === 0) {
+  const answered = meta.servers.length;
+  const size = Math.max(urls, peers, answered);
+  if (size === 0) {
     // `cluster { no_advertise: true }` hides the URLs; without a replicated stream we cannot tell.
-    return { name: info.cluster, server, source: "the cluster announces no servers" };
+    return { name, server, source: "the cluster announces no servers" };
   }
-  return {
-    name: info.cluster,
-    server,
-    size: Math.max(urls, peers),
-    source: urls >= peers
-      ? `${server} announces ${urls} server(s) in cluster ${info.cluster}`
-      : `an existing stream has ${peers} peers in cluster ${info.cluster}`,
-  };
+  const source = answered === size
+    ? `${answered} server(s) of cluster ${name} answered (${meta.servers.join(", ")})`
+    : urls === size
+    ? `${server} announces ${urls} server(s) in cluster ${name}`
+    : `an existing stream has ${peers} peers in cluster ${name}`;
+  return { name, server, size, source };
 }
 
 /** One line per declared stream, bucket or consumer whose replicas or placement cannot fit. */

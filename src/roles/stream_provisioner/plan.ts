@@ -13,6 +13,7 @@ import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
 import { unsupportedFeatures } from "./features.ts";
 import { isStreamNotFound, ProvisionError } from "./errors.ts";
 import { type ClusterView, clusterView, placementProblems } from "./cluster.ts";
+import type { MetaView } from "./meta.ts";
 
 /** What happens to one object. */
 export type Action = "create" | "update" | "unchanged" | "destructive";
@@ -72,6 +73,8 @@ export interface PlanOptions {
   owners?: Record<string, string>;
   /** The connected server's INFO (cluster name, announced servers); none: a single server. */
   server?: ServerInfo;
+  /** What the servers answered about the cluster's size (`meta.ts`), when asked. */
+  meta?: MetaView;
 }
 
 /** Every item of a paged JetStream listing. */
@@ -100,7 +103,7 @@ export async function buildPlan(
   ], server);
   const declared = new Map(cfg.streams.map((s) => [s.name, s]));
   checkConsumerStreams(cfg, declared, server);
-  const cluster = clusterView(options.server, [...server.values()]);
+  const cluster = clusterView(options.server, [...server.values()], options.meta);
   const misplaced = placementProblems(cfg, cluster);
   if (misplaced.length > 0) throw new ProvisionError("INVALID_DECLARATION", misplaced);
 

@@ -10,6 +10,7 @@ import type { ProvisionerConfig } from "./config.ts";
 import { buildPlan, formatPlan, hasDrift, type Plan, type PlanItem } from "./plan.ts";
 import { streamHealth } from "./health.ts";
 import { KV_PREFIX } from "./model.ts";
+import { readMeta } from "./meta.ts";
 import {
   applyLeftDrift,
   applyPlan,
@@ -80,10 +81,12 @@ export async function provision(
   options: ProvisionOptions & { owners?: Record<string, string> },
 ): Promise<ProvisionResult> {
   const jsm = await jetstreamManager(nc);
+  const cluster = nc.info?.cluster;
   const plan = await buildPlan(jsm, cfg, {
     serverVersion: nc.info?.version ?? "0.0.0",
     owners: options.owners,
     server: nc.info,
+    meta: cluster ? await readMeta(nc, cluster) : undefined,
   });
   const drift = hasDrift(plan);
   const degraded = degradedItems(plan.items);
