@@ -26,7 +26,7 @@ import type { Role, RoleContext } from "../role.ts";
 import type { MonitorConfig } from "./config.ts";
 import { BadFileEventError, jsonLine, parseFileEvent, textLine } from "./event_line.ts";
 import { DurableError, ensureDurable } from "./durable.ts";
-import { batches } from "./batches.ts";
+import { batches } from "../../nats/batches.ts";
 import { openRotatingFile, type RotatingFile } from "../../platform/rotating_file.ts";
 import { nakAfter, terminate } from "../../nats/ack.ts";
 import { deadLetter, type DlqTarget, dlqTarget } from "../../nats/dlq.ts";
