@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertRejects } from "../../helpers/assert.ts";
-import { batches } from "../../../src/roles/monitor/batches.ts";
+import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { batches } from "../../src/nats/batches.ts";
 
 /** A source that yields `items` in bursts of `burst`, pausing between bursts. */
 async function* bursts(items: number[], burst: number): AsyncGenerator<number> {
