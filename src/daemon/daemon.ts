@@ -12,6 +12,7 @@ import { ROLE_FACTORIES } from "../roles/registry.ts";
 import { Supervisor } from "./supervisor.ts";
 import { startReloader } from "./reload.ts";
 import { COMMIT, VERSION } from "../version.ts";
+import { beforeDeadline } from "../platform/delay.ts";
 
 /** How the daemon is run. */
 export interface DaemonOptions {
@@ -82,7 +83,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
         port: config.http.listen.port,
         error: (err as Error).message,
       });
-      await nats.drain();
+      await nats.close();
       return 1;
     }
   }
@@ -112,12 +113,17 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     await stopRequested;
   }
 
-  await reloader?.stop();
+  // One deadline for the whole stop: a reload in progress, the roles, then the connection gets
+  // what is left.
   const grace = (reloader?.current() ?? config).shutdown.grace;
+  const deadline = Date.now() + grace;
+  if (reloader) await beforeDeadline(reloader.stop(), deadline);
   log.info("shutting down: stopping roles (grace {grace} ms)", { grace });
-  await supervisor.stop(Date.now() + grace);
-  log.info("draining NATS connection");
-  await nats.drain();
+  await supervisor.stop(deadline);
+  log.info("draining NATS connection ({left} ms left of the grace)", {
+    left: Math.max(0, deadline - Date.now()),
+  });
+  await nats.close(deadline);
   await http?.close();
   log.info("stopped");
   return first === "failed" ? 1 : 0;

@@ -97,8 +97,8 @@ export interface ReloadOptions {
   applyLogging?: (log: Config["log"]) => Promise<void>;
 }
 
-/** A running reloader. */
-export interface Reloader {
+/** A running reloader; disposing it stops it. */
+export interface Reloader extends AsyncDisposable {
   /** The config in force (after the last successful reload). */
   current(): Config;
   /** Reloads now (what SIGHUP does); resolves with true when the new config was applied. */
@@ -189,16 +189,13 @@ export function startReloader(opts: ReloadOptions): Reloader {
     })().catch((err) => log.warn("config file watch ended: {error}", { error: String(err) }));
   }
 
-  return {
-    current: () => current,
-    reload,
-    async stop() {
-      stopped = true;
-      halted.resolve();
-      if (signal) Deno.removeSignalListener(signal, onSignal);
-      clearTimeout(timer);
-      watcher?.close();
-      await chain.catch(() => {});
-    },
+  const stop = async () => {
+    stopped = true;
+    halted.resolve();
+    if (signal) Deno.removeSignalListener(signal, onSignal);
+    clearTimeout(timer);
+    watcher?.close();
+    await chain.catch(() => {});
   };
+  return { current: () => current, reload, stop, [Symbol.asyncDispose]: stop };
 }

@@ -7,6 +7,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Registry } from "../http/metrics.ts";
 import type { Role, RoleContext } from "../roles/role.ts";
 import { backoffDelay } from "../nats/connection.ts";
+import { beforeDeadline, DEADLINE_PASSED } from "../platform/delay.ts";
 
 /** A role the supervisor runs: its name and how to create an instance. */
 export interface SupervisedRole {
@@ -43,8 +44,14 @@ interface Slot {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/** How long {@link Supervisor} disposal gives its roles to stop. */
+export const DISPOSE_GRACE_MS = 5000;
+
+/** How long past its deadline a role's stop is awaited before it is abandoned. */
+const STOP_OVERRUN_MS = 1000;
+
 /** Runs roles; see the module doc. */
-export class Supervisor {
+export class Supervisor implements AsyncDisposable {
   #slots: Slot[] = [];
   #opts: Required<SupervisorOptions>;
   #stopping = false;
@@ -176,7 +183,11 @@ export class Supervisor {
     return reasons;
   }
 
-  /** Stops every role, in reverse start order, each bounded by `deadline`. */
+  /**
+   * Stops every role, in reverse start order, each bounded by `deadline`: a role whose stop is
+   * still running a second past it is logged and abandoned, so one stuck role cannot hold the
+   * daemon's stop past its grace.
+   */
   async stop(deadline: number): Promise<void> {
     this.#stopping = true;
     for (const slot of [...this.#slots].reverse()) {
@@ -184,12 +195,18 @@ export class Supervisor {
       if (!slot.role) continue;
       const log = this.#opts.logger(slot.spec.name);
       try {
-        await slot.role.stop(deadline);
-        log.info("stopped");
+        const done = await beforeDeadline(slot.role.stop(deadline), deadline + STOP_OVERRUN_MS);
+        if (done === DEADLINE_PASSED) log.error("did not stop within the grace; abandoned");
+        else log.info("stopped");
       } catch (err) {
         log.error("error while stopping: {error}", { error: String(err) });
       }
       slot.state = "stopped";
     }
+  }
+
+  /** Stops every role within {@link DISPOSE_GRACE_MS}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop(Date.now() + DISPOSE_GRACE_MS);
   }
 }

@@ -21,6 +21,7 @@ import {
 import type { NatsConfig } from "../config/schema.ts";
 import type { Registry } from "../http/metrics.ts";
 import { logger } from "../platform/logging.ts";
+import { beforeDeadline, DEADLINE_PASSED } from "../platform/delay.ts";
 import { enableNoDelay } from "./no_delay.ts";
 
 /** The shared connection as roles see it. */
@@ -35,9 +36,16 @@ export interface NatsHandle extends AsyncDisposable {
   notReadyReason(): string | undefined;
   /** The connected server's version (`2.10.27`), once known. */
   serverVersion(): string | undefined;
-  /** Drains subscriptions and closes; safe to call more than once. */
-  drain(): Promise<void>;
+  /**
+   * Drains subscriptions and pending publishes until `deadline` (epoch ms; default: in
+   * {@link CLOSE_GRACE_MS}), then closes the connection whatever the server does: a server that is
+   * down, unreachable or slow never holds a stop past its grace. Safe to call more than once.
+   */
+  close(deadline?: number): Promise<void>;
 }
+
+/** How long {@link NatsHandle.close} drains when given no deadline. */
+export const CLOSE_GRACE_MS = 5000;
 
 /** Builds nats.js connection options from the `nats:` section. */
 export async function connectionOptions(cfg: NatsConfig): Promise<ConnectionOptions> {
@@ -125,6 +133,11 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
       backoffDelay(attempt++, cfg.reconnect.wait, cfg.reconnect.max_wait, cfg.reconnect.jitter);
     log.info("connecting to {servers}", { servers: cfg.servers.join(", ") });
     const conn = await connect(opts);
+    if (closing) {
+      // Closed while still connecting: this connection is no longer wanted.
+      await conn.close();
+      throw new Error("connection closed before it was established");
+    }
     enableNoDelay(conn);
     nc = conn;
     isConnected = true;
@@ -148,6 +161,7 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     return conn;
   })();
   ready.catch((err) => {
+    if (closing) return;
     reason = `cannot connect: ${err.message}`;
     log.error("cannot connect to NATS: {error}", { error: err.message });
   });
@@ -223,20 +237,27 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     }
   }
 
-  const drain = async () => {
-    if (closing) return;
+  /**
+   * A drain waits for the server to confirm every pending message, so it only starts while
+   * connected (during a reconnect it would wait for the server to come back, 58 s measured) and it
+   * gets what is left of the deadline. Closing then ends the connection either way; what was not
+   * confirmed stays with its owner: the watcher's outbox, or a consumer's unacked (redelivered)
+   * message.
+   */
+  async function closeBy(deadline: number) {
     closing = true;
-    if (!nc) return; // never connected: nothing to drain (the pending connect is abandoned)
-    if (!nc.isClosed()) {
-      try {
-        await nc.drain();
-      } catch {
-        await nc.close();
-      }
+    const conn = nc;
+    if (!conn) return; // never connected: the pending connect closes itself once it lands
+    if (!conn.isClosed() && isConnected) {
+      const drained = await beforeDeadline(conn.drain(), deadline);
+      if (drained === DEADLINE_PASSED) log.warn("drain did not finish within the grace; closing");
     }
+    if (!conn.isClosed()) await beforeDeadline(conn.close(), deadline + 1000);
     isConnected = false;
     connectedGauge.set(0);
-  };
+  }
+  let closed: Promise<void> | undefined;
+  const close = (deadline = Date.now() + CLOSE_GRACE_MS) => (closed ??= closeBy(deadline));
 
   return {
     ready,
@@ -244,7 +265,7 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     connected: () => isConnected,
     notReadyReason: () => (isConnected ? undefined : reason),
     serverVersion: () => nc?.info?.version,
-    drain,
-    [Symbol.asyncDispose]: drain,
+    close,
+    [Symbol.asyncDispose]: () => close(),
   };
 }

@@ -22,6 +22,10 @@ export interface NatsServer extends AsyncDisposable {
   kill(): Promise<void>;
   /** Starts it again on the same ports and store. */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open but nothing answers. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
   /** Stops it and removes its store. */
   close(): Promise<void>;
 }
@@ -118,6 +122,9 @@ ${options.config ?? ""}
   await spawn();
 
   const close = async () => {
+    try {
+      child?.kill("SIGCONT"); // a paused server cannot act on SIGTERM
+    } catch { /* already gone */ }
     await halt("SIGTERM");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
@@ -130,6 +137,8 @@ ${options.config ?? ""}
     stop: () => halt("SIGTERM"),
     kill: () => halt("SIGKILL"),
     restart: spawn,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
     close,
     [Symbol.asyncDispose]: close,
   };

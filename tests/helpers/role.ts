@@ -17,7 +17,7 @@ export interface InProcessRole extends AsyncDisposable {
   metrics: Registry;
   /** Errors it reported through `crash()` (also printed). */
   crashes: unknown[];
-  /** Stops the role with `graceMs` (default 5 s) and drains its connection; once only. */
+  /** Stops the role with `graceMs` (default 5 s) and closes its connection (draining); once only. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -47,7 +47,7 @@ export async function runRoleInProcess(
     if (stopped) return;
     stopped = true;
     await role.stop(Date.now() + graceMs);
-    await nats.drain();
+    await nats.close();
   };
   return { role, metrics, crashes, stop, [Symbol.asyncDispose]: () => stop() };
 }
