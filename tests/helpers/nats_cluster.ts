@@ -1,8 +1,18 @@
 /**
  * A three-node JetStream cluster of real `nats-server` processes on loopback, for scale-out and
  * failover tests: kill -9 a node, restart it, find the node that leads a stream.
+ *
+ * Why readiness is more than "a meta leader exists": every node's `/jsz` names a meta leader about
+ * a second after start, but an R3 stream created at that moment can still be refused with "no
+ * suitable peers for placement" until the leader has heard from every peer (seen on 2.9.10 on a
+ * loaded machine). So a new cluster is handed to a test only once it has placed (created and
+ * deleted) an R3 probe stream, and a restarted node only once the meta leader reports it current
+ * (docs/nats-notes.md "Clusters"). No test ever needs to repeat a cluster start.
  * @module
  */
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { delay } from "../../src/platform/delay.ts";
 import { freePort, natsServerBin, natsServerVersion } from "./nats_server.ts";
 
 /** One node of the cluster. */
@@ -33,7 +43,10 @@ export interface NatsCluster extends AsyncDisposable {
   restart(name: string): Promise<void>;
   /** The `server_name` of the node leading `stream` (asks the running nodes). */
   streamLeader(stream: string, account?: string): Promise<string | undefined>;
-  /** Waits until every running node sees a meta leader. */
+  /**
+   * Waits until every running node names the same meta leader and that leader reports every other
+   * running node current (what a restarted node needs before it takes replicas again).
+   */
   waitReady(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes the stores. */
   close(): Promise<void>;
@@ -74,7 +87,66 @@ function toleratePeerSocketErrors(): () => void {
   return () => globalThis.removeEventListener("error", onError);
 }
 
-/** Starts a three-node cluster (`size` nodes) and waits until it has a meta leader. */
+/** What a node's `/jsz` says about the meta group (the leader lists its followers). */
+interface MetaCluster {
+  leader?: string;
+  replicas?: { name: string; current: boolean }[];
+}
+
+/**
+ * True when every running node names the same meta leader, and that leader reports every other
+ * running node as a current follower.
+ */
+async function metaGroupFormed(running: ClusterNode[]): Promise<boolean> {
+  const metas = await Promise.all(
+    running.map((n) =>
+      json<{ meta_cluster?: MetaCluster }>(`http://127.0.0.1:${n.monitorPort}/jsz`)
+        .then((j) => j?.meta_cluster)
+    ),
+  );
+  const leader = metas[0]?.leader;
+  if (!leader || metas.some((m) => m?.leader !== leader)) return false;
+  const leaderMeta = metas[running.findIndex((n) => n.name === leader)];
+  if (!leaderMeta) return false; // the named leader is not among the running nodes
+  return running.every((n) =>
+    n.name === leader || leaderMeta.replicas?.some((r) => r.name === n.name && r.current)
+  );
+}
+
+/**
+ * Creates and deletes a probe stream with `replicas` replicas, retrying until `until` (ms since
+ * epoch): the proof that the cluster can place a replicated asset, whatever its `/jsz` says.
+ */
+async function placeProbe(urls: string[], replicas: number, until: number): Promise<void> {
+  const nc = await connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const name = "JETPORT_HARNESS_PROBE";
+    let last: unknown;
+    while (Date.now() < until) {
+      try {
+        await jsm.streams.add({
+          name,
+          subjects: ["_jetport_harness.probe"],
+          num_replicas: replicas,
+        });
+        await jsm.streams.delete(name);
+        return;
+      } catch (err) {
+        last = err; // "no suitable peers for placement", a timeout during an election, ...
+        await delay(250);
+      }
+    }
+    throw new Error(`cluster cannot place an R${replicas} stream: ${last}`);
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Starts a cluster of `size` nodes (three by default) and returns once it can place a stream
+ * with `min(size, 3)` replicas.
+ */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const bin = natsServerBin();
   const dir = await Deno.makeTempDir({ prefix: "jetport-cluster-" });
@@ -128,25 +200,24 @@ cluster {
     return p;
   };
 
-  const waitReady = async (timeoutMs = 30_000) => {
+  const waitReady = async (timeoutMs = 60_000) => {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
-      const running = procs.filter((p) => p.node.running);
-      const leaders = await Promise.all(
-        running.map((p) =>
-          json<{ meta_cluster?: { leader?: string } }>(
-            `http://127.0.0.1:${p.node.monitorPort}/jsz`,
-          ).then((j) => j?.meta_cluster?.leader)
-        ),
-      );
-      if (leaders.every((l) => l)) return;
-      await new Promise((r) => setTimeout(r, 100));
+      if (await metaGroupFormed(procs.filter((p) => p.node.running).map((p) => p.node))) return;
+      await delay(100);
     }
-    throw new Error("cluster has no meta leader");
+    throw new Error("cluster meta group did not form: no common leader hearing from every node");
   };
 
   procs.forEach(spawn);
-  await waitReady();
+  try {
+    await waitReady();
+    await placeProbe(procs.map((p) => p.node.url), Math.min(size, 3), Date.now() + 60_000);
+  } catch (err) {
+    await Promise.all(procs.map((p) => halt(p, "SIGKILL")));
+    // The store and the node logs stay for whoever reads the failure.
+    throw new Error(`${err instanceof Error ? err.message : err} (node logs: ${dir}/n*.log)`);
+  }
 
   const untolerate = toleratePeerSocketErrors();
   const close = async () => {
