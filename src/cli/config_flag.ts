@@ -8,7 +8,7 @@ import { type ParsedArgs, stringFlag } from "./args.ts";
 
 /** The `--config` help line every command shows. */
 export const CONFIG_HELP =
-  "  --config FILE     the YAML config (default: $JETPORT_CONFIG, else ./jetport.yaml)";
+  "  -c, --config FILE the YAML config (default: $JETPORT_CONFIG, else ./jetport.yaml)";
 
 /** The config file named by `--config`, `$JETPORT_CONFIG`, or `./jetport.yaml`. */
 export function configPath(args: ParsedArgs): string {

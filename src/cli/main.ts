@@ -7,6 +7,7 @@ import { type Command, EXIT } from "./command.ts";
 import { ConfigError } from "../config/errors.ts";
 import { redact } from "../platform/redact.ts";
 import { closest } from "../config/suggest.ts";
+import { type JsonError, jsonProblem, printJson } from "./json.ts";
 import { runCommand } from "./commands/run.ts";
 import { validateCommand } from "./commands/validate.ts";
 import { versionCommand } from "./commands/version.ts";
@@ -40,7 +41,8 @@ Usage: jetport <command> [flags]
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
 
-Run "jetport <command> --help" for a command's flags.
+Run "jetport <command> --help" for a command's flags. -h is --help, -c is --config,
+-V is --version.
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config, 3 drift found.`;
 }
 
@@ -54,7 +56,9 @@ export async function main(
     console.log(topHelp(commands));
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (name === "--version") return versionCommand.run({ _: [], flags: {} });
+  if (name === "--version" || name === "-V") {
+    return versionCommand.run(parseArgs(rest, versionCommand.flags));
+  }
   const command = commands.find((c) => c.name === name);
   if (!command) {
     const hint = closest(name, commands.map((c) => c.name));
@@ -62,6 +66,8 @@ export async function main(
     console.error(`Run "jetport --help" for the list.`);
     return EXIT.usage;
   }
+  // Known before parsing, so a usage error can be reported in JSON too.
+  const json = rest.includes("--json") && command.flags.boolean?.includes("json") === true;
   try {
     const args = parseArgs(rest, command.flags);
     if (args.flags.help) {
@@ -70,6 +76,7 @@ export async function main(
     }
     return await command.run(args);
   } catch (err) {
+    if (json) printJson(jsonError(err));
     if (err instanceof UsageError) {
       console.error(`jetport ${name}: ${err.message}\n\n${command.help}`);
       return EXIT.usage;
@@ -78,7 +85,26 @@ export async function main(
       console.error(redact(err.message));
       return EXIT.usage;
     }
-    console.error(redact(`jetport ${name}: ${err instanceof Error ? err.message : String(err)}`));
+    console.error(redact(`jetport ${name}: ${errorMessage(err)}`));
     return EXIT.failure;
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The `--json` document of a failure (the convention of json.ts). */
+function jsonError(err: unknown): JsonError {
+  if (err instanceof UsageError) return { error: { code: "USAGE", message: err.message } };
+  if (err instanceof ConfigError) {
+    return {
+      error: {
+        code: "CONFIG_INVALID",
+        message: err.message,
+        problems: err.problems.map(jsonProblem),
+      },
+    };
+  }
+  return { error: { code: "FAILURE", message: errorMessage(err) } };
 }

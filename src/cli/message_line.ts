@@ -1,7 +1,9 @@
 /**
- * Messages as JSON lines, the format `jetport replay` writes and `jetport publish --file` reads
- * back: `{stream, seq, subject, time, headers, data}`. `data` is the payload as JSON when it
- * parses as JSON; otherwise the payload is in `data_base64` (base64) and `data` is absent.
+ * The one JSON shape of a message, everywhere: the lines `jetport replay` writes, what
+ * `jetport dlq show --json` prints, and what `jetport publish --file` reads back:
+ * `{stream, seq, subject, time, headers, data}`. `data` is the payload as JSON when it is compact
+ * JSON; otherwise the payload is in `data_base64` (base64) and `data` is absent. One shape means
+ * any message jetport prints can be published again unchanged, byte for byte.
  * @module
  */
 import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
@@ -43,11 +45,17 @@ function fromBase64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
-/** The payload fields of a line: `data` when the bytes are JSON, else `data_base64`. */
+/**
+ * The payload fields of a line: `data` when the bytes are compact JSON, else `data_base64`.
+ * Only JSON that `JSON.stringify` writes back byte for byte goes in `data` (not `{"a": 1}`, not
+ * `1.0`), so publishing a line again sends exactly the bytes that were stored.
+ */
 export function payloadFields(bytes: Uint8Array): Pick<MessageLine, "data" | "data_base64"> {
   if (bytes.length > 0) {
     try {
-      return { data: JSON.parse(decoder.decode(bytes)) };
+      const text = decoder.decode(bytes);
+      const data = JSON.parse(text);
+      if (JSON.stringify(data) === text) return { data };
     } catch { /* not UTF-8 JSON: base64 below */ }
   }
   return { data_base64: toBase64(bytes) };
@@ -57,6 +65,32 @@ export function payloadFields(bytes: Uint8Array): Pick<MessageLine, "data" | "da
 export function payloadBytes(line: MessageLine): Uint8Array {
   if (line.data_base64 !== undefined) return fromBase64(line.data_base64);
   return encoder.encode(JSON.stringify(line.data));
+}
+
+/** A message as a stream stored it (what replay reads and `dlq show` gets). */
+export interface StoredMessage {
+  /** The subject it was published to. */
+  subject: string;
+  /** Its sequence in the stream. */
+  seq: number;
+  /** When the stream stored it. */
+  time: Date;
+  /** Its headers, if any. */
+  headers?: MsgHdrs;
+  /** The payload. */
+  data: Uint8Array;
+}
+
+/** The JSON line of a message stored at `seq` in `stream`. */
+export function storedMessageLine(stream: string, m: StoredMessage): MessageLine {
+  return {
+    stream,
+    seq: m.seq,
+    subject: m.subject,
+    time: m.time.toISOString(),
+    headers: headersToObject(m.headers),
+    ...payloadFields(m.data),
+  };
 }
 
 /** Headers as a plain object (repeated headers as lists). */

@@ -217,5 +217,5 @@ Deno.test("service: the CLI prints the WinSW XML on stdout and install lines on 
   assertStringIncludes(out.stderr, "icacls.exe 'D:\\jet port\\state'");
   const bad = await jetport(["service", "launchd", "--config", file]);
   assertEquals(bad.code, 2);
-  assertStringIncludes(bad.stderr, `"systemd" or "windows"`);
+  assertStringIncludes(bad.stderr, `unknown kind "launchd"; expected one of systemd, windows`);
 });

@@ -13,7 +13,8 @@ import { DLQ_HEADER_PREFIX, type DlqTarget, dlqTarget } from "../../nats/dlq.ts"
 import { getOriginal } from "../../nats/msg_get.ts";
 import { parseDuration } from "../../config/units.ts";
 import { parseRate } from "../rate.ts";
-import { toBase64 } from "../message_line.ts";
+import { storedMessageLine } from "../message_line.ts";
+import { printJsonLine } from "../json.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { onShutdownSignal } from "../../platform/signals.ts";
 import {
@@ -168,7 +169,8 @@ ${CONFIG_HELP}
   --rate N/s        redrive at most N per second (default: roles.dlq_redriver.redrive.rate)
   --dry-run         redrive: show what would be redriven, change nothing
   --yes             purge: do not ask
-  --json            list, show: JSON instead of text
+  --json            list: JSON instead of text; show: the message as one JSON line
+                    (the shape replay writes and publish --file reads)
 
 A redrive stopped by SIGINT/SIGTERM finishes the entry in progress and stops: nothing is lost
 or sent twice; run it again for the rest. Provenance-only entries (the original was gone when
@@ -179,6 +181,7 @@ Exit codes: 0 done, 1 NATS unreachable, some entries failed, or interrupted; 2 b
     string: ["config", "source", "since", "reason", "limit", "rate"],
     multiple: ["seq"],
     boolean: ["all", "dry-run", "yes", "json"],
+    positional: { name: "subcommand", choices: SUBCOMMANDS },
   },
   async run(args) {
     const sub = args._[0];
@@ -217,17 +220,7 @@ Exit codes: 0 done, 1 NATS unreachable, some entries failed, or interrupted; 2 b
           m.headers!.values(k).map((v) => [k, v] as const)
         );
         if (args.flags.json) {
-          console.log(JSON.stringify(
-            {
-              dlq_seq: seq,
-              subject: m.subject,
-              stored_at: m.time.toISOString(),
-              headers: hdrs,
-              data_base64: toBase64(m.data),
-            },
-            null,
-            2,
-          ));
+          printJsonLine(storedMessageLine(target.stream, m));
           return EXIT.ok;
         }
         const width = Math.max(...hdrs.map(([k]) => k.length), 0);
@@ -285,7 +278,6 @@ Exit codes: 0 done, 1 NATS unreachable, some entries failed, or interrupted; 2 b
           console.error(`\n${signal}: stopping after the entry in progress`);
           abort.abort();
         },
-        () => Deno.exit(EXIT.failure),
       );
       const progress = startProgress({ label: "redrive", total: entries.length, unit: "msgs" });
       const failures: string[] = [];

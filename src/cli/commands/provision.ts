@@ -37,7 +37,11 @@ ${CONFIG_HELP}
 Exit codes: 0 in sync (apply: done), 1 server error, 2 bad usage / invalid config / a feature
 the server lacks or replicas the cluster cannot place, 3 drift found (apply: a refused or
 dropped change left drift; verify: also a degraded stream).`,
-  flags: { string: ["config"], boolean: ["allow-destructive"] },
+  flags: {
+    string: ["config"],
+    boolean: ["allow-destructive"],
+    positional: { name: "mode", choices: MODES },
+  },
   async run(args) {
     const mode = args._[0] as Mode | undefined;
     if (!mode || !MODES.includes(mode) || args._.length > 1) {

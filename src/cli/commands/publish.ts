@@ -12,6 +12,7 @@ import { parseDuration } from "../../config/units.ts";
 import { connectOnce } from "../../nats/connection.ts";
 import { createPublisher, type OutgoingMessage, type Publisher } from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
+import { JSON_HELP, printJson, wantsJson } from "../json.ts";
 
 /** Keys an envelope line may have (the replay format is an envelope too). */
 const ENVELOPE_KEYS = new Set([
@@ -107,6 +108,17 @@ export interface PublishSummary {
   failed: number;
 }
 
+/** How many failures are named (on stderr, and in `--json`): a file full of them would drown the rest. */
+const NAMED_FAILURES = 10;
+
+/** One failure named by where it happened (`file:line`, or `message`). */
+export interface PublishFailure {
+  /** `file:line` of the line, or `message` for a single message. */
+  where: string;
+  /** Why it was not stored. */
+  message: string;
+}
+
 /** `N published, N duplicates, N failed`: how publish and replay --to-subject end. */
 export function formatCounts(s: PublishSummary): string {
   return `${s.published} published, ${s.duplicates} duplicates, ${s.failed} failed`;
@@ -117,15 +129,15 @@ async function publishAll(
   publisher: Publisher,
   msgs: AsyncIterable<{ msg?: OutgoingMessage; where: string; error?: string }>,
   onDone: () => void = () => {},
-): Promise<PublishSummary> {
-  const summary: PublishSummary = { published: 0, duplicates: 0, failed: 0 };
+): Promise<PublishSummary & { failures: PublishFailure[] }> {
+  const summary = { published: 0, duplicates: 0, failed: 0, failures: [] as PublishFailure[] };
   const pending = new Set<Promise<void>>();
-  let reported = 0;
   const fail = (where: string, why: string) => {
     summary.failed++;
-    // The first few failures are named; a file full of them would drown the summary.
-    if (++reported <= 10) console.error(`${where}: ${why}`);
-    else if (reported === 11) console.error("(more failures not shown)");
+    if (summary.failed <= NAMED_FAILURES) {
+      summary.failures.push({ where, message: why });
+      console.error(`${where}: ${why}`);
+    } else if (summary.failed === NAMED_FAILURES + 1) console.error("(more failures not shown)");
     onDone();
   };
   for await (const { msg, where, error } of msgs) {
@@ -158,8 +170,8 @@ export const publishCommand: Command = {
 
 One message: --data, or standard input when --data and --file are absent.
 Many: --file, one message per line, either a bare JSON payload (sent to --subject) or an
-envelope {"subject", "msg_id", "headers", "data" | "data_base64"} (the format jetport replay
-writes). Every message is acknowledged by the stream before it counts; the summary line says
+envelope {"subject", "msg_id", "headers", "data" | "data_base64"} (the message shape jetport
+replay and dlq show --json print; their "stream", "seq" and "time" are ignored). Every message is acknowledged by the stream before it counts; the summary line says
 how many were stored, how many the stream reported as duplicates (same Nats-Msg-Id within its
 duplicate window), and how many failed (each failure is named by file:line on stderr).
 
@@ -173,12 +185,15 @@ ${CONFIG_HELP}
   --timeout D       how long one message may take, retries included (default 10s);
                     a subject no stream captures fails after this long
   --quiet           no progress on stderr
+${JSON_HELP}
+                    {"published","duplicates","failed","failures":[{"where","message"}]}
+                    (the first ${NAMED_FAILURES} failures are named)
 
 Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid config.`,
   flags: {
     string: ["config", "subject", "data", "file", "msg-id", "timeout"],
     multiple: ["header"],
-    boolean: ["quiet"],
+    boolean: ["quiet", "json"],
   },
   async run(args) {
     const subject = stringFlag(args, "subject");
@@ -211,7 +226,8 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
         : fromLines(lines(input?.readable ?? Deno.stdin.readable), file, defaults);
       const s = await publishAll(publisher, source, () => progress.tick());
       progress.done();
-      console.error(`publish: ${formatCounts(s)}`);
+      if (wantsJson(args)) printJson(s);
+      else console.error(`publish: ${formatCounts(s)}`);
       return s.failed > 0 ? EXIT.failure : EXIT.ok;
     } finally {
       progress.done();

@@ -5,23 +5,19 @@
  * deleted afterwards, so nothing is left behind on the server.
  * @module
  */
-import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Command, EXIT } from "../command.ts";
 import { intFlag, stringFlag, UsageError } from "../args.ts";
 import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
-import {
-  headersToObject,
-  type MessageLine,
-  objectToHeaders,
-  payloadFields,
-} from "../message_line.ts";
+import { headersToObject, objectToHeaders, storedMessageLine } from "../message_line.ts";
 import { pacer, parseRate } from "../rate.ts";
 import { parseDuration } from "../../config/units.ts";
 import { connectOnce } from "../../nats/connection.ts";
 import { createPublisher } from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { formatCounts } from "./publish.ts";
+import { printJson, wantsJson } from "../json.ts";
 
 /** Where a replay starts. */
 export type ReplayStart =
@@ -52,18 +48,6 @@ export function replayStart(
     return { kind: "time", time };
   }
   return { kind: "all" };
-}
-
-/** The JSON line of one stored message. */
-function messageLine(m: JsMsg): MessageLine {
-  return {
-    stream: m.info.stream,
-    seq: m.seq,
-    subject: m.subject,
-    time: m.time.toISOString(),
-    headers: headersToObject(m.headers),
-    ...payloadFields(m.data),
-  };
 }
 
 /** Writes text in large chunks: one write per message would dominate a big replay. */
@@ -166,7 +150,7 @@ export async function replay(nc: NatsConnection, opts: ReplayOptions): Promise<R
             ),
           );
         } else {
-          await opts.write!(JSON.stringify(messageLine(m)));
+          await opts.write!(JSON.stringify(storedMessageLine(m.info.stream, m)));
         }
         progress.tick();
         if (m.seq >= lastSeq || m.info.pending === 0 || result.read >= total) break;
@@ -211,6 +195,9 @@ ${CONFIG_HELP}
   --rate N/s        at most N messages per second when re-publishing
   --limit N         stop after N messages
   --quiet           no progress on stderr
+  --json            with --to or --to-subject: the summary as one JSON document on stdout
+                    {"stream","read","first_seq","last_seq","to","to_subject",
+                     "published","duplicates","failed"}
 
 Exit codes: 0 done, 1 NATS or stream error (or failed re-publishes), 2 bad usage.`,
   flags: {
@@ -226,7 +213,7 @@ Exit codes: 0 done, 1 NATS or stream error (or failed re-publishes), 2 bad usage
       "rate",
       "limit",
     ],
-    boolean: ["quiet"],
+    boolean: ["quiet", "json"],
   },
   async run(args) {
     const stream = stringFlag(args, "stream", true);
@@ -240,6 +227,11 @@ Exit codes: 0 done, 1 NATS or stream error (or failed re-publishes), 2 bad usage
     const rateText = stringFlag(args, "rate");
     if (to && toSubject) throw new UsageError("give --to or --to-subject, not both");
     if (rateText && !toSubject) throw new UsageError("--rate goes with --to-subject");
+    if (wantsJson(args) && !to && !toSubject) {
+      throw new UsageError(
+        "the lines on stdout already are JSON: --json goes with --to or --to-subject",
+      );
+    }
     const rate = rateText ? parseRate(rateText) : undefined;
     const config = await loadConfigFlag(args);
     const nc = await connectOnce(config.nats);
@@ -259,6 +251,20 @@ Exit codes: 0 done, 1 NATS or stream error (or failed re-publishes), 2 bad usage
         quiet: args.flags.quiet === true,
       });
       await out.flush();
+      if (wantsJson(args)) {
+        printJson({
+          stream,
+          read: result.read,
+          first_seq: result.first ?? null,
+          last_seq: result.last ?? null,
+          to: to ?? null,
+          to_subject: toSubject ?? null,
+          published: result.published,
+          duplicates: result.duplicates,
+          failed: result.failed,
+        });
+        return result.failed > 0 ? EXIT.failure : EXIT.ok;
+      }
       const range = result.first === undefined ? "" : ` (seq ${result.first}..${result.last})`;
       const where = toSubject ? ` to ${toSubject}: ${formatCounts(result)}` : to ? ` to ${to}` : "";
       console.error(`replay: ${result.read} messages from ${stream}${range}${where}`);

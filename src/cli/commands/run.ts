@@ -3,11 +3,10 @@
  * @module
  */
 import type { Command } from "../command.ts";
-import { EXIT } from "../command.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { runDaemon } from "../../daemon/daemon.ts";
 import { closeLogging, logger, setupLogging } from "../../platform/logging.ts";
-import { onShutdownSignal, shutdownSignals } from "../../platform/signals.ts";
+import { exitOnSignal, onShutdownSignal, shutdownSignals } from "../../platform/signals.ts";
 import { keepRunningOnStrayErrors } from "../../platform/stray_errors.ts";
 
 /** The `run` command. */
@@ -19,7 +18,7 @@ export const runCommand: Command = {
 Runs every role whose section is in the config, on one NATS connection, until
 ${shutdownSignals().join(" or ")}. The first signal stops intake, lets in-flight work finish
 within shutdown.grace, gives back unfinished messages, drains the connection and exits 0.
-A second signal exits at once (code 1).
+A second signal exits at once with 128 + its number (130 for SIGINT, 143 for SIGTERM).
 
 SIGHUP (systemctl reload) re-reads the config: roles whose section changed restart, the
 others keep running; an invalid file is logged and the old config stays. Not on Windows.
@@ -42,7 +41,7 @@ ${CONFIG_HELP}
       },
       (signal) => {
         log.warn("received {signal} again; exiting now", { signal });
-        Deno.exit(EXIT.failure);
+        exitOnSignal(signal);
       },
     );
     try {

@@ -32,7 +32,10 @@ ${CONFIG_HELP}
                     another OS: WORKDIR\\jetport.yaml)
   --user NAME       systemd: the dedicated system user (default ${SYSTEMD_DEFAULTS.user})
   --name ID         windows: the service id (default ${WINDOWS_DEFAULTS.id})`,
-  flags: { string: ["config", "bin", "workdir", "config-path", "user", "name"] },
+  flags: {
+    string: ["config", "bin", "workdir", "config-path", "user", "name"],
+    positional: { name: "kind", choices: ["systemd", "windows"] },
+  },
   async run(args) {
     const kind = args._[0];
     if (kind !== "systemd" && kind !== "windows") {
