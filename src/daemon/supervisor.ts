@@ -66,7 +66,10 @@ export class Supervisor implements AsyncDisposable {
       ...options,
     };
     this.#slots = roles.map((spec) => ({ spec, state: "stopped", crashes: 0 }));
-    this.#restarts = options.metrics.counter("role_restarts_total", "Role restarts after a crash");
+    // Every role's series exists at 0 from the start, so increase() sees the first restart.
+    this.#restarts = options.metrics.counter("role_restarts_total", "Role restarts after a crash", {
+      labels: { role: roles.map((r) => r.name) },
+    });
   }
 
   /** Starts every role in order; a role that fails to start is retried in the background. */

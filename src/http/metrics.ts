@@ -1,6 +1,11 @@
 /**
  * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the
- * text exposition format. Roles get the daemon's registry through their context.
+ * text exposition format (HELP and label values escaped, `+Inf`/`-Inf`/`NaN` spelled as
+ * Prometheus reads them). Roles get the daemon's registry through their context.
+ *
+ * A family may declare its known label values ({@linkcode MetricOptions}): every combination is
+ * exported at 0 from the start, because `rate()`/`increase()` and alerts cannot see the first
+ * event of a series that appears only when it happens.
  * @module
  */
 import { redact } from "../platform/redact.ts";
@@ -8,7 +13,17 @@ import { redact } from "../platform/redact.ts";
 /** Label names to values. */
 export type Labels = Record<string, string | number>;
 
-type Kind = "counter" | "gauge" | "histogram";
+/** A metric type of the text format. */
+export type Kind = "counter" | "gauge" | "histogram";
+
+/** What a family may declare when it is created. */
+export interface MetricOptions {
+  /**
+   * Known values of each label: every combination is a series at 0 from the start. An empty
+   * object declares the one series without labels.
+   */
+  labels?: Record<string, readonly (string | number)[]>;
+}
 
 interface Family {
   name: string;
@@ -51,28 +66,73 @@ function key(labels: Labels = {}): string {
   return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",");
 }
 
-function escapeLabel(v: string | number): string {
+/** A label value escaped for the text format: backslash, double quote and newline. */
+export function escapeLabelValue(v: string | number): string {
   return String(v).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** HELP text escaped for the text format: backslash and newline (quotes stay as they are). */
+export function escapeHelp(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
+/** A sample value as the text format spells it: `+Inf`, `-Inf`, `NaN` or the number. */
+export function formatValue(v: number): string {
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return Number.isNaN(v) ? "NaN" : String(v);
+}
+
 function renderLabels(labels: Labels, extra?: [string, string]): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  if (extra) parts.push(`${extra[0]}="${extra[1]}"`);
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  if (extra) parts.push(`${extra[0]}="${escapeLabelValue(extra[1])}"`);
   return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+/** The `# HELP` and `# TYPE` lines of a family. */
+export function familyHeader(name: string, help: string, kind: Kind): string[] {
+  return [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${kind}`];
+}
+
+/** One sample line: `name{labels} value`. */
+export function sampleLine(name: string, labels: Labels, value: number): string {
+  return `${name}${renderLabels(labels)} ${formatValue(value)}`;
+}
+
+/** Every combination of the known label values (one empty set for `{}`). */
+function combinations(known: Record<string, readonly (string | number)[]>): Labels[] {
+  let out: Labels[] = [{}];
+  for (const [name, values] of Object.entries(known)) {
+    out = out.flatMap((l) => values.map((v) => ({ ...l, [name]: v })));
+  }
+  return out;
 }
 
 /** A set of metric families; names are prefixed `jetport_`. */
 export class Registry {
   #families = new Map<string, Family>();
 
-  #family(name: string, help: string, kind: Kind, buckets?: number[]): Family {
+  #family(
+    name: string,
+    help: string,
+    kind: Kind,
+    options: MetricOptions = {},
+    buckets?: number[],
+  ): Family {
     const full = name.startsWith("jetport_") ? name : `jetport_${name}`;
     let f = this.#families.get(full);
     if (!f) {
-      f = { name: full, help, kind, buckets, series: new Map() };
+      // +Inf is always the last bucket; a declared one would be a duplicate series.
+      const finite = buckets?.filter((b) => Number.isFinite(b)).sort((a, b) => a - b);
+      f = { name: full, help, kind, buckets: finite, series: new Map() };
       this.#families.set(full, f);
     } else if (f.kind !== kind) {
       throw new Error(`metric ${full} is already registered as a ${f.kind}`);
+    }
+    if (options.labels) {
+      for (const labels of combinations(options.labels)) {
+        this.#series(f, labels);
+      }
     }
     return f;
   }
@@ -92,8 +152,8 @@ export class Registry {
   }
 
   /** Returns the counter `name`, creating it on first use. */
-  counter(name: string, help: string): Counter {
-    const f = this.#family(name, help, "counter");
+  counter(name: string, help: string, options?: MetricOptions): Counter {
+    const f = this.#family(name, help, "counter", options);
     return {
       inc: (labels, n = 1) => {
         this.#series(f, labels).value += n;
@@ -103,8 +163,8 @@ export class Registry {
   }
 
   /** Returns the gauge `name`, creating it on first use. */
-  gauge(name: string, help: string): Gauge {
-    const f = this.#family(name, help, "gauge");
+  gauge(name: string, help: string, options?: MetricOptions): Gauge {
+    const f = this.#family(name, help, "gauge", options);
     return {
       set: (value, labels) => {
         this.#series(f, labels).value = value;
@@ -116,9 +176,14 @@ export class Registry {
     };
   }
 
-  /** Returns the histogram `name`, creating it on first use. */
-  histogram(name: string, help: string, buckets = DEFAULT_BUCKETS): Histogram {
-    const f = this.#family(name, help, "histogram", buckets);
+  /** Returns the histogram `name` (buckets: upper bounds, `+Inf` added), creating it on first use. */
+  histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[] = DEFAULT_BUCKETS,
+    options?: MetricOptions,
+  ): Histogram {
+    const f = this.#family(name, help, "histogram", options, [...buckets]);
     return {
       observe: (value, labels) => {
         const s = this.#series(f, labels);
@@ -136,18 +201,20 @@ export class Registry {
   render(): string {
     const out: string[] = [];
     for (const f of this.#families.values()) {
-      out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.kind}`);
+      out.push(...familyHeader(f.name, f.help, f.kind));
       for (const s of f.series.values()) {
         if (f.kind !== "histogram") {
-          out.push(`${f.name}${renderLabels(s.labels)} ${s.value}`);
+          out.push(sampleLine(f.name, s.labels, s.value));
           continue;
         }
         f.buckets!.forEach((b, i) => {
-          out.push(`${f.name}_bucket${renderLabels(s.labels, ["le", String(b)])} ${s.counts![i]}`);
+          out.push(
+            `${f.name}_bucket${renderLabels(s.labels, ["le", formatValue(b)])} ${s.counts![i]}`,
+          );
         });
         out.push(`${f.name}_bucket${renderLabels(s.labels, ["le", "+Inf"])} ${s.value}`);
-        out.push(`${f.name}_sum${renderLabels(s.labels)} ${s.sum}`);
-        out.push(`${f.name}_count${renderLabels(s.labels)} ${s.value}`);
+        out.push(sampleLine(`${f.name}_sum`, s.labels, s.sum!));
+        out.push(sampleLine(`${f.name}_count`, s.labels, s.value));
       }
     }
     return redact(out.join("\n") + "\n");

@@ -1,10 +1,11 @@
 /**
  * The HTTP endpoint: `/healthz` (alive), `/readyz` (connected and every role ready),
- * `/metrics` (Prometheus text).
+ * `/metrics` (Prometheus text: the registry, then the standard `process_*` metrics).
  * @module
  */
 import type { Registry } from "./metrics.ts";
 import { redact } from "../platform/redact.ts";
+import { renderProcessMetrics } from "./process_metrics.ts";
 
 /** What `/readyz` reports. */
 export interface Readiness {
@@ -64,7 +65,7 @@ export function startHttpServer(options: HttpOptions): HttpServer {
       }
       case "/metrics":
         await options.beforeScrape?.();
-        return new Response(options.metrics.render(), {
+        return new Response(options.metrics.render() + await renderProcessMetrics(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       default:
