@@ -19,6 +19,8 @@ import {
 } from "./diff.ts";
 import { consumerRequest, KV_PREFIX, kvStreamUpdate, streamRequest } from "./model.ts";
 import type { Plan, PlanItem } from "./plan.ts";
+import { knownFields } from "./features.ts";
+import { CONSUMER_FIELDS_SINCE, STREAM_FIELDS_SINCE } from "../../nats/version.ts";
 
 /** How apply reports progress: one call per object, at the level it deserves. */
 export type Progress = (level: "info" | "warning" | "error", line: string) => void;
@@ -68,6 +70,7 @@ export async function applyPlan(
   };
   const { progress } = options;
   const recreatedStreams = new Set<string>();
+  const version = plan.serverVersion;
 
   for (const item of plan.items) {
     const what = `${item.type} ${item.id}`;
@@ -90,7 +93,7 @@ export async function applyPlan(
       continue;
     }
     try {
-      await writeItem(nc, jsm, item, streamGone, result, recreatedStreams, progress);
+      await writeItem(nc, jsm, item, { streamGone, result, recreatedStreams, progress, version });
     } catch (err) {
       // One object the server refuses does not stop the others; the run still fails (exit 1).
       result.failed.push(item.id);
@@ -100,20 +103,28 @@ export async function applyPlan(
   return result;
 }
 
+/** What one write needs besides the object. */
+interface WriteContext {
+  /** The item's stream was recreated earlier in this run (consumers only). */
+  streamGone: boolean;
+  result: ApplyResult;
+  recreatedStreams: Set<string>;
+  progress: Progress;
+  /** The server's version: requests carry only fields it knows. */
+  version: string;
+}
+
 /** Writes one object, reads it back, and reports fields the server did not keep. */
 async function writeItem(
   nc: NatsConnection,
   jsm: JetStreamManager,
   item: PlanItem,
-  streamGone: boolean,
-  result: ApplyResult,
-  recreatedStreams: Set<string>,
-  progress: Progress,
+  { streamGone, result, recreatedStreams, progress, version }: WriteContext,
 ) {
   let written: DeclaredObject;
   switch (item.type) {
     case "stream": {
-      const info = await writeStream(jsm, item, progress, recreatedStreams);
+      const info = await writeStream(jsm, item, progress, recreatedStreams, version);
       written = { type: "stream", decl: item.decl, config: info.config };
       break;
     }
@@ -123,7 +134,7 @@ async function writeItem(
       break;
     }
     case "consumer": {
-      const info = await writeConsumer(jsm, item, streamGone, progress);
+      const info = await writeConsumer(jsm, item, streamGone, progress, version);
       written = { type: "consumer", decl: item.decl, config: info.config };
       break;
     }
@@ -153,9 +164,10 @@ async function writeStream(
   item: Extract<PlanItem, { type: "stream" }>,
   progress: Progress,
   recreatedStreams: Set<string>,
+  version: string,
 ): Promise<StreamInfo> {
   const what = `stream ${item.id}`;
-  const request = streamRequest(item.decl);
+  const request = knownFields(streamRequest(item.decl), STREAM_FIELDS_SINCE, version);
   if (item.action === "create" || !item.actual) {
     const info = await jsm.streams.add(request);
     progress("info", `${what}: created`);
@@ -183,10 +195,11 @@ async function writeConsumer(
   item: Extract<PlanItem, { type: "consumer" }>,
   streamGone: boolean,
   progress: Progress,
+  version: string,
 ): Promise<ConsumerInfo> {
   const what = `consumer ${item.id}`;
   const stream = item.decl.stream;
-  const request = consumerRequest(item.decl);
+  const request = knownFields(consumerRequest(item.decl), CONSUMER_FIELDS_SINCE, version);
   if (item.action === "create" || streamGone || !item.actual) {
     const info = await jsm.consumers.add(stream, request);
     progress("info", `${what}: created`);

@@ -18,10 +18,33 @@ const placementSchema = z.strictObject({
   tags: z.array(z.string()).optional(),
 });
 
+const transformSchema = z.strictObject({ src: z.string().min(1), dest: z.string().min(1) });
+
+/** Where a mirror or source reads from: a stream here, or in another JetStream domain/account. */
+const sourceSchema = z.strictObject({
+  name: z.string().min(1),
+  opt_start_seq: z.number().int().positive().optional(),
+  opt_start_time: z.string().datetime({ offset: true }).optional(),
+  filter_subject: z.string().optional(),
+  subject_transforms: z.array(transformSchema).min(1).optional(),
+  /** The other domain's JetStream API prefix, e.g. `$JS.hub.API`. */
+  external: z.strictObject({ api: z.string().min(1), deliver: z.string().optional() })
+    .optional(),
+  /** Shorthand for `external: { api: "$JS.<domain>.API" }`. */
+  domain: z.string().min(1).optional(),
+}).refine((s) => !(s.external && s.domain), {
+  message: "use external or domain, not both",
+  path: ["domain"],
+}).refine((s) => !(s.filter_subject && s.subject_transforms), {
+  message: "use filter_subject or subject_transforms, not both",
+  path: ["subject_transforms"],
+});
+
 /** A declared stream. */
 export const streamSchema = z.strictObject({
   name: z.string().regex(/^[^.*>\s]+$/, "stream names cannot contain '.', '*', '>' or spaces"),
-  subjects: stringList(),
+  /** Required unless the stream is a mirror or has sources. */
+  subjects: stringList().optional(),
   description: z.string().optional(),
   retention: z.enum(["limits", "interest", "workqueue"]).default("limits"),
   storage: z.enum(["file", "memory"]).default("file"),
@@ -41,7 +64,50 @@ export const streamSchema = z.strictObject({
   deny_purge: z.boolean().default(false),
   compression: z.enum(["none", "s2"]).optional(),
   metadata: z.record(z.string(), z.string()).optional(),
-});
+  mirror: sourceSchema.optional(),
+  sources: z.array(sourceSchema).min(1).optional(),
+  republish: z.strictObject({
+    src: z.string().min(1),
+    dest: z.string().min(1),
+    headers_only: z.boolean().optional(),
+  }).optional(),
+  subject_transform: transformSchema.optional(),
+  allow_msg_ttl: z.boolean().optional(),
+  subject_delete_marker_ttl: duration().optional(),
+  allow_msg_counter: z.boolean().optional(),
+  allow_atomic: z.boolean().optional(),
+  allow_msg_schedules: z.boolean().optional(),
+  allow_batched: z.boolean().optional(),
+}).superRefine((s, ctx) => {
+  if (s.mirror && (s.subjects?.length || s.sources)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["mirror"],
+      message: "a mirror has no subjects or sources of its own: remove them or the mirror",
+    });
+  }
+  if (!s.mirror && !s.sources && !s.subjects?.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["subjects"],
+      message: "subjects is required (unless the stream is a mirror or has sources)",
+    });
+  }
+  if (s.subject_delete_marker_ttl !== undefined && s.subject_delete_marker_ttl < 1000) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["subject_delete_marker_ttl"],
+      message: "subject_delete_marker_ttl must be at least 1s",
+    });
+  }
+  if (s.subject_delete_marker_ttl && s.allow_msg_ttl === false) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["allow_msg_ttl"],
+      message: "subject_delete_marker_ttl needs allow_msg_ttl: true",
+    });
+  }
+}).transform((s) => ({ ...s, subjects: s.subjects ?? [] }));
 
 /** A declared consumer. */
 const consumerSchema = z.strictObject({
@@ -79,7 +145,33 @@ const consumerSchema = z.strictObject({
     "replicas must be at most 5 (0 means: as many as the stream)",
   ).optional(),
   metadata: z.record(z.string(), z.string()).optional(),
+  priority_groups: z.array(
+    z.string().regex(
+      /^[a-zA-Z0-9/_=-]{1,16}$/,
+      "a priority group name is 1 to 16 of letters, digits and / _ = -",
+    ),
+  )
+    .min(1).optional(),
+  priority_policy: z.enum(["none", "overflow", "pinned_client", "prioritized"]).optional(),
+  /** How long a pinned client keeps its pin without pulling (pinned_client only). */
+  priority_timeout: duration().optional(),
+  pause_until: z.string().datetime({ offset: true }).optional(),
 }).superRefine((c, ctx) => {
+  const prioritized = c.priority_policy !== undefined && c.priority_policy !== "none";
+  if (prioritized !== (c.priority_groups !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [prioritized ? "priority_groups" : "priority_policy"],
+      message: "priority_groups and a priority_policy other than none go together",
+    });
+  }
+  if (c.priority_timeout !== undefined && c.priority_policy !== "pinned_client") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["priority_timeout"],
+      message: "priority_timeout is for priority_policy: pinned_client",
+    });
+  }
   if (c.filter_subject && c.filter_subjects) {
     ctx.addIssue({
       code: "custom",
@@ -143,6 +235,8 @@ export const provisionerSchema = z.strictObject({
 
 /** A parsed stream declaration. */
 export type StreamDecl = z.output<typeof streamSchema>;
+/** A parsed mirror or source of a stream. */
+export type SourceDecl = z.output<typeof sourceSchema>;
 /** A parsed consumer declaration. */
 export type ConsumerDecl = z.output<typeof consumerSchema>;
 /** A parsed KV bucket declaration. */

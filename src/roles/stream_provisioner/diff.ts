@@ -35,6 +35,8 @@ export interface Change {
   to: string;
   /** Why this change cannot be made in place (it needs delete + create), if so. */
   fixed?: string;
+  /** Why this change, made in place, cannot be undone later, if so (shown by plan). */
+  irreversible?: string;
 }
 
 const STORAGE = "the storage type of a stream cannot change in place";
@@ -62,6 +64,25 @@ const STREAM_FIELDS: Record<string, FieldSpec> = {
   deny_purge: { kind: "value" },
   compression: { kind: "value" },
   metadata: { kind: "value" },
+  mirror: { kind: "value", fixed: "the mirror of a stream cannot change in place" },
+  sources: { kind: "value" },
+  republish: { kind: "value" },
+  subject_transform: { kind: "value" },
+  allow_msg_ttl: { kind: "value" },
+  subject_delete_marker_ttl: { kind: "duration" },
+  allow_msg_counter: {
+    kind: "value",
+    fixed: "a stream cannot become or stop being a counter stream in place",
+  },
+  allow_atomic: { kind: "value" },
+  allow_msg_schedules: { kind: "value" },
+  allow_batched: { kind: "value" },
+};
+
+/** Settings the server lets a stream turn on but never off again (`server/stream.go`). */
+const ONE_WAY: Record<string, string> = {
+  allow_msg_ttl: "per-message TTL cannot be turned off again once on",
+  allow_msg_schedules: "message schedules cannot be turned off again once on",
 };
 
 const CONSUMER_FIXED = (what: string) => `the ${what} of a consumer cannot change in place`;
@@ -82,12 +103,16 @@ const CONSUMER_FIELDS: Record<string, FieldSpec> = {
   backoff: { kind: "durations" },
   deliver_subject: { kind: "value" },
   deliver_group: { kind: "value" },
-  idle_heartbeat: { kind: "duration" },
-  flow_control: { kind: "value" },
+  idle_heartbeat: { kind: "duration", fixed: CONSUMER_FIXED("idle heartbeat") },
+  flow_control: { kind: "value", fixed: CONSUMER_FIXED("flow control") },
   headers_only: { kind: "value" },
   inactive_threshold: { kind: "duration" },
   replicas: { kind: "count" },
   metadata: { kind: "value" },
+  priority_groups: { kind: "value" },
+  priority_policy: { kind: "value" },
+  priority_timeout: { kind: "duration" },
+  pause_until: { kind: "value" },
 };
 
 /** KV bucket fields (normal form keys). */
@@ -148,9 +173,9 @@ function diffNormal(
 
 /** A declared object and the config the server has for it. */
 export type DeclaredObject =
-  | { type: "stream"; decl: StreamDecl; config: StreamConfig }
-  | { type: "consumer"; decl: ConsumerDecl; config: ConsumerConfig }
-  | { type: "kv"; decl: KvDecl; config: StreamConfig };
+  | { type: "stream"; decl: StreamDecl; config: Partial<StreamConfig> }
+  | { type: "consumer"; decl: ConsumerDecl; config: Partial<ConsumerConfig> }
+  | { type: "kv"; decl: KvDecl; config: Partial<StreamConfig> };
 
 /**
  * Where the server's config differs from the declaration, field by field, each change marked
@@ -159,8 +184,21 @@ export type DeclaredObject =
  */
 export function diffDeclared(o: DeclaredObject): Change[] {
   switch (o.type) {
-    case "stream":
-      return diffNormal(STREAM_FIELDS, normalStreamDecl(o.decl), normalStreamConfig(o.config));
+    case "stream": {
+      const changes = diffNormal(
+        STREAM_FIELDS,
+        normalStreamDecl(o.decl),
+        normalStreamConfig(o.config),
+      );
+      for (const c of changes) {
+        const oneWay = ONE_WAY[c.field];
+        if (!oneWay) continue;
+        // On: in place, for good. Off: only by recreating the stream.
+        if (c.to === "true") c.irreversible = oneWay;
+        else c.fixed = oneWay;
+      }
+      return changes;
+    }
     case "kv":
       return diffNormal(KV_FIELDS, normalKvDecl(o.decl), normalKvConfig(o.config));
     case "consumer": {

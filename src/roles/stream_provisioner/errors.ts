@@ -1,8 +1,7 @@
 /**
  * Errors of provisioning that are not the server's: the declarations cannot work with this
  * server (a feature it lacks, a consumer on a stream that exists nowhere). Raised before any
- * JetStream call changes anything. Also how the server's errors are told apart (not found, no
- * answer), for the places that treat them differently.
+ * JetStream call changes anything. The server's errors are told apart in `src/nats/errors.ts`.
  * @module
  */
 
@@ -23,16 +22,4 @@ export class ProvisionError extends Error {
     this.code = code;
     this.problems = problems;
   }
-}
-
-/** The server answered "stream not found" (JetStream error 10059). */
-export function isStreamNotFound(err: unknown): boolean {
-  return (err as { code?: number })?.code === 10059 || /not found/i.test(String(err));
-}
-
-/** A request that timed out or found no responder: in a cluster, a stream without a leader. */
-export function isNoAnswer(err: unknown): boolean {
-  const e = err as { name?: string; code?: string | number; message?: string };
-  return e?.name === "TimeoutError" || e?.name === "NoRespondersError" || e?.code === 503 ||
-    /timeout|no responders/i.test(e?.message ?? "");
 }

@@ -4,8 +4,16 @@
  * and the server's config map to, so they can be compared field by field.
  * @module
  */
-import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
-import type { ConsumerDecl, KvDecl, StreamDecl } from "./config.ts";
+import type {
+  ConsumerConfig,
+  ConsumerUpdateConfig,
+  Placement,
+  StreamConfig,
+  StreamSource,
+  StreamUpdateConfig,
+  SubjectTransformConfig,
+} from "@nats-io/jetstream";
+import type { ConsumerDecl, KvDecl, SourceDecl, StreamDecl } from "./config.ts";
 
 /** A normalized config: field → comparable value; `undefined` means "not managed, don't compare". */
 export type Normal = Record<string, unknown>;
@@ -57,6 +65,17 @@ export function normalStreamDecl(d: StreamDecl): Normal {
     deny_purge: d.deny_purge,
     compression: d.compression,
     metadata: userMetadata(d.metadata),
+    // Declared or not managed: a stream that leaves these out keeps what the server has.
+    mirror: d.mirror && normalSource(sourceRequest(d.mirror)),
+    sources: d.sources && normalSources(d.sources.map(sourceRequest)),
+    republish: d.republish && normalRepublish(d.republish),
+    subject_transform: d.subject_transform && normalTransform(d.subject_transform),
+    allow_msg_ttl: d.allow_msg_ttl,
+    subject_delete_marker_ttl: d.subject_delete_marker_ttl,
+    allow_msg_counter: d.allow_msg_counter,
+    allow_atomic: d.allow_atomic,
+    allow_msg_schedules: d.allow_msg_schedules,
+    allow_batched: d.allow_batched,
   };
 }
 
@@ -64,8 +83,49 @@ function normalPlacement(p: { cluster?: string; tags?: string[] }) {
   return { cluster: p.cluster ?? "", tags: [...(p.tags ?? [])].sort() };
 }
 
+/** The placement a declaration asks for (the server's type wants both keys). */
+function placement(p: { cluster?: string; tags?: string[] } | undefined): Placement | undefined {
+  return p && { cluster: p.cluster ?? "", tags: p.tags ?? [] };
+}
+
+/** A declared mirror or source as the server's `StreamSource`. */
+export function sourceRequest(d: SourceDecl): StreamSource {
+  return {
+    name: d.name,
+    opt_start_seq: d.opt_start_seq,
+    opt_start_time: d.opt_start_time,
+    filter_subject: d.filter_subject,
+    subject_transforms: d.subject_transforms,
+    external: d.external ?? (d.domain ? { api: `$JS.${d.domain}.API` } : undefined),
+  };
+}
+
+function normalTransform(t: SubjectTransformConfig) {
+  return { src: t.src ?? "", dest: t.dest };
+}
+
+/** A mirror or source (declared or the server's) in normal form. */
+function normalSource(s: StreamSource) {
+  return {
+    name: s.name,
+    opt_start_seq: s.opt_start_seq ?? 0,
+    opt_start_time: s.opt_start_time ? new Date(s.opt_start_time).toISOString() : "",
+    filter_subject: s.filter_subject ?? "",
+    subject_transforms: (s.subject_transforms ?? []).map(normalTransform),
+    external: s.external ? { api: s.external.api, deliver: s.external.deliver ?? "" } : "",
+  };
+}
+
+function normalSources(list: StreamSource[]) {
+  return list.map(normalSource).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+function normalRepublish(r: { src: string; dest: string; headers_only?: boolean }) {
+  return { src: r.src, dest: r.dest, headers_only: r.headers_only ?? false };
+}
+
 /** A server's stream config in normal form. */
-export function normalStreamConfig(c: StreamConfig): Normal {
+export function normalStreamConfig(c: Partial<StreamConfig>): Normal {
   return {
     subjects: [...(c.subjects ?? [])].sort(),
     description: c.description ?? "",
@@ -88,14 +148,29 @@ export function normalStreamConfig(c: StreamConfig): Normal {
     // 2.9 has no compression field: its streams are uncompressed.
     compression: c.compression ?? "none",
     metadata: userMetadata(c.metadata),
+    mirror: c.mirror ? normalSource(c.mirror) : "",
+    sources: normalSources(c.sources ?? []),
+    republish: c.republish ? normalRepublish(c.republish) : "",
+    subject_transform: c.subject_transform ? normalTransform(c.subject_transform) : "",
+    // Servers before 2.11/2.12/2.14 have none of these: off.
+    allow_msg_ttl: c.allow_msg_ttl ?? false,
+    subject_delete_marker_ttl: ms(c.subject_delete_marker_ttl),
+    allow_msg_counter: c.allow_msg_counter ?? false,
+    allow_atomic: c.allow_atomic ?? false,
+    allow_msg_schedules: c.allow_msg_schedules ?? false,
+    allow_batched: c.allow_batched ?? false,
   };
 }
 
+/** A stream request: the config a declaration asks the server for (unset fields left out). */
+export type StreamRequest = Partial<StreamConfig> & { name: string };
+
 /** The stream config a declaration asks the server for. */
-export function streamRequest(d: StreamDecl): StreamConfig {
-  const cfg: Record<string, unknown> = {
+export function streamRequest(d: StreamDecl): StreamRequest {
+  return {
     name: d.name,
-    subjects: d.subjects,
+    // A mirror has no subjects; a stream with only sources may have none.
+    subjects: d.subjects.length > 0 || !(d.mirror || d.sources) ? d.subjects : undefined,
     description: d.description,
     retention: d.retention,
     storage: d.storage,
@@ -108,7 +183,7 @@ export function streamRequest(d: StreamDecl): StreamConfig {
     discard: d.discard,
     duplicate_window: ns(duplicateWindow(d)),
     num_replicas: d.replicas,
-    placement: d.placement,
+    placement: placement(d.placement),
     allow_direct: d.allow_direct,
     allow_rollup_hdrs: d.allow_rollup_hdrs,
     deny_delete: d.deny_delete,
@@ -116,8 +191,19 @@ export function streamRequest(d: StreamDecl): StreamConfig {
     compression: d.compression,
     // Only sent when declared: a 2.9 server would drop it anyway (features.ts refuses that).
     metadata: d.metadata && Object.keys(d.metadata).length > 0 ? d.metadata : undefined,
+    mirror: d.mirror && sourceRequest(d.mirror),
+    sources: d.sources?.map(sourceRequest),
+    republish: d.republish,
+    subject_transform: d.subject_transform,
+    allow_msg_ttl: d.allow_msg_ttl,
+    subject_delete_marker_ttl: d.subject_delete_marker_ttl === undefined
+      ? undefined
+      : ns(d.subject_delete_marker_ttl),
+    allow_msg_counter: d.allow_msg_counter,
+    allow_atomic: d.allow_atomic,
+    allow_msg_schedules: d.allow_msg_schedules,
+    allow_batched: d.allow_batched,
   };
-  return cfg as unknown as StreamConfig;
 }
 
 /** A consumer's filter subjects as one sorted list (either field, or none). */
@@ -152,11 +238,15 @@ export function normalConsumerDecl(d: ConsumerDecl): Normal {
     inactive_threshold: d.inactive_threshold,
     replicas: d.replicas,
     metadata: userMetadata(d.metadata),
+    priority_groups: d.priority_groups,
+    priority_policy: d.priority_policy,
+    priority_timeout: d.priority_timeout,
+    pause_until: d.pause_until && new Date(d.pause_until).toISOString(),
   };
 }
 
 /** A server's consumer config in normal form. */
-export function normalConsumerConfig(c: ConsumerConfig): Normal {
+export function normalConsumerConfig(c: Partial<ConsumerConfig>): Normal {
   return {
     description: c.description ?? "",
     filter_subjects: filters(c),
@@ -178,13 +268,17 @@ export function normalConsumerConfig(c: ConsumerConfig): Normal {
     inactive_threshold: ms(c.inactive_threshold),
     replicas: c.num_replicas ?? 0,
     metadata: userMetadata(c.metadata),
+    priority_groups: c.priority_groups ?? [],
+    priority_policy: c.priority_policy ?? "none",
+    priority_timeout: ms(c.priority_timeout),
+    pause_until: c.pause_until ? new Date(c.pause_until).toISOString() : "",
   };
 }
 
 /** The consumer config a declaration asks the server for. */
-export function consumerRequest(d: ConsumerDecl): ConsumerConfig {
+export function consumerRequest(d: ConsumerDecl): Partial<ConsumerConfig> {
   const list = filters(d);
-  const cfg: Record<string, unknown> = {
+  return {
     durable_name: d.name,
     description: d.description,
     // One filter goes as filter_subject, which every server version understands.
@@ -208,8 +302,11 @@ export function consumerRequest(d: ConsumerDecl): ConsumerConfig {
     inactive_threshold: d.inactive_threshold === undefined ? undefined : ns(d.inactive_threshold),
     num_replicas: d.replicas,
     metadata: d.metadata && Object.keys(d.metadata).length > 0 ? d.metadata : undefined,
+    priority_groups: d.priority_groups,
+    priority_policy: d.priority_policy,
+    priority_timeout: d.priority_timeout === undefined ? undefined : ns(d.priority_timeout),
+    pause_until: d.pause_until,
   };
-  return cfg as unknown as ConsumerConfig;
 }
 
 /** A KV declaration in normal form. */
@@ -227,7 +324,7 @@ export function normalKvDecl(d: KvDecl): Normal {
 }
 
 /** The config of the stream behind a KV bucket, in the KV declaration's normal form. */
-export function normalKvConfig(c: StreamConfig): Normal {
+export function normalKvConfig(c: Partial<StreamConfig>): Normal {
   const s = normalStreamConfig(c);
   return {
     description: s.description,
@@ -242,15 +339,14 @@ export function normalKvConfig(c: StreamConfig): Normal {
 }
 
 /** The changes to a KV bucket's stream config that bring it to the declaration. */
-export function kvStreamUpdate(d: KvDecl): Partial<StreamConfig> {
-  const cfg: Record<string, unknown> = {
+export function kvStreamUpdate(d: KvDecl): Partial<StreamUpdateConfig> {
+  return {
     description: d.description,
     max_age: ns(d.ttl),
     max_msgs_per_subject: d.history,
     num_replicas: d.replicas,
     max_bytes: d.max_bytes,
     max_msg_size: d.max_value_size,
-    placement: d.placement,
+    placement: placement(d.placement),
   };
-  return cfg as Partial<StreamConfig>;
 }

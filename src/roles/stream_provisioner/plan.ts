@@ -11,7 +11,8 @@ import { type Change, diffDeclared, formatChange } from "./diff.ts";
 import { KV_PREFIX } from "./model.ts";
 import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
 import { unsupportedFeatures } from "./features.ts";
-import { isStreamNotFound, ProvisionError } from "./errors.ts";
+import { ProvisionError } from "./errors.ts";
+import { isStreamNotFound } from "../../nats/errors.ts";
 import { type ClusterView, clusterView, placementProblems } from "./cluster.ts";
 import type { MetaView } from "./meta.ts";
 
@@ -335,15 +336,13 @@ export function formatPlan(plan: Plan): string {
         break;
       case "update":
         lines.push(`${head}: update`);
-        for (const c of item.changes) lines.push(`  update ${formatChange(c)}`);
+        for (const c of item.changes) lines.push(updateLine(c));
         break;
       case "destructive":
         lines.push(`${head}: DESTRUCTIVE (${item.loss}; needs --allow-destructive)`);
         for (const c of item.changes) {
           lines.push(
-            c.fixed
-              ? `  destructive ${formatChange(c)} (${c.fixed})`
-              : `  update ${formatChange(c)}`,
+            c.fixed ? `  destructive ${formatChange(c)} (${c.fixed})` : updateLine(c),
           );
         }
         break;
@@ -357,6 +356,12 @@ export function formatPlan(plan: Plan): string {
   }
   lines.push(summary(plan));
   return lines.join("\n");
+}
+
+/** `  update allow_msg_ttl: false → true (IRREVERSIBLE: …)` */
+function updateLine(c: Change): string {
+  return `  update ${formatChange(c)}` +
+    (c.irreversible ? ` (IRREVERSIBLE: ${c.irreversible})` : "");
 }
 
 /** `Plan: 1 to create, 2 to update, 0 destructive, 5 unchanged, 1 unmanaged (server 2.10.27).` */

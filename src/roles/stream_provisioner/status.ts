@@ -9,7 +9,7 @@ import type { Config } from "../../config/schema.ts";
 import { formatDuration, formatSize } from "../../config/units.ts";
 import { collect } from "./plan.ts";
 import { type StreamHealth, streamHealth } from "./health.ts";
-import { isNoAnswer, isStreamNotFound } from "./errors.ts";
+import { isStreamNotFound, isTransient } from "../../nats/errors.ts";
 
 /** A consumer's state. */
 export interface ConsumerStatus {
@@ -106,7 +106,7 @@ async function streamInfo(
     return { info: await jsm.streams.info(name) };
   } catch (err) {
     if (isStreamNotFound(err)) return { missing: true };
-    if (!isNoAnswer(err)) throw err;
+    if (!isTransient(err)) throw err;
     // In a cluster the stream's leader answers; while it is down and a new one is elected, nobody.
     return {
       unavailable: `no answer from the stream's leader (${(err as Error).message}); a server ` +
