@@ -6,7 +6,6 @@
  */
 import type {
   ConsumerConfig,
-  ConsumerUpdateConfig,
   Placement,
   StreamConfig,
   StreamSource,
