@@ -26,8 +26,16 @@ export interface PubAck {
  *   leader).
  * - `closed`: the publisher or the connection closed before the message was acknowledged.
  * - `invalid_ack`: the reply could not be understood.
+ * - `blocked`: never sent, because an earlier message sharing one of its `orderKeys` failed with
+ *   `deadline_exceeded` or `closed` (that one may not be stored, and this one must not overtake
+ *   it); publish both again, in their order.
  */
-export type PublishErrorCode = "stream_error" | "deadline_exceeded" | "closed" | "invalid_ack";
+export type PublishErrorCode =
+  | "stream_error"
+  | "deadline_exceeded"
+  | "closed"
+  | "invalid_ack"
+  | "blocked";
 
 /** Why one attempt did not get an ack (retried until the deadline). */
 export type AttemptFailure = "timeout" | "no_responders" | "unavailable";

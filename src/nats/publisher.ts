@@ -1,10 +1,21 @@
 /**
  * The one JetStream publisher every role uses: a bounded window of in-flight publishes sent with
  * core `publish` and a reply subject, the PubAcks collected on ONE wildcard inbox subscription
- * (about 6× the throughput of awaiting `js.publish`, see docs/nats-notes.md "The client side"). Each message gets a
- * `Nats-Msg-Id` (the caller's or a fresh one), so a retry after a timeout or a 503 "no
+ * (about 6× the throughput of awaiting `js.publish`, see docs/nats-notes.md "The client side").
+ * Each message gets a `Nats-Msg-Id` (the caller's or a fresh one), so a retry after a timeout or a 503 "no
  * responders" (a stream electing a leader, a server restarting) is stored at most once inside the
  * stream's duplicate window. Errors are surfaced per message as {@link PublishError}.
+ *
+ * Order: messages that share an order key (the watcher uses one per file) are never in flight at
+ * the same time. Pipelining them is not safe: when the first one's attempt is lost (its stream
+ * leader died before storing it, or the 503 of an election) and the second one's is not, the
+ * retry stores the first after the second, and no retry can undo that. Holding the window while a
+ * message is retried does not help either: the second message may already be stored by then. So
+ * a message waits until every earlier message sharing one of its keys is acknowledged; messages
+ * with other keys keep the window full, which keeps the throughput (one file's events rarely
+ * come faster than one round trip). When a message fails in a way that may leave it unstored
+ * (deadline, close), the messages queued behind it fail as `blocked` without being sent, so the
+ * caller can publish them again in order.
  * @module
  */
 import {
@@ -37,6 +48,11 @@ export interface OutgoingMessage {
   msgId?: string;
   /** Extra headers (`Nats-Expected-Last-Sequence`, ...); `Nats-Msg-Id` is set on them. */
   headers?: MsgHdrs;
+  /**
+   * Messages sharing a key are stored in the order they were published: this one is sent once
+   * every earlier message with one of these keys is acknowledged (see the module docs).
+   */
+  orderKeys?: readonly string[];
 }
 
 /** Options of {@link createPublisher}. */
@@ -45,7 +61,11 @@ export interface PublisherOptions {
   window?: number;
   /** How long one attempt waits for its PubAck before it is sent again (ms). Default 5000. */
   ackTimeout?: number;
-  /** How long a message may take in all, retries included, before it fails (ms). Default 30000. */
+  /**
+   * How long a message may take in all, retries included, before it fails (ms), counted from its
+   * first send (a message waiting for an earlier one with the same order key is not sent yet).
+   * Default 30000.
+   */
   deadline?: number;
   /** Longest pause between attempts (ms). Default 2000. */
   maxBackoff?: number;
@@ -73,7 +93,10 @@ export interface Publisher {
    * `until` (ms since epoch, default: no limit beyond each message's deadline) fail with `closed`.
    */
   close(until?: number): Promise<void>;
-  /** Messages sent and awaiting their PubAck (or a retry). */
+  /**
+   * Messages in the window: sent and awaiting their PubAck (or a retry), or waiting for an
+   * earlier message with the same order key.
+   */
   readonly inFlight: number;
   /** Messages waiting for a free slot in the window. */
   readonly queued: number;
@@ -85,6 +108,10 @@ interface Entry {
   headers: MsgHdrs;
   reply: string;
   attempts: number;
+  /** Its order keys; it is sent only while it heads each of their lanes. */
+  keys: readonly string[];
+  /** False while it waits for an earlier message with one of its keys. */
+  sent: boolean;
   /** When the whole message fails. */
   deadlineAt: number;
   /** When the current attempt times out (waiting) or the next attempt is sent (backing off). */
@@ -116,6 +143,8 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
 
   const prefix = createInbox(options.inboxPrefix);
   const entries = new Map<string, Entry>();
+  // Per order key, its messages in publish order; the head is the only one sent.
+  const lanes = new Map<string, Entry[]>();
   // Called with `true` when the publisher closes before the waiter got a slot.
   const waiting: Array<(abort: boolean) => void> = [];
   let idle: Array<() => void> = [];
@@ -140,8 +169,35 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     while (waiting.length > 0 && entries.size < window) waiting.shift()!(false);
   }
 
-  function settled(reply: string) {
-    entries.delete(reply);
+  /**
+   * Takes `e` out of its lanes. `released`: it was stored or will never be (its successors may
+   * go now); otherwise it may not be stored and they must not overtake it: they fail `blocked`.
+   */
+  function leaveLanes(e: Entry, released: boolean) {
+    const next: Entry[] = [];
+    for (const key of e.keys) {
+      const lane = lanes.get(key)!;
+      const i = lane.indexOf(e);
+      lane.splice(i, 1);
+      if (lane.length === 0) lanes.delete(key);
+      else if (i < lane.length) next.push(lane[i]);
+    }
+    for (const n of next) {
+      if (!entries.has(n.reply)) continue; // failed meanwhile through another lane
+      if (!released) {
+        fail(
+          n,
+          "blocked",
+          `publish to ${n.msg.subject} not sent: an earlier message with the same order key ` +
+            `(${e.msgId}) failed`,
+        );
+      } else if (!n.sent && n.keys.every((k) => lanes.get(k)![0] === n)) send(n);
+    }
+  }
+
+  function settled(e: Entry, released: boolean) {
+    entries.delete(e.reply);
+    if (e.keys.length > 0) leaveLanes(e, released);
     pump();
     updateGauge();
     if (entries.size === 0 && waiting.length === 0) {
@@ -156,7 +212,9 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
   }
 
   function fail(e: Entry, code: PublishErrorCode, message: string, extra = {}) {
-    settled(e.reply);
+    if (!entries.has(e.reply)) return; // settled already (a lane failed it as blocked)
+    // Refused by the stream: it will never be stored, so it cannot be overtaken.
+    settled(e, code === "stream_error" || code === "invalid_ack");
     failures?.inc({ ...label, code });
     e.reject(
       new PublishError(code, message, {
@@ -170,6 +228,10 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
   }
 
   function send(e: Entry) {
+    if (!e.sent) {
+      e.sent = true;
+      e.deadlineAt = Date.now() + deadline;
+    }
     e.attempts++;
     e.backingOff = false;
     e.dueAt = Date.now() + ackTimeout;
@@ -194,7 +256,7 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     const reply = parseAckReply(msg);
     switch (reply.kind) {
       case "ack":
-        settled(e.reply);
+        settled(e, true);
         published?.inc(label);
         if (reply.ack.duplicate) duplicates?.inc(label);
         e.resolve(reply.ack);
@@ -223,6 +285,7 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
   function sweep() {
     const now = Date.now();
     for (const e of entries.values()) {
+      if (!e.sent) continue;
       if (now >= e.deadlineAt) {
         const why = e.lastFailure === "no_responders"
           ? "no stream answered (no stream captures the subject, or it has no leader)"
@@ -262,7 +325,9 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
         headers: h,
         reply,
         attempts: 0,
-        deadlineAt: Date.now() + deadline,
+        keys: msg.orderKeys ? [...new Set(msg.orderKeys)] : [],
+        sent: false,
+        deadlineAt: 0,
         dueAt: 0,
         backingOff: false,
         resolve,
@@ -271,7 +336,15 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
       entries.set(reply, e);
       updateGauge();
       ensureSweeper();
-      send(e);
+      let first = true;
+      for (const key of e.keys) {
+        const lane = lanes.get(key);
+        if (lane) {
+          lane.push(e);
+          first = false;
+        } else lanes.set(key, [e]);
+      }
+      if (first) send(e);
     });
   }
 

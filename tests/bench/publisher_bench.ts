@@ -1,6 +1,7 @@
 /**
  * Publisher throughput: jetport's windowed publisher vs. awaited `js.publish` with a 1000-promise
- * window, same server, same stream, same run. Target: ≥ 5× the baseline.
+ * window, same server, same stream, same run, without and with order keys (one per file, as the
+ * watcher publishes). Target: ≥ 5× the baseline.
  * @module
  */
 import { connect } from "@nats-io/transport-node";
@@ -34,15 +35,21 @@ async function awaitedJsPublish(nc: NatsConnection): Promise<number> {
   return performance.now() - t0;
 }
 
-async function jetportPublisher(nc: NatsConnection): Promise<number> {
+/** Distinct order keys in the ordered run, as if this many files changed (the watcher's case). */
+const FILES = 5000;
+
+async function jetportPublisher(nc: NatsConnection, ordered = false): Promise<number> {
   const pub = createPublisher(nc, { window: WINDOW });
   const t0 = performance.now();
   let failed = 0;
   for (let i = 0; i < MESSAGES; i++) {
     if (pub.inFlight >= WINDOW) await pub.room();
-    pub.publish({ subject: "bench.jetport", data: PAYLOAD, msgId: `jp-${i}` }).catch(() =>
-      failed++
-    );
+    pub.publish({
+      subject: "bench.jetport",
+      data: PAYLOAD,
+      msgId: `jp-${i}`,
+      orderKeys: ordered ? [`file-${i % FILES}`] : undefined,
+    }).catch(() => failed++);
   }
   await pub.flush();
   const ms = performance.now() - t0;
@@ -61,6 +68,8 @@ const bench: Bench = {
     await resetStream(nc);
     const jetportMs = await jetportPublisher(nc);
     const stored = (await (await jetstreamManager(nc)).streams.info("BENCH")).state.messages;
+    await resetStream(nc);
+    const orderedMs = await jetportPublisher(nc, true);
     await nc.close();
     const rate = (ms: number) => Math.round(MESSAGES / (ms / 1000));
     return [{
@@ -69,6 +78,12 @@ const bench: Bench = {
       rows: [
         ["js.publish awaited (baseline)", baselineMs / 1000, rate(baselineMs), 1],
         ["jetport publisher", jetportMs / 1000, rate(jetportMs), baselineMs / jetportMs],
+        [
+          `jetport publisher, ${FILES} order keys`,
+          orderedMs / 1000,
+          rate(orderedMs),
+          baselineMs / orderedMs,
+        ],
       ],
       notes: [`target: ≥ 5× baseline; stored by jetport publisher: ${stored}/${MESSAGES}`],
     }];

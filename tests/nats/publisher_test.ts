@@ -1,7 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { assert, assertEquals, assertMatch, assertRejects } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects, sleep } from "../helpers/assert.ts";
 import { type NatsServer, startNatsServer } from "../helpers/nats_server.ts";
 import { createPublisher, PublishError } from "../../src/nats/publisher.ts";
 import { Registry } from "../../src/http/metrics.ts";
@@ -140,5 +140,84 @@ Deno.test("publisher: close(until) fails what is still unacknowledged as closed"
     PublishError,
   );
   assertEquals(after.code, "closed");
+  await nc.close();
+});
+
+Deno.test("publisher: a message waits for the earlier one with its order key, so a retry cannot be overtaken", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const jsm = await jetstreamManager(nc);
+  const pub = createPublisher(nc, { ackTimeout: 200, deadline: 30_000 });
+  // No stream captures "late.>" yet: the first message is retried (no responders) until it does.
+  const first = pub.publish({ subject: "late.a", data: "first", orderKeys: ["file-a"] });
+  const second = pub.publish({ subject: "orders.a", data: "second", orderKeys: ["file-a"] });
+  const other = await pub.publish({ subject: "orders.b", data: "other", orderKeys: ["file-b"] });
+  assertEquals(other.seq, 1, "another key is not held up");
+  await jsm.streams.update("ORDERS", { subjects: ["orders.>", "late.>"] });
+  assertEquals((await first).seq, 2);
+  assertEquals((await second).seq, 3, "stored after the message published before it");
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: when a message fails at its deadline, those behind it on its order key fail as blocked, unsent", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc, { ackTimeout: 200, deadline: 1000 });
+  const stuck = pub.publish({ subject: "nobody.listens", data: "1", orderKeys: ["a"] });
+  // Behind it on "a" directly, and on "b" behind a message that waits on "a".
+  const behind = pub.publish({ subject: "orders.a", data: "2", orderKeys: ["a", "b"] });
+  const chained = pub.publish({ subject: "orders.b", data: "3", orderKeys: ["b"] });
+  const free = pub.publish({ subject: "orders.c", data: "4", orderKeys: ["c"] });
+  assertEquals((await assertRejects(() => stuck, PublishError)).code, "deadline_exceeded");
+  for (const p of [behind, chained]) {
+    const err = await assertRejects(() => p, PublishError);
+    assertEquals(err.code, "blocked");
+    assertEquals(err.attempts, 0);
+  }
+  assertEquals((await free).seq, 1);
+  assertEquals(await streamCount(nc), 1, "nothing blocked was stored");
+  // The keys are free again: publishing them anew works.
+  assertEquals((await pub.publish({ subject: "orders.a", data: "2", orderKeys: ["a"] })).seq, 2);
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: a message the stream refuses releases the one behind it on its order key", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc);
+  const h = headers();
+  h.set("Nats-Expected-Last-Sequence", "42");
+  const bad = pub.publish({ subject: "orders.a", data: "1", headers: h, orderKeys: ["a"] });
+  const next = pub.publish({ subject: "orders.a", data: "2", orderKeys: ["a"] });
+  assertEquals((await assertRejects(() => bad, PublishError)).code, "stream_error");
+  assertEquals((await next).seq, 1);
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: messages of one order key stay in order while the server restarts", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc, { ackTimeout: 300, deadline: 30_000 });
+  await server.stop();
+  const acks = Array.from({ length: 300 }, (_, i) =>
+    pub.publish({
+      subject: "orders.x",
+      data: String(i),
+      msgId: `m-${i}`,
+      orderKeys: [`file-${i % 10}`],
+    }));
+  // Down long enough for the first message of every key to time out and be retried.
+  await sleep(1000);
+  await server.restart();
+  const seqs = (await Promise.all(acks)).map((a) => a.seq);
+  for (let k = 0; k < 10; k++) {
+    const mine = seqs.filter((_, i) => i % 10 === k);
+    assertEquals(mine, [...mine].sort((a, b) => a - b), `file-${k} in publish order`);
+  }
+  assertEquals(await streamCount(nc), 300);
+  await pub.close();
   await nc.close();
 });

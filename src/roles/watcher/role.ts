@@ -18,6 +18,18 @@ import type { WatchConfig } from "./config.ts";
 /** How long the sender pauses after a publish failed for a retryable reason. */
 const RETRY_PAUSE = 1000;
 
+/**
+ * The publisher's order keys of a record: its file, and for a rename the file it came from, so
+ * the stream holds each file's events in the order they happened (see the publisher's docs).
+ */
+function orderKeys(rec: OutboxRecord): string[] | undefined {
+  const c = rec.change;
+  if (!c) return undefined;
+  const keys = [JSON.stringify([c.watch, c.path])];
+  if (c.oldPath !== undefined) keys.push(JSON.stringify([c.watch, c.oldPath]));
+  return keys;
+}
+
 /** What the role can be given instead of the real thing (tests). */
 export interface WatcherDeps {
   /** Opens the OS watcher of a root; default `Deno.watchFs`. */
@@ -105,7 +117,13 @@ export function createWatcherRole(ctx: RoleContext, deps: WatcherDeps = {}): Rol
         h = newHeaders();
         for (const [k, v] of Object.entries(rec.headers)) h.set(k, v);
       }
-      pub.publish({ subject: rec.subject, data: rec.data, msgId: rec.msgId, headers: h }).then(
+      pub.publish({
+        subject: rec.subject,
+        data: rec.data,
+        msgId: rec.msgId,
+        headers: h,
+        orderKeys: orderKeys(rec),
+      }).then(
         () => {
           out.ack(rec.n);
           metrics.published.inc(rec.labels);
