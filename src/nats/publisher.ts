@@ -2,9 +2,9 @@
  * The one JetStream publisher every role uses: a bounded window of in-flight publishes sent with
  * core `publish` and a reply subject, the PubAcks collected on ONE wildcard inbox subscription
  * (about 6× the throughput of awaiting `js.publish`, see docs/nats-notes.md "The client side").
- * Each message gets a `Nats-Msg-Id` (the caller's or a fresh one), so a retry after a timeout or a 503 "no
- * responders" (a stream electing a leader, a server restarting) is stored at most once inside the
- * stream's duplicate window. Errors are surfaced per message as {@link PublishError}.
+ * Each message gets a `Nats-Msg-Id` (the caller's or a fresh one), so a retry after a timeout or a
+ * 503 "no responders" (a stream electing a leader, a server restarting) is stored at most once
+ * inside the stream's duplicate window. Errors are surfaced per message as {@link PublishError}.
  *
  * Order: messages that share an order key (the watcher uses one per file) are never in flight at
  * the same time. Pipelining them is not safe: when the first one's attempt is lost (its stream
