@@ -3,14 +3,12 @@
  * restarted 8 s later: publishes time out or find no responder during the election, are retried
  * with the same Nats-Msg-Id, and every message ends up stored exactly once.
  */
-import { assert, assertEquals, waitFor } from "../helpers/assert.ts";
+import { assert, assertEquals, sleep, waitFor } from "../helpers/assert.ts";
 import { startNatsCluster } from "../helpers/nats_cluster.ts";
 import { connect } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createPublisher, type PublishError } from "../../src/nats/publisher.ts";
 import { Registry } from "../../src/http/metrics.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("cluster: publisher stores every message exactly once across a leader kill -9", async () => {
   await using cluster = await startNatsCluster();

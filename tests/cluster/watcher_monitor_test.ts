@@ -5,43 +5,17 @@
  * leading `FILES` is killed -9 and restarted a few seconds later: every file has exactly one
  * ADDED line in the monitor log, and the daemon is still running afterwards.
  */
-import { assert, assertEquals, waitFor } from "../helpers/assert.ts";
-import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
+import { assert, assertEquals, sleep, waitFor } from "../helpers/assert.ts";
+import { startNatsCluster } from "../helpers/nats_cluster.ts";
 import { freePort } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
-import { writeConfig } from "../helpers/config.ts";
+import { watcherClusterConfig } from "./watcher_config.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 
 const FILES = 20_000;
 /** Files are created in steps of this many, so the kill lands while events flow. */
 const STEP = 500;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function config(cluster: NatsCluster, dir: string, httpPort: number): Promise<string> {
-  return writeConfig(`
-nats:
-  servers: [${cluster.urls.map((u) => `"${u}"`).join(", ")}]
-  reconnect: { wait: 100ms, max_wait: 1s, jitter: 100ms }
-http: { listen: "127.0.0.1:${httpPort}" }
-shutdown: { grace: 10s }
-state_dir: ${dir}/state
-roles:
-  stream_provisioner:
-    streams:
-      - { name: FILES, subjects: [file.events], replicas: 3 }
-    consumers:
-      - { stream: FILES, name: file-monitor }
-  watcher:
-    watches:
-      - { name: storage, path: ${dir}/storage, stream: FILES, subject: file.events, settle: 100ms }
-  monitor:
-    stream: FILES
-    consumer: file-monitor
-    output: { path: ${dir}/monitor/storage_monitor.log }
-`);
-}
 
 /** ADDED lines per file name (the path after the storage root). */
 async function addedCounts(log: string, root: string): Promise<Map<string, number>> {
@@ -61,7 +35,9 @@ Deno.test("cluster: 20k files while the FILES leader is killed -9 → every file
   const log = `${dir}/monitor/storage_monitor.log`;
   await Deno.mkdir(root, { recursive: true });
   const httpPort = freePort();
-  await using daemon = startDaemon(await config(cluster, dir, httpPort));
+  await using daemon = startDaemon(
+    await watcherClusterConfig(cluster, dir, httpPort, { monitor: true }),
+  );
   await daemon.waitForLog(/\[watcher\] started/, 60_000);
   await daemon.waitForLog(/\[monitor\] started/, 60_000);
   const leader = await waitFor(() => cluster.streamLeader("FILES"), 20_000, "FILES leader");

@@ -9,7 +9,7 @@ import { assertEquals, sleep, waitFor } from "../helpers/assert.ts";
 import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
 import { freePort } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
-import { writeConfig } from "../helpers/config.ts";
+import { watcherClusterConfig } from "./watcher_config.ts";
 import { connect } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 
@@ -21,24 +21,6 @@ const CHUNKS = FILES / CHUNK;
 const TICK = 200;
 /** The tick at which the FILES leader is killed. */
 const KILL_TICK = 3 * CHUNKS;
-
-function config(cluster: NatsCluster, dir: string, httpPort: number): Promise<string> {
-  return writeConfig(`
-nats:
-  servers: [${cluster.urls.map((u) => `"${u}"`).join(", ")}]
-  reconnect: { wait: 100ms, max_wait: 1s, jitter: 100ms }
-http: { listen: "127.0.0.1:${httpPort}" }
-shutdown: { grace: 10s }
-state_dir: ${dir}/state
-roles:
-  stream_provisioner:
-    streams:
-      - { name: FILES, subjects: [file.events], replicas: 3, duplicate_window: 2m }
-  watcher:
-    watches:
-      - { name: storage, path: ${dir}/storage, stream: FILES, subject: file.events, settle: 100ms }
-`);
-}
 
 /** A metric from the daemon's /metrics, summed over its labels (0 when absent). */
 async function metric(httpPort: number, name: string): Promise<number> {
@@ -89,7 +71,9 @@ Deno.test("cluster: files re-created, appended to and deleted while the FILES le
   const root = `${dir}/storage`;
   await Deno.mkdir(root, { recursive: true });
   const httpPort = freePort();
-  await using daemon = startDaemon(await config(cluster, dir, httpPort));
+  await using daemon = startDaemon(
+    await watcherClusterConfig(cluster, dir, httpPort, { monitor: false }),
+  );
   await daemon.waitForLog(/\[watcher\] started/, 60_000);
   const leader = await waitFor(() => cluster.streamLeader("FILES"), 20_000, "FILES leader");
 
