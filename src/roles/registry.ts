@@ -6,7 +6,7 @@
 import type { RoleFactory } from "./role.ts";
 import type { RoleName } from "./schemas.ts";
 import { createStreamProvisioner } from "./stream_provisioner/role.ts";
-import { createMonitor } from "./monitor/monitor.ts";
+import { createMonitor } from "./monitor/role.ts";
 import { createUploadProcessor } from "./upload_processor/upload_processor.ts";
 import { createDlqRedriver } from "./dlq_redriver/role.ts";
 import { createWatcherRole } from "./watcher/role.ts";

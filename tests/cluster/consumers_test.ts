@@ -1,20 +1,22 @@
 /**
  * The consuming roles on a three-node cluster while the node leading their consumer or stream is
- * killed -9 and restarted: the monitor keeps writing (every event once, nothing left unacked: the
- * consumer's ack_wait is 5 minutes, so a lost ack or a message lost in flight would hold the test
- * past its wait), and DLQ capture keeps capturing after the leader of the source stream or of its
+ * killed -9 and restarted: the monitor keeps writing, also when the daemon itself is killed -9
+ * and started again (every event exactly one line, nothing left unacked), and DLQ capture keeps capturing after the leader of the source stream or of its
  * advisory stream is killed.
  */
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { AckPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { assert, assertEquals, waitFor } from "../helpers/assert.ts";
+import { assert, assertEquals, sleep, waitFor } from "../helpers/assert.ts";
+import { freePort } from "../helpers/nats_server.ts";
+import { startDaemon } from "../helpers/jetport.ts";
+import { writeConfig } from "../helpers/config.ts";
 import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { createPublisher, type Publisher } from "../../src/nats/publisher.ts";
 import { setupLogging } from "../../src/platform/logging.ts";
 import type { RoleFactory } from "../../src/roles/role.ts";
-import { createMonitor } from "../../src/roles/monitor/monitor.ts";
+import { createMonitor } from "../../src/roles/monitor/role.ts";
 import { createDlqRedriver } from "../../src/roles/dlq_redriver/role.ts";
 import { runConsumer } from "../roles/dlq_redriver/helpers.ts";
 import { type InProcessRole, runRoleInProcess } from "../helpers/role.ts";
@@ -23,7 +25,6 @@ if (Deno.env.get("JETPORT_TEST_LOG")) {
   await setupLogging({ level: "info", format: "text", rotate: { max_size: 0, keep: 0 } });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NANOS = 1_000_000;
 
 /** Runs one role in-process against every node of `cluster`. */
@@ -32,9 +33,11 @@ async function startRole(
   name: string,
   factory: RoleFactory,
   section: unknown,
+  stateDir?: string,
 ): Promise<InProcessRole> {
   const config = configSchema.parse({
     nats: { servers: cluster.urls, reconnect: { wait: "100ms", max_wait: "1s", jitter: "100ms" } },
+    ...(stateDir ? { state_dir: stateDir } : {}),
     roles: { [name]: section },
   });
   return await runRoleInProcess(config, name, factory);
@@ -89,28 +92,26 @@ async function killAndRestart(
 
 const ACK_WAIT_MS = 15_000;
 
-Deno.test("cluster: the monitor keeps writing while its consumer's and its stream's leaders are killed -9", async () => {
-  await using cluster = await startNatsCluster();
-  await using c = await clusterClient(cluster);
-  await createStream(c.jsm, "FILES", "file.events");
-  // Messages the server handed to a pull that died with its consumer leader never reach the
-  // monitor, so nothing can ack or nak them: they come back after ack_wait (docs/config/monitor.md).
-  // A short ack_wait keeps that bounded here; acks lost with a leader are re-sent at once.
-  await c.jsm.consumers.add("FILES", {
+/**
+ * The FILES stream (R3) and the monitor's consumer. Messages the server handed to a pull that died
+ * with its consumer leader never reach the monitor, so nothing can ack or nak them: they come back
+ * after ack_wait (README, monitor). A short ack_wait keeps that bounded here.
+ */
+async function filesAndConsumer(jsm: JetStreamManager): Promise<void> {
+  await createStream(jsm, "FILES", "file.events");
+  await jsm.consumers.add("FILES", {
     durable_name: "file-monitor",
     ack_policy: AckPolicy.Explicit,
     ack_wait: ACK_WAIT_MS * NANOS,
   });
-  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-cluster-" });
-  const log = `${dir}/storage_monitor.log`;
-  await using monitor = await startRole(cluster, "monitor", createMonitor, {
-    output: { path: log, fsync: false },
-  });
+}
 
+/** Publishes numbered file events (`r/f<i>.txt`) in bursts of 20 until stopped. */
+function produce(c: Awaited<ReturnType<typeof clusterClient>>) {
   let sent = 0;
   let producing = true;
   const failures: string[] = [];
-  const producer = (async () => {
+  const done = (async () => {
     while (producing) {
       for (let k = 0; k < 20; k++) {
         await c.pub.room();
@@ -122,54 +123,45 @@ Deno.test("cluster: the monitor keeps writing while its consumer's and its strea
       await sleep(40);
     }
   })();
-  const lines = async () => (await Deno.readTextFile(log).catch(() => "")).split("\n").length - 1;
-  const moreThan = (n: number) => async () => (await lines()) > n + 200;
+  return {
+    sent: () => sent,
+    /** Stops, waits for every publish; the failures (none expected). */
+    async stop(): Promise<string[]> {
+      producing = false;
+      await done;
+      await c.pub.flush();
+      return failures;
+    },
+  };
+}
 
-  await waitFor(moreThan(0), 20_000, "first lines");
-  const consumerLeader = (await c.jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
-  assert(consumerLeader, "the consumer has a leader");
-  await killAndRestart(
-    cluster,
-    consumerLeader,
-    3000,
-    moreThan(sent),
-    "writing after consumer leader kill",
-  );
-  const streamLeader = await waitFor(() => cluster.streamLeader("FILES"), 10_000, "stream leader");
-  await killAndRestart(
-    cluster,
-    streamLeader,
-    3000,
-    moreThan(sent),
-    "writing after stream leader kill",
-  );
-  producing = false;
-  await producer;
-  await c.pub.flush();
-  assertEquals(failures, []);
+/** Lines in the monitor's log. */
+async function lineCount(log: string): Promise<number> {
+  return (await Deno.readTextFile(log).catch(() => "")).split("\n").length - 1;
+}
 
-  // Every event written and acked, within one ack_wait of the last kill.
+/**
+ * Waits until the consumer delivered and acked all `sent` events (within one ack_wait of the last
+ * kill), then asserts every event has exactly one line in `log`.
+ */
+async function assertEveryEventOnce(jsm: JetStreamManager, log: string, sent: number) {
   await waitFor(
     async () => {
-      const info = await c.jsm.consumers.info("FILES", "file-monitor");
+      const info = await jsm.consumers.info("FILES", "file-monitor");
       return info.num_pending === 0 && info.num_ack_pending === 0 &&
         info.delivered.stream_seq === sent;
     },
     ACK_WAIT_MS + 30_000,
     `all ${sent} events delivered and acked`,
   ).catch(async (err) => {
-    const i = await c.jsm.consumers.info("FILES", "file-monitor");
+    const i = await jsm.consumers.info("FILES", "file-monitor");
     throw new Error(
       `${err.message}: ${i.num_pending} pending, ${i.num_ack_pending} unacked, delivered ` +
-        `${i.delivered.stream_seq}, ack floor ${i.ack_floor.stream_seq}, ${await lines()} lines`,
+        `${i.delivered.stream_seq}, ack floor ${i.ack_floor.stream_seq}, ${await lineCount(
+          log,
+        )} lines`,
     );
   });
-  const metric = (name: string) =>
-    monitor.metrics.counter(name, "").get({ stream: "FILES", consumer: "file-monitor" });
-  console.log(
-    `${sent} events; acks sent again: ${metric("monitor_reacks_total")}, redeliveries not ` +
-      `rewritten: ${metric("monitor_redeliveries_skipped_total")}`,
-  );
   const counts = new Map<string, number>();
   for (const m of (await Deno.readTextFile(log)).matchAll(/ File ADDED: r\/(f\d+\.txt),/g)) {
     counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
@@ -178,6 +170,93 @@ Deno.test("cluster: the monitor keeps writing while its consumer's and its strea
   for (let i = 0; i < sent; i++) if (!counts.has(`f${i}.txt`)) missing.push(i);
   assertEquals(missing, [], "every event written");
   assertEquals([...counts].filter(([, n]) => n > 1), [], "no event written twice");
+  assertEquals(await lineCount(log), sent, "no other lines");
+}
+
+Deno.test("cluster: the monitor keeps writing while its consumer's and its stream's leaders are killed -9", async () => {
+  await using cluster = await startNatsCluster();
+  await using c = await clusterClient(cluster);
+  await filesAndConsumer(c.jsm);
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-cluster-" });
+  const log = `${dir}/storage_monitor.log`;
+  await using monitor = await startRole(cluster, "monitor", createMonitor, {
+    output: { path: log, fsync: false },
+  }, `${dir}/state`);
+  const producer = produce(c);
+  const moreThan = (n: number) => async () => (await lineCount(log)) > n + 200;
+
+  await waitFor(moreThan(0), 20_000, "first lines");
+  const consumerLeader = (await c.jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
+  assert(consumerLeader, "the consumer has a leader");
+  await killAndRestart(
+    cluster,
+    consumerLeader,
+    3000,
+    moreThan(producer.sent()),
+    "writing after consumer leader kill",
+  );
+  const streamLeader = await waitFor(() => cluster.streamLeader("FILES"), 10_000, "stream leader");
+  await killAndRestart(
+    cluster,
+    streamLeader,
+    3000,
+    moreThan(producer.sent()),
+    "writing after stream leader kill",
+  );
+  assertEquals(await producer.stop(), []);
+  await assertEveryEventOnce(c.jsm, log, producer.sent());
+  const metric = (name: string) =>
+    monitor.metrics.counter(name, "").get({ stream: "FILES", consumer: "file-monitor" });
+  console.log(
+    `${producer.sent()} events; acks sent again: ${metric("monitor_reacks_total")}, ` +
+      `redeliveries not rewritten: ${metric("monitor_redeliveries_skipped_total")}`,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cluster: the monitor daemon, killed -9 after its consumer's leader was, writes every event exactly once", async () => {
+  await using cluster = await startNatsCluster();
+  await using c = await clusterClient(cluster);
+  await filesAndConsumer(c.jsm);
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-daemon-" });
+  const log = `${dir}/storage_monitor.log`;
+  const config = await writeConfig(`
+nats:
+  servers: ${JSON.stringify(cluster.urls)}
+  reconnect: { wait: 100ms, max_wait: 1s, jitter: 100ms }
+http: { listen: "127.0.0.1:${freePort()}" }
+shutdown: { grace: 5s }
+state_dir: ${dir}/state
+roles:
+  monitor:
+    output: { path: ${log} }
+    batch: 50
+`);
+  const producer = produce(c);
+  const moreThan = (n: number) => async () => (await lineCount(log)) > n + 200;
+  const first = startDaemon(config);
+  await waitFor(moreThan(0), 30_000, "first lines");
+  const consumerLeader = (await c.jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
+  assert(consumerLeader, "the consumer has a leader");
+  await killAndRestart(
+    cluster,
+    consumerLeader,
+    3000,
+    moreThan(producer.sent()),
+    "writing after consumer leader kill",
+  );
+  // The daemon itself, mid-stream: lines written but not yet recorded or acked must not repeat.
+  first.signal("SIGKILL");
+  await first.exit();
+  await using second = startDaemon(config);
+  await waitFor(moreThan(producer.sent()), 30_000, "writing after the daemon's restart")
+    .catch((err) => {
+      throw new Error(`${err.message}\n${second.logs()}`);
+    });
+  assertEquals(await producer.stop(), []);
+  await assertEveryEventOnce(c.jsm, log, producer.sent());
+  second.signal("SIGTERM");
+  assertEquals((await second.exit()).code, 0, second.logs());
   await Deno.remove(dir, { recursive: true });
 });
 

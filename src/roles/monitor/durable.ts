@@ -8,10 +8,9 @@ import {
   type ConsumerConfig,
   type ConsumerInfo,
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamManager,
 } from "@nats-io/jetstream";
+import { isConsumerNotFound, isStreamNotFound } from "../../nats/errors.ts";
 
 /** Which consumer, and where a newly created one starts. */
 export interface DurableSpec {
@@ -38,11 +37,6 @@ export class DurableError extends Error {
     this.code = code;
     this.name = "DurableError";
   }
-}
-
-/** True when `err` is the JetStream API error `code`. */
-export function isApiError(err: unknown, code: number): boolean {
-  return err instanceof JetStreamApiError && err.code === code;
 }
 
 /** The config a consumer created by the monitor gets. */
@@ -78,13 +72,13 @@ export async function ensureDurable(
     }
     return { info, created: false };
   } catch (err) {
-    if (isApiError(err, JetStreamApiCodes.StreamNotFound)) throw streamMissing(spec);
-    if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+    if (isStreamNotFound(err)) throw streamMissing(spec);
+    if (!isConsumerNotFound(err)) throw err;
   }
   try {
     return { info: await jsm.consumers.add(spec.stream, consumerConfig(spec)), created: true };
   } catch (err) {
-    if (isApiError(err, JetStreamApiCodes.StreamNotFound)) throw streamMissing(spec);
+    if (isStreamNotFound(err)) throw streamMissing(spec);
     // Another instance created it between our info and add (with another start): use theirs.
     const info = await jsm.consumers.info(spec.stream, spec.consumer).catch(() => undefined);
     if (info) return { info, created: false };
@@ -92,7 +86,8 @@ export async function ensureDurable(
   }
 }
 
-function streamMissing(spec: DurableSpec): DurableError {
+/** The error for a stream that does not exist (yet). */
+export function streamMissing(spec: Pick<DurableSpec, "stream">): DurableError {
   return new DurableError(
     "STREAM_NOT_FOUND",
     `stream ${spec.stream} does not exist; waiting for it (declare it under ` +

@@ -6,16 +6,20 @@ import { AckPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import { configSchema } from "../../../src/config/schema.ts";
-import { createMonitor } from "../../../src/roles/monitor/monitor.ts";
+import { createMonitor } from "../../../src/roles/monitor/role.ts";
 import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { client, createFilesStream, fileEvent, publish, readLines } from "./helpers.ts";
 
-/** Runs the monitor role in this process; dispose stops it and closes its connection. */
+/**
+ * Runs the monitor role in this process, its state beside its log; dispose stops it and closes
+ * its connection.
+ */
 async function runMonitor(
   url: string,
-  roles: Record<string, unknown>,
+  roles: { monitor: { output: { path: string }; batch?: number } } & Record<string, unknown>,
 ): Promise<InProcessRole> {
-  const config = configSchema.parse({ nats: { servers: url }, roles });
+  const stateDir = roles.monitor.output.path.replace(/\/[^/]*$/, "/state");
+  const config = configSchema.parse({ nats: { servers: url }, state_dir: stateDir, roles });
   return await runRoleInProcess(config, "monitor", createMonitor);
 }
 

@@ -133,7 +133,7 @@ Deno.test("monitor: an unparsable message is terminated with a logged reason; th
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("monitor: kill -9 mid-stream loses nothing — acked events are in the file, the rest come back", async () => {
+Deno.test("monitor: kill -9 mid-stream, three times — acked events are in the file, every event exactly one line", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
   await createFilesStream(c.jsm);
@@ -154,37 +154,39 @@ Deno.test("monitor: kill -9 mid-stream loses nothing — acked events are in the
   });
   const total = 3000;
   const name = (i: number) => `f${String(i).padStart(5, "0")}.txt`;
-  const first = startDaemon(config);
+  const names = async () => (await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]);
   const publishing = publish(
     c.nc,
     Array.from({ length: total }, (_, i) => fileEvent("added", name(i))),
   );
-  await waitFor(async () => (await readLines(log)).length >= 200, 30_000, "some lines");
-  first.signal("SIGKILL");
-  await first.exit();
+  for (const lines of [200, 1000, 2000]) {
+    const daemon = startDaemon(config);
+    await waitFor(async () => (await readLines(log)).length >= lines, 30_000, `${lines} lines`);
+    daemon.signal("SIGKILL");
+    await daemon.exit();
+    const floor = (await c.jsm.consumers.info("FILES", "file-monitor")).ack_floor.stream_seq;
+    const written = new Set(await names());
+    assert(floor > 0, "something was acked before the kill");
+    for (let seq = 1; seq <= floor; seq++) {
+      assert(written.has(name(seq - 1)), `acked seq ${seq} (${name(seq - 1)}) is not in the log`);
+    }
+  }
   await publishing;
 
-  const floor = (await c.jsm.consumers.info("FILES", "file-monitor")).ack_floor.stream_seq;
-  const written = new Set((await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]));
-  assert(floor > 0, "something was acked before the kill");
-  for (let seq = 1; seq <= floor; seq++) {
-    assert(written.has(name(seq - 1)), `acked seq ${seq} (${name(seq - 1)}) is not in the log`);
-  }
-  assert(floor < total, "the kill came before everything was acked");
-
-  await using second = startDaemon(config);
+  await using last = startDaemon(config);
   await waitFor(
-    async () => {
-      const names = new Set((await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]));
-      return names.size === total;
-    },
+    async () => new Set(await names()).size === total,
     60_000,
-    `all ${total} events in the log after the restart`,
+    `all ${total} events in the log after the restarts`,
   );
+  last.signal("SIGTERM");
+  assertEquals((await last.exit()).code, 0, last.logs());
   const lines = await readLines(log);
   assert(lines.every((l) => LINE_HEAD.test(l)), "every line is whole");
-  second.signal("SIGTERM");
-  assertEquals((await second.exit()).code, 0, second.logs());
+  const seen = new Set<string>();
+  const twice = (await names()).filter((n) => seen.has(n) || !seen.add(n));
+  assertEquals(twice, [], "no event written twice");
+  assertEquals(lines.length, total);
   await Deno.remove(dir, { recursive: true });
 });
 
