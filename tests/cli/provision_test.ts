@@ -9,6 +9,8 @@ import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { supports } from "../../src/nats/version.ts";
+import type { ProvisionReport } from "../../src/cli/commands/provision.ts";
+import type { JsonError } from "../../src/cli/json.ts";
 
 function provisioner(nats: NatsServer, body: string): Promise<string> {
   return writeConfig(`nats: { servers: "${nats.url}" }
@@ -326,4 +328,46 @@ Deno.test("provision: KV buckets are created, updated in place (ttl, history) an
   );
   assertEquals([info.config.max_age, info.config.max_msgs_per_subject], [14 * 86_400 * 1e9, 5]);
   assertEquals((await provision("verify", changed)).code, 0);
+});
+
+Deno.test("provision --json: plan, apply and verify print one JSON report with each change", async () => {
+  await using nats = await startNatsServer();
+  const body = (age: string) =>
+    provisioner(nats, `streams:\n  - { name: ORDERS, subjects: ["orders.>"], max_age: ${age} }`);
+  const first = await body("7d");
+  const created = await provision("apply", first, "--json");
+  assertEquals(created.code, 0, created.stdout + created.stderr);
+  const applied = JSON.parse(created.stdout) as ProvisionReport;
+  assertEquals([applied.mode, applied.in_sync, applied.items[0].action], ["apply", true, "create"]);
+  assertEquals(applied.applied?.created, 1);
+  assertStringIncludes(created.stderr, "stream ORDERS: created"); // progress for people
+
+  const second = await body("14d");
+  const plan = await provision("plan", second, "--json");
+  assertEquals(plan.code, 3, plan.stdout + plan.stderr);
+  const report = JSON.parse(plan.stdout) as ProvisionReport;
+  assertEquals(report.server_version, nats.version);
+  assertEquals(report.in_sync, false);
+  assertEquals(report.applied, null);
+  assertEquals(report.items, [{
+    type: "stream",
+    id: "ORDERS",
+    action: "update",
+    changes: [{ field: "max_age", from: "7d", to: "14d", destructive: null, irreversible: null }],
+    loss: null,
+  }]);
+  const verify = await provision("verify", second, "--json");
+  assertEquals(verify.code, 3);
+  assertEquals((JSON.parse(verify.stdout) as ProvisionReport).items[0].action, "update");
+
+  // A refusal before any change is the error document, each problem naming its object.
+  const refused = await provision(
+    "plan",
+    await provisioner(nats, `streams:\n  - { name: S, subjects: [s], replicas: 3 }`),
+    "--json",
+  );
+  assertEquals(refused.code, 2, refused.stdout + refused.stderr);
+  const error = JSON.parse(refused.stdout) as JsonError;
+  assertEquals(error.error.code, "CONFIG_INVALID");
+  assertStringIncludes(error.error.problems![0].message, "stream S: replicas 3 needs a JetStream");
 });

@@ -8,9 +8,106 @@ import { EXIT } from "../command.ts";
 import { UsageError } from "../args.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { connectOnce } from "../../nats/connection.ts";
-import { type Mode, provision, streamOwners } from "../../roles/stream_provisioner/provision.ts";
+import {
+  type Mode,
+  provision,
+  type ProvisionResult,
+  streamOwners,
+} from "../../roles/stream_provisioner/provision.ts";
 import { ProvisionError } from "../../roles/stream_provisioner/errors.ts";
 import { redact } from "../../platform/redact.ts";
+import { JSON_HELP, type JsonError, printJson, wantsJson } from "../json.ts";
+
+/** One difference of an object, in `--json`. */
+export interface JsonChange {
+  field: string;
+  /** The server's value, as plan prints it (YAML units). */
+  from: string;
+  /** The declared value, likewise. */
+  to: string;
+  /** Why the change needs delete + create, or null. */
+  destructive: string | null;
+  /** Why the change, once made, cannot be undone, or null. */
+  irreversible: string | null;
+}
+
+/** What `provision plan|apply|verify --json` prints (docs/config/stream_provisioner.md). */
+export interface ProvisionReport {
+  mode: Mode;
+  server_version: string;
+  cluster: { name: string | null; size: number | null; source: string };
+  /** True when every declared object matches the server (after apply: now matches). */
+  in_sync: boolean;
+  items: {
+    type: "stream" | "consumer" | "kv";
+    id: string;
+    action: "create" | "update" | "unchanged" | "destructive";
+    changes: JsonChange[];
+    /** For destructive: what would be lost, else null. */
+    loss: string | null;
+  }[];
+  unmanaged: { type: string; id: string; note: string | null }[];
+  /** Declared streams/buckets whose replicas are degraded, one line each. */
+  degraded: string[];
+  /** What apply did; null for plan and verify. */
+  applied: {
+    created: number;
+    updated: number;
+    recreated: number;
+    unchanged: number;
+    refused: number;
+    dropped: string[];
+    failed: string[];
+  } | null;
+}
+
+/** The `--json` report of a run. */
+function report(mode: Mode, r: ProvisionResult): ProvisionReport {
+  const { plan } = r;
+  return {
+    mode,
+    server_version: plan.serverVersion,
+    cluster: {
+      name: plan.cluster.name ?? null,
+      size: plan.cluster.size ?? null,
+      source: plan.cluster.source,
+    },
+    in_sync: !r.drift,
+    items: plan.items.map((i) => ({
+      type: i.type,
+      id: i.id,
+      action: i.action,
+      changes: i.changes.map((c) => ({
+        field: c.field,
+        from: c.from,
+        to: c.to,
+        destructive: c.fixed ?? null,
+        irreversible: c.irreversible ?? null,
+      })),
+      loss: i.loss ?? null,
+    })),
+    unmanaged: plan.extras.map((e) => ({ type: e.type, id: e.id, note: e.note ?? null })),
+    degraded: r.degraded,
+    applied: r.applied ?? null,
+  };
+}
+
+/** A refusal before any change, in the `--json` error shape (each problem names its object). */
+function refusal(file: string, err: ProvisionError): JsonError {
+  return {
+    error: {
+      code: "CONFIG_INVALID",
+      message: err.message,
+      problems: err.problems.map((message) => ({
+        file,
+        line: null,
+        column: null,
+        path: "roles.stream_provisioner",
+        message,
+      })),
+    },
+  };
+}
 
 const MODES = ["plan", "apply", "verify"] as const;
 
@@ -18,7 +115,7 @@ const MODES = ["plan", "apply", "verify"] as const;
 export const provisionCommand: Command = {
   name: "provision",
   summary: "plan, apply or verify streams, consumers and KV buckets",
-  help: `Usage: jetport provision plan|apply|verify --config FILE [--allow-destructive]
+  help: `Usage: jetport provision plan|apply|verify --config FILE [--allow-destructive] [--json]
 
 Compares roles.stream_provisioner (streams, consumers, kv) with the server.
 
@@ -33,13 +130,14 @@ Compares roles.stream_provisioner (streams, consumers, kv) with the server.
 
 ${CONFIG_HELP}
   --allow-destructive   apply may delete and recreate objects (stored messages are lost)
+${JSON_HELP}; progress lines go to stderr
 
 Exit codes: 0 in sync (apply: done), 1 server error, 2 bad usage / invalid config / a feature
 the server lacks or replicas the cluster cannot place, 3 drift found (apply: a refused or
 dropped change left drift; verify: also a degraded stream).`,
   flags: {
     string: ["config"],
-    boolean: ["allow-destructive"],
+    boolean: ["allow-destructive", "json"],
     positional: { name: "mode", choices: MODES },
   },
   async run(args) {
@@ -56,18 +154,22 @@ dropped change left drift; verify: also a degraded stream).`,
       );
       return EXIT.usage;
     }
+    const json = wantsJson(args);
     const nc = await connectOnce(config.nats);
     try {
       const result = await provision(nc, cfg, mode, {
         allowDestructive: args.flags["allow-destructive"] === true || cfg.allow_destructive,
         owners: streamOwners(config),
-        progress: (_level, line) => console.log(redact(line)),
+        // With --json stdout carries the report only; the lines are for people.
+        progress: (_level, line) => (json ? console.error : console.log)(redact(line)),
       });
+      if (json) printJson(report(mode, result));
       if (result.applied?.failed.length) return EXIT.failure;
       if (result.drift) return EXIT.drift;
       return mode === "verify" && result.degraded.length > 0 ? EXIT.drift : EXIT.ok;
     } catch (err) {
       if (!(err instanceof ProvisionError)) throw err;
+      if (json) printJson(refusal(configPath(args), err));
       console.error(redact(`jetport provision ${mode}: ${err.message}`));
       return EXIT.usage;
     } finally {
