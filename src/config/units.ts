@@ -1,5 +1,10 @@
 /**
  * Durations (`250ms`, `30s`, `5m`, `7d`) and sizes (`512KiB`, `10GiB`) as config values.
+ *
+ * Sizes follow nats-server's own config parser (conf/parse.go), because this file sets
+ * JetStream limits beside a nats-server.conf: `K`/`M`/`G` are decimal (1K = 1000) and
+ * `KB`/`MB`/`GB` are binary (1KB = 1024), case-insensitive. The IEC units `KiB`, `MiB`, `GiB`,
+ * `TiB` are binary and the unambiguous choice; `B` or a bare number is bytes.
  * @module
  */
 import { z } from "zod";
@@ -15,21 +20,25 @@ const DURATION_UNITS: Record<string, number> = {
   w: 604_800_000,
 };
 
+/** Size units, lower-cased: nats-server's (k/m/g decimal, kb/mb/gb binary) and IEC's. */
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
   b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  kb: 1024,
+  mb: 1024 ** 2,
+  gb: 1024 ** 3,
   kib: 1024,
   mib: 1024 ** 2,
   gib: 1024 ** 3,
   tib: 1024 ** 4,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
 };
+
+/** What a size may look like, for error messages. */
+export const SIZE_HELP = "bytes, or a number with KiB/MiB/GiB/TiB (×1024); as in nats-server, " +
+  "K/M/G are ×1000 and KB/MB/GB ×1024";
 
 /** Parses `1h30m`, `250ms`, `7d` into milliseconds; a bare number is milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -45,7 +54,7 @@ export function parseDuration(text: string): number | undefined {
   return matched === s.length && s.length > 0 ? total : undefined;
 }
 
-/** Parses `512KiB`, `10GiB`, `100MB`, `1024` into bytes. */
+/** Parses `512KiB`, `10GiB`, `100MB` (binary), `100M` (decimal), `1024` into bytes. */
 export function parseSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
   if (!m) return undefined;
@@ -108,7 +117,7 @@ export function size() {
     if (bytes === undefined) {
       ctx.addIssue({
         code: "custom",
-        message: `"${v}" is not a size (use e.g. 512KiB, 100MiB, 10GiB, or a number of bytes)`,
+        message: `"${v}" is not a size: write ${SIZE_HELP} (e.g. 512KiB, 100MiB, 10GiB)`,
       });
       return z.NEVER;
     }
