@@ -45,6 +45,7 @@ fmt: $(DENO)
 lint: $(DENO)
 	$(DENO) lint
 	$(DENO) task check
+	$(DENO) task check-imports
 
 clean:
 	rm -rf dist data

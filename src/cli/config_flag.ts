@@ -2,8 +2,8 @@
  * Loading the config named by `--config`, shared by every command that takes one.
  * @module
  */
-import { loadConfig } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { loadConfig } from "../roles/checks.ts";
+import type { Config } from "../roles/schemas.ts";
 import { type ParsedArgs, stringFlag } from "./args.ts";
 
 /** The `--config` help line every command shows. */

@@ -1,15 +1,17 @@
 /**
- * Which roles a config turns on: a role runs when its section is present and does not say
- * `enabled: false`. The daemon, reload, validate and the config checks all ask this one place.
+ * Which role sections a config turns on: a role runs when its section is present and does not say
+ * `enabled: false`. Generic over the role names, so it needs nothing from `src/roles`;
+ * `enabledRoles()` in `src/roles/schemas.ts` applies it to jetport's roles.
  * @module
  */
-import type { Config } from "./schema.ts";
-import { ROLE_NAMES, type RoleName } from "../roles/schemas.ts";
 
-/** Names of the roles enabled in `config`, in start order ({@link ROLE_NAMES}). */
-export function enabledRoles(config: Config): RoleName[] {
-  return ROLE_NAMES.filter((name) => {
-    const section = config.roles[name] as { enabled?: boolean } | undefined;
+/** The names in `order` whose section in `roles` is present and not `enabled: false`. */
+export function enabledSections<N extends string>(
+  roles: { readonly [K in N]?: { enabled?: boolean } },
+  order: readonly N[],
+): N[] {
+  return order.filter((name) => {
+    const section = roles[name];
     return section !== undefined && section.enabled !== false;
   });
 }

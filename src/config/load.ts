@@ -6,16 +6,26 @@
 import { isMap, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Document, Node, Pair, Scalar, YAMLMap } from "yaml";
 import type { z } from "zod";
-import { type Config, configSchema } from "./schema.ts";
+import type { ConfigCheck } from "./checks.ts";
 import { ConfigError, type ConfigProblem, formatPath } from "./errors.ts";
 import { interpolate, type MissingVariable } from "./interpolate.ts";
 import { closest } from "./suggest.ts";
 import { knownKeysAt } from "./shape.ts";
 import { registerSecret } from "../platform/redact.ts";
-import { CONFIG_CHECKS } from "../roles/checks.ts";
 
 /** Keys whose values are secrets: redacted everywhere, and readable from `<key>_file`. */
 const SECRET_KEYS = new Set(["pass", "token", "secret_access_key", "access_key_id"]);
+
+/**
+ * What a config of type `C` is: its schema and the whole-config checks run once it parses. The
+ * role registry supplies the one for jetport's roles (`src/roles/config.ts`).
+ */
+export interface ConfigSpec<C> {
+  /** The schema of the whole file. */
+  schema: z.ZodType<C>;
+  /** Checks across sections, run only when the schema found nothing. */
+  checks: readonly ConfigCheck<C>[];
+}
 
 /** Where a config comes from and how its environment is read. */
 export interface LoadOptions {
@@ -26,7 +36,11 @@ export interface LoadOptions {
 }
 
 /** Reads and validates the config file at `file`; throws {@link ConfigError} listing every problem. */
-export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Config> {
+export async function loadConfig<C>(
+  spec: ConfigSpec<C>,
+  file: string,
+  options: LoadOptions = {},
+): Promise<C> {
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -35,7 +49,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
       { file, path: "(file)", message: `cannot read config: ${readFailure(err)}` },
     ]);
   }
-  return parseConfig(text, file, options);
+  return parseConfig(spec, text, file, options);
 }
 
 /** Why a file could not be read, in words ("file not found", else the error itself). */
@@ -44,7 +58,12 @@ function readFailure(err: unknown): string {
 }
 
 /** Validates config text; `file` names it in problems. */
-export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+export function parseConfig<C>(
+  spec: ConfigSpec<C>,
+  text: string,
+  file: string,
+  options: LoadOptions = {},
+): C {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
   const readFile = options.readFile ?? ((path: string) => Deno.readTextFileSync(path));
   const lines = new LineCounter();
@@ -65,14 +84,14 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     problems.push({ file, ...at(node.range?.[0]), path: formatPath(path), message });
   });
 
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const result = spec.schema.safeParse(doc.toJS() ?? {});
   if (!result.success) {
     for (const issue of flattenIssues(result.error.issues)) {
-      problems.push(...describeIssue(issue, doc, file, at));
+      problems.push(...describeIssue(spec.schema, issue, doc, file, at));
     }
   }
   if (result.success && problems.length === 0) {
-    for (const check of CONFIG_CHECKS) {
+    for (const check of spec.checks) {
       for (const p of check(result.data)) {
         const node = closestNode(doc, p.path);
         problems.push({
@@ -172,6 +191,7 @@ function depth(issues: readonly z.core.$ZodIssue[]): number {
 }
 
 function describeIssue(
+  schema: z.ZodType,
   issue: z.core.$ZodIssue,
   doc: Document,
   file: string,
@@ -179,7 +199,7 @@ function describeIssue(
 ): ConfigProblem[] {
   const path = issue.path as PropertyKey[];
   if (issue.code === "unrecognized_keys") {
-    const known = knownKeysAt(configSchema, path);
+    const known = knownKeysAt(schema, path);
     const map = nodeAt(doc, path) as YAMLMap | undefined;
     return issue.keys.map((key) => {
       const pair = map?.items?.find((p) => isScalar(p.key) && String(p.key.value) === key);

@@ -2,12 +2,11 @@
  * The daemon: HTTP endpoint, NATS connection, supervised roles, and a clean shutdown.
  * @module
  */
-import type { Config } from "../config/schema.ts";
 import { Registry } from "../http/metrics.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { openConnection } from "../nats/connection.ts";
 import { logger } from "../platform/logging.ts";
-import { enabledRoles } from "../config/enabled_roles.ts";
+import { type Config, enabledRoles } from "../roles/schemas.ts";
 import { ROLE_FACTORIES } from "../roles/registry.ts";
 import { Supervisor } from "./supervisor.ts";
 import { startReloader } from "./reload.ts";

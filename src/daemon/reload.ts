@@ -8,14 +8,12 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../config/errors.ts";
-import { enabledRoles } from "../config/enabled_roles.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadConfig } from "../roles/checks.ts";
 import { setupLogging } from "../platform/logging.ts";
 import { reloadSignal } from "../platform/signals.ts";
 import type { RoleFactory } from "../roles/role.ts";
-import { ROLE_NAMES, type RoleName } from "../roles/schemas.ts";
+import { type Config, enabledRoles, ROLE_NAMES, type RoleName } from "../roles/schemas.ts";
 import type { Supervisor, SupervisorOptions } from "./supervisor.ts";
 
 /** Config sections that are only read at start; a change waits for the next restart. */

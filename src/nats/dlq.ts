@@ -20,7 +20,6 @@ import {
   StorageType,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import type { Config } from "../config/schema.ts";
 import type { PubAck, Publisher } from "./publisher.ts";
 import { isStreamNotFound, isTransient } from "./errors.ts";
 
@@ -101,11 +100,23 @@ export interface DeadLetter extends DeadLetterSource {
 export type DlqPublisher = Pick<Publisher, "publish" | "room"> | Pick<JetStreamClient, "publish">;
 
 /**
+ * What {@link dlqTarget} reads of the whole config: the `dlq_redriver` section's names. Spelled
+ * out here because `src/nats` does not import the roles' schemas.
+ */
+export interface DlqConfigView {
+  /** The `roles:` section. */
+  roles: {
+    /** The `dlq_redriver` section, when present. */
+    dlq_redriver?: { enabled?: boolean; dlq_stream: string; subject_prefix: string };
+  };
+}
+
+/**
  * Where the roles' dead letters go, from the whole config: the `dlq_redriver` section when it is
  * present and enabled, else undefined (a role then terminates with a logged reason, and says
  * that no DLQ is configured).
  */
-export function dlqTarget(config: Config): DlqTarget | undefined {
+export function dlqTarget(config: DlqConfigView): DlqTarget | undefined {
   const section = config.roles.dlq_redriver;
   if (!section || section.enabled === false) return undefined;
   return { stream: section.dlq_stream, subjectPrefix: section.subject_prefix };

@@ -1,33 +1,41 @@
 /**
- * Checks that go beyond a section's schema (they see the whole config): overlapping stream
- * subjects, missing watch directories, roles this build lacks, ... Each returns problems with
- * key paths; the loader adds file, line and column.
+ * Every role's whole-config checks, keyed by role, and the config spec the loader runs: the
+ * schema from `schemas.ts` plus these checks. `validate`, `run` and reload load configs through
+ * {@link loadConfig} / {@link parseConfig} here.
  * @module
  */
-import type { Config } from "../config/schema.ts";
-import { enabledRoles } from "../config/enabled_roles.ts";
-import { ROLE_FACTORIES } from "./registry.ts";
+import type { ConfigCheck } from "../config/checks.ts";
+import {
+  type ConfigSpec,
+  loadConfig as loadWith,
+  type LoadOptions,
+  parseConfig as parseWith,
+} from "../config/load.ts";
+import { type Config, configSchema, type RoleName } from "./schemas.ts";
 import { provisionerChecks } from "./stream_provisioner/checks.ts";
 import { watcherChecks } from "./watcher/checks.ts";
 
-/** A problem found by a check: where (key path) and what. */
-export interface CheckProblem {
-  /** Key path, e.g. `["roles", "watcher", "watches", 1, "path"]`. */
-  path: PropertyKey[];
-  /** What is wrong and what to do. */
-  message: string;
+/** Role name → its checks (a role without any has an empty list). */
+export const ROLE_CHECKS: Record<RoleName, readonly ConfigCheck<Config>[]> = {
+  stream_provisioner: [provisionerChecks],
+  dlq_redriver: [],
+  monitor: [],
+  upload_processor: [],
+  watcher: [watcherChecks],
+};
+
+/** The config of this build: its schema and every role's checks. */
+export const CONFIG_SPEC: ConfigSpec<Config> = {
+  schema: configSchema,
+  checks: Object.values(ROLE_CHECKS).flat(),
+};
+
+/** Reads and validates the config file at `file`; throws `ConfigError` listing every problem. */
+export function loadConfig(file: string, options?: LoadOptions): Promise<Config> {
+  return loadWith(CONFIG_SPEC, file, options);
 }
 
-/** A whole-config check. */
-export type ConfigCheck = (config: Config) => CheckProblem[];
-
-/** Every enabled role must be implemented by this build. */
-export const implementedRoles: ConfigCheck = (config) =>
-  enabledRoles(config).filter((name) => !ROLE_FACTORIES[name]).map((name) => ({
-    path: ["roles", name],
-    message: `role ${name} is not available in this version of jetport yet; ` +
-      "remove the section or set enabled: false",
-  }));
-
-/** All checks, run by `validate` and before `run`. */
-export const CONFIG_CHECKS: ConfigCheck[] = [implementedRoles, provisionerChecks, watcherChecks];
+/** Validates config text; `file` names it in problems. */
+export function parseConfig(text: string, file: string, options?: LoadOptions): Config {
+  return parseWith(CONFIG_SPEC, text, file, options);
+}

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Config } from "../config/schema.ts";
+import type { Config } from "./schemas.ts";
 import type { Registry } from "../http/metrics.ts";
 import type { NatsHandle } from "../nats/connection.ts";
 
@@ -42,5 +42,8 @@ export interface RoleContext {
   crash(error: unknown): void;
 }
 
-/** Creates a role from its context. */
+/**
+ * Creates a role from its context; the registry's factories find the role's section in
+ * `ctx.config` and hand it, typed, to the role's own factory.
+ */
 export type RoleFactory = (ctx: RoleContext) => Role;

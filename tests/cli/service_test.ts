@@ -2,7 +2,7 @@ import { parse } from "yaml";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { jetport } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
-import { configSchema } from "../../src/config/schema.ts";
+import { configSchema } from "../../src/roles/schemas.ts";
 import { SYSTEMD_DEFAULTS, systemdQuote, systemdUnit } from "../../src/platform/service/systemd.ts";
 import { windowsInstallLines, winswXml } from "../../src/platform/service/windows.ts";
 

@@ -8,7 +8,7 @@ import { writeConfig } from "../helpers/config.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
-import { configSchema } from "../../src/config/schema.ts";
+import { configSchema } from "../../src/roles/schemas.ts";
 import { collectStatus, type StatusReport } from "../../src/roles/stream_provisioner/status.ts";
 
 Deno.test("status --json: a consumer with 1000 unprocessed messages has lag 1000", async () => {

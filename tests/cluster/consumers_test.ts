@@ -12,12 +12,11 @@ import { freePort } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
-import { configSchema } from "../../src/config/schema.ts";
+import { configSchema } from "../../src/roles/schemas.ts";
 import { createPublisher, type Publisher } from "../../src/nats/publisher.ts";
 import { setupLogging } from "../../src/platform/logging.ts";
 import type { RoleFactory } from "../../src/roles/role.ts";
-import { createMonitor } from "../../src/roles/monitor/role.ts";
-import { createDlqRedriver } from "../../src/roles/dlq_redriver/role.ts";
+import { ROLE_FACTORIES } from "../../src/roles/registry.ts";
 import { runConsumer } from "../roles/dlq_redriver/helpers.ts";
 import { type InProcessRole, runRoleInProcess } from "../helpers/role.ts";
 
@@ -179,7 +178,7 @@ Deno.test("cluster: the monitor keeps writing while its consumer's and its strea
   await filesAndConsumer(c.jsm);
   const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-cluster-" });
   const log = `${dir}/storage_monitor.log`;
-  await using monitor = await startRole(cluster, "monitor", createMonitor, {
+  await using monitor = await startRole(cluster, "monitor", ROLE_FACTORIES.monitor, {
     output: { path: log, fsync: false },
   }, `${dir}/state`);
   const producer = produce(c);
@@ -269,7 +268,7 @@ async function dlqSetup(cluster: NatsCluster, c: Awaited<ReturnType<typeof clust
     max_deliver: 3,
   });
   const worker = await runConsumer(c.nc, "UPLOADS", "worker", () => "term");
-  const role = await startRole(cluster, "dlq_redriver", createDlqRedriver, {
+  const role = await startRole(cluster, "dlq_redriver", ROLE_FACTORIES.dlq_redriver, {
     dlq_stream: "DLQ",
     replicas: 3,
     sources: [{ stream: "UPLOADS", consumer: "worker" }],

@@ -9,7 +9,7 @@ import type { ServerInfo } from "@nats-io/nats-core";
 import { streamHealth } from "../../src/roles/stream_provisioner/health.ts";
 import { clusterView, placementProblems } from "../../src/roles/stream_provisioner/cluster.ts";
 import { provisionerAdvice } from "../../src/roles/stream_provisioner/checks.ts";
-import { parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/roles/checks.ts";
 
 const S = 1_000_000_000;
 

@@ -6,7 +6,7 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { startNatsServer } from "../helpers/nats_server.ts";
 import { jetport } from "../helpers/jetport.ts";
-import { loadConfig } from "../../src/config/load.ts";
+import { loadConfig } from "../../src/roles/checks.ts";
 import { unsupportedFeatures } from "../../src/roles/stream_provisioner/features.ts";
 import { connect } from "@nats-io/transport-node";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
-import { parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/roles/checks.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 import { formatDuration, parseDuration, parseSize } from "../../src/config/units.ts";
 

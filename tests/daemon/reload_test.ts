@@ -6,7 +6,7 @@ import { freePort, startNatsServer } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { readyz, waitReady } from "../helpers/readyz.ts";
-import { type Config, configSchema } from "../../src/config/schema.ts";
+import { type Config, configSchema } from "../../src/roles/schemas.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { logger } from "../../src/platform/logging.ts";

@@ -1,7 +1,7 @@
 import { assertEquals, waitFor } from "../helpers/assert.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { logger } from "../../src/platform/logging.ts";
-import type { Config } from "../../src/config/schema.ts";
+import type { Config } from "../../src/roles/schemas.ts";
 import type { NatsHandle } from "../../src/nats/connection.ts";
 import type { RoleContext } from "../../src/roles/role.ts";
 import { Supervisor } from "../../src/daemon/supervisor.ts";

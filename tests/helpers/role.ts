@@ -3,7 +3,7 @@
  * would: for tests that need the role's metrics or must stop it at an exact moment.
  * @module
  */
-import type { Config } from "../../src/config/schema.ts";
+import type { Config } from "../../src/roles/schemas.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { openConnection } from "../../src/nats/connection.ts";
 import { logger } from "../../src/platform/logging.ts";

@@ -3,7 +3,7 @@ import { headers } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { startNatsServer } from "../helpers/nats_server.ts";
-import { configSchema } from "../../src/config/schema.ts";
+import { configSchema } from "../../src/roles/schemas.ts";
 import {
   deadLetter,
   deadLetterHeaders,

@@ -6,7 +6,7 @@ import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { JSON_HELP, jsonProblem, printJson, wantsJson } from "../json.ts";
-import { enabledRoles } from "../../config/enabled_roles.ts";
+import { enabledRoles } from "../../roles/schemas.ts";
 import { ConfigError, formatPath } from "../../config/errors.ts";
 import { provisionerAdvice } from "../../roles/stream_provisioner/checks.ts";
 

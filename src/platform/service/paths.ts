@@ -4,7 +4,20 @@
  * @module
  */
 import { posix, win32 } from "node:path";
-import type { Config } from "../../config/schema.ts";
+import type { BaseConfig } from "../../config/schema.ts";
+
+/**
+ * What a service definition reads of the config: the daemon-wide sections and the role keys that
+ * name directories. Spelled out here because `src/platform` does not import the roles' schemas;
+ * the parsed config fits it.
+ */
+export type ServiceConfig = BaseConfig & {
+  roles: {
+    monitor?: { enabled?: boolean; output: { path: string } };
+    upload_processor?: { enabled?: boolean; download_dir: string };
+    watcher?: { enabled?: boolean; watches: { path: string }[] };
+  };
+};
 
 /** A directory the service needs, and why (shown as a comment in the unit). */
 export interface ServicePath {
@@ -26,7 +39,11 @@ export function absolute(path: string, base: string, style: PathStyle): string {
  * Every directory jetport writes to under `config`, plus the watched directories, absolute against
  * `workdir`, without duplicates or paths nested in another listed one.
  */
-export function servicePaths(config: Config, workdir: string, style: PathStyle): ServicePath[] {
+export function servicePaths(
+  config: ServiceConfig,
+  workdir: string,
+  style: PathStyle,
+): ServicePath[] {
   const dirname = style === "windows" ? win32.dirname : posix.dirname;
   const found: ServicePath[] = [{ path: config.state_dir, from: "state_dir" }];
   if (config.log.file) found.push({ path: dirname(config.log.file), from: "log.file" });

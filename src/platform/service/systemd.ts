@@ -4,13 +4,12 @@
  * reload` sends SIGHUP (config reload).
  * @module
  */
-import type { Config } from "../../config/schema.ts";
-import { absolute, type ServicePath, servicePaths } from "./paths.ts";
+import { absolute, type ServiceConfig, type ServicePath, servicePaths } from "./paths.ts";
 
 /** Where jetport is installed and how it runs. */
 export interface SystemdOptions {
   /** The parsed config. */
-  config: Config;
+  config: ServiceConfig;
   /** The config file, as the service will see it (made absolute against `workdir`). */
   configFile: string;
   /** The jetport binary. */

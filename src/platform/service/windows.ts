@@ -9,14 +9,13 @@
  * and WinSW is maintained (NSSM's last release, 2.24, dates from 2014).
  * @module
  */
-import type { Config } from "../../config/schema.ts";
-import { absolute, servicePaths } from "./paths.ts";
+import { absolute, type ServiceConfig, servicePaths } from "./paths.ts";
 import { STOP_MARGIN_SECONDS } from "./systemd.ts";
 
 /** Where jetport is installed on Windows and how it runs. */
 export interface WindowsOptions {
   /** The parsed config. */
-  config: Config;
+  config: ServiceConfig;
   /** The config file as the service will see it (made absolute against `workdir`). */
   configFile: string;
   /** jetport.exe. */

@@ -70,8 +70,7 @@ const BACKUP_DELAY = 10_000;
 const NANOS = 1_000_000;
 
 /** Creates the dlq_redriver role. */
-export function createDlqRedriver(ctx: RoleContext): Role {
-  const cfg = ctx.config.roles.dlq_redriver as DlqRedriverConfig;
+export function createDlqRedriver(ctx: RoleContext, cfg: DlqRedriverConfig): Role {
   const target: DlqTarget = dlqTarget(ctx.config)!;
   const log = ctx.log;
   const advisoryStream = advisoryStreamName(cfg);

@@ -37,12 +37,12 @@ interface RunningMonitor {
 }
 
 /** Creates the monitor role. */
-export function createMonitor(ctx: RoleContext): Role {
+export function createMonitor(ctx: RoleContext, cfg: MonitorConfig): Role {
   let running: RunningMonitor | undefined;
   return {
     name: "monitor",
     async start() {
-      running = await startMonitor(ctx, ctx.config.roles.monitor as MonitorConfig);
+      running = await startMonitor(ctx, cfg);
     },
     async stop(deadline) {
       await running?.stop(deadline);

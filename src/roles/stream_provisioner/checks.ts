@@ -4,14 +4,14 @@
  * second stream), and consumer filters outside their declared stream's subjects.
  * @module
  */
-import type { CheckProblem, ConfigCheck } from "../checks.ts";
-import type { Config } from "../../config/schema.ts";
+import type { CheckProblem, ConfigCheck } from "../../config/checks.ts";
+import type { Config } from "../schemas.ts";
 import { subjectsOverlap } from "./subjects.ts";
 
 const ROOT = ["roles", "stream_provisioner"];
 
 /** The stream_provisioner checks (none when the role is off). */
-export const provisionerChecks: ConfigCheck = (config) => {
+export const provisionerChecks: ConfigCheck<Config> = (config) => {
   const cfg = config.roles.stream_provisioner;
   if (!cfg || !cfg.enabled) return [];
   const problems: CheckProblem[] = [];

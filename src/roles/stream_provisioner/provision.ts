@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../schemas.ts";
 import type { ProvisionerConfig } from "./config.ts";
 import { buildPlan, formatPlan, hasDrift, type Plan, type PlanItem } from "./plan.ts";
 import { streamHealth } from "./health.ts";

@@ -13,13 +13,13 @@
 import type { Role, RoleContext } from "../role.ts";
 import { provision, streamOwners } from "./provision.ts";
 import { ProvisionError } from "./errors.ts";
+import type { ProvisionerConfig } from "./config.ts";
 
 /** How often a drifted role checks again. */
 const RECHECK_MS = 60_000;
 
 /** Creates the role. */
-export function createStreamProvisioner(ctx: RoleContext): Role {
-  const cfg = ctx.config.roles.stream_provisioner!;
+export function createStreamProvisioner(ctx: RoleContext, cfg: ProvisionerConfig): Role {
   const { log } = ctx;
   let notReady: string | undefined = "provisioning";
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ConsumerInfo, JetStreamManager, MsgRequest, StreamInfo } from "@nats-io/jetstream";
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../schemas.ts";
 import { formatDuration, formatSize } from "../../config/units.ts";
 import { collect } from "./plan.ts";
 import { type StreamHealth, streamHealth } from "./health.ts";

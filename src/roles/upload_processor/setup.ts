@@ -15,7 +15,7 @@ import {
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../schemas.ts";
 import type { UploadProcessorConfig } from "./config.ts";
 
 /** `max_ack_pending` of a consumer jetport creates: the upload service's `--max-pending=100`. */

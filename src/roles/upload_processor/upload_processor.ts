@@ -60,8 +60,7 @@ async function attempts<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** Creates the role from its context (`roles.upload_processor` must be present). */
-export function createUploadProcessor(ctx: RoleContext): Role {
-  const cfg = ctx.config.roles.upload_processor as UploadProcessorConfig;
+export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConfig): Role {
   const log = ctx.log;
   const metrics = uploadMetrics(ctx.metrics);
   const handler = createHandler(cfg.handler);

@@ -3,10 +3,11 @@
  * are relative to the working directory, as at run time).
  * @module
  */
-import type { CheckProblem, ConfigCheck } from "../checks.ts";
+import type { CheckProblem, ConfigCheck } from "../../config/checks.ts";
+import type { Config } from "../schemas.ts";
 
 /** The watcher checks (none when the role is off). */
-export const watcherChecks: ConfigCheck = (config) => {
+export const watcherChecks: ConfigCheck<Config> = (config) => {
   const cfg = config.roles.watcher;
   if (!cfg || !cfg.enabled) return [];
   const problems: CheckProblem[] = [];

@@ -13,7 +13,7 @@ import { openOutbox, type Outbox, type OutboxRecord } from "./outbox.ts";
 import { absPath } from "./scan.ts";
 import { createWatch, type WatchFs, type WatchRunner } from "./watch.ts";
 import type { Change } from "./tree.ts";
-import type { WatchConfig } from "./config.ts";
+import type { WatchConfig, WatcherConfig } from "./config.ts";
 
 /** How long the sender pauses after a publish failed for a retryable reason. */
 const RETRY_PAUSE = 1000;
@@ -37,8 +37,11 @@ export interface WatcherDeps {
 }
 
 /** Creates the watcher role. */
-export function createWatcherRole(ctx: RoleContext, deps: WatcherDeps = {}): Role {
-  const cfg = ctx.config.roles.watcher!;
+export function createWatcherRole(
+  ctx: RoleContext,
+  cfg: WatcherConfig,
+  deps: WatcherDeps = {},
+): Role {
   const stateDir = `${ctx.config.state_dir}/watcher`;
   const metrics = watcherMetrics(ctx.metrics);
   const host = Deno.hostname();

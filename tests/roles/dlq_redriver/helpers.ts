@@ -12,9 +12,9 @@ import {
   type JsMsg,
   type StoredMsg,
 } from "@nats-io/jetstream";
-import { configSchema } from "../../../src/config/schema.ts";
+import { configSchema } from "../../../src/roles/schemas.ts";
 import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
-import { createDlqRedriver } from "../../../src/roles/dlq_redriver/role.ts";
+import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 
 /** A role running in this process, with its metrics. */
 export type RunningRole = InProcessRole;
@@ -22,7 +22,7 @@ export type RunningRole = InProcessRole;
 /** Starts the dlq_redriver in-process with `section` as its config. */
 export function startRedriver(url: string, section: unknown): Promise<RunningRole> {
   const config = configSchema.parse({ nats: { servers: url }, roles: { dlq_redriver: section } });
-  return runRoleInProcess(config, "dlq_redriver", createDlqRedriver);
+  return runRoleInProcess(config, "dlq_redriver", ROLE_FACTORIES.dlq_redriver);
 }
 
 /** Connects a plain client. */

@@ -5,8 +5,8 @@
 import { AckPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { assert, assertEquals, waitFor } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
-import { configSchema } from "../../../src/config/schema.ts";
-import { createMonitor } from "../../../src/roles/monitor/role.ts";
+import { configSchema } from "../../../src/roles/schemas.ts";
+import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { client, createFilesStream, fileEvent, publish, readLines } from "./helpers.ts";
 
@@ -20,7 +20,7 @@ async function runMonitor(
 ): Promise<InProcessRole> {
   const stateDir = roles.monitor.output.path.replace(/\/[^/]*$/, "/state");
   const config = configSchema.parse({ nats: { servers: url }, state_dir: stateDir, roles });
-  return await runRoleInProcess(config, "monitor", createMonitor);
+  return await runRoleInProcess(config, "monitor", ROLE_FACTORIES.monitor);
 }
 
 Deno.test("monitor role: an unparsable message goes to the DLQ byte for byte; the next is written", async () => {

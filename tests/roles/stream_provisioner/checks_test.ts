@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch, assertThrows } from "../../helpers/assert.ts";
-import { parseConfig } from "../../../src/config/load.ts";
+import { parseConfig } from "../../../src/roles/checks.ts";
 import { ConfigError } from "../../../src/config/errors.ts";
 
 Deno.test("validate: overlapping stream subjects are reported with line, column and key path", () => {

@@ -7,9 +7,9 @@
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { configSchema } from "../../../src/config/schema.ts";
+import { configSchema } from "../../../src/roles/schemas.ts";
 import { ensureDlqStream } from "../../../src/nats/dlq.ts";
-import { createUploadProcessor } from "../../../src/roles/upload_processor/upload_processor.ts";
+import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 import { type NatsServer, startNatsServer } from "../../helpers/nats_server.ts";
 import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import {
@@ -202,7 +202,11 @@ export async function startRole(
       ...(withDlq ? { dlq_redriver: { dlq_stream: "DLQ", subject_prefix: "dlq" } } : {}),
     },
   });
-  const running = await runRoleInProcess(config, "upload_processor", createUploadProcessor);
+  const running = await runRoleInProcess(
+    config,
+    "upload_processor",
+    ROLE_FACTORIES.upload_processor,
+  );
   // Handlers in these tests may run for seconds: a longer default grace than other roles.
   const stop = (graceMs = 10_000) => running.stop(graceMs);
   return { ...running, stop, [Symbol.asyncDispose]: () => stop() };

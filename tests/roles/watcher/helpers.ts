@@ -7,11 +7,12 @@ import { configure, reset } from "@logtape/logtape";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { configSchema } from "../../../src/config/schema.ts";
+import { configSchema } from "../../../src/roles/schemas.ts";
 import { textLine } from "../../../src/platform/logging.ts";
 import type { Registry } from "../../../src/http/metrics.ts";
 import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { createWatcherRole, type WatcherDeps } from "../../../src/roles/watcher/role.ts";
+import { withSection } from "../../../src/roles/registry.ts";
 import type { WatchFs } from "../../../src/roles/watcher/watch.ts";
 
 /** A file event as stored. */
@@ -88,7 +89,11 @@ export async function startWatcher(
     state_dir: stateDir,
     roles: { watcher: section },
   });
-  return await runRoleInProcess(config, "watcher", (ctx) => createWatcherRole(ctx, deps));
+  return await runRoleInProcess(
+    config,
+    "watcher",
+    withSection("watcher", (ctx, section) => createWatcherRole(ctx, section, deps)),
+  );
 }
 
 /** The log lines jetport writes while it is in scope (text format, info and up). */
