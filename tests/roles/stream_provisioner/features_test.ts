@@ -1,5 +1,5 @@
 import { assertEquals } from "../../helpers/assert.ts";
-import { parseConfig } from "../../../src/config/load.ts";
+import { parseConfig } from "../../../src/roles/checks.ts";
 import {
   knownFields,
   unsupportedFeatures,
