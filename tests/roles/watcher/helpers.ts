@@ -14,6 +14,7 @@ import { type InProcessRole, runRoleInProcess } from "../../helpers/role.ts";
 import { createWatcherRole, type WatcherDeps } from "../../../src/roles/watcher/role.ts";
 import { withSection } from "../../../src/roles/registry.ts";
 import type { WatchFs } from "../../../src/roles/watcher/watch.ts";
+import { waitFor } from "../../helpers/assert.ts";
 
 /** A file event as stored. */
 export interface StoredEvent {
@@ -63,6 +64,28 @@ export async function readEvents(nc: NatsConnection): Promise<StoredEvent[]> {
   }
   await messages.close();
   return out;
+}
+
+/**
+ * Writes the marker file `name` into `root` (after the changes a test made) and waits for its
+ * `created` event: events of earlier changes are stored before it, so once it is there, what a
+ * test asserts about them is final. Returns every event stored before the marker.
+ */
+export async function eventsBeforeMarker(
+  nc: NatsConnection,
+  root: string,
+  name = "zz-marker.txt",
+): Promise<StoredEvent[]> {
+  await Deno.writeTextFile(`${root}/${name}`, "marker");
+  const events = await waitFor(
+    async () => {
+      const e = await readEvents(nc);
+      return e.some((x) => x.type === "file.created" && x.path === name) ? e : undefined;
+    },
+    30_000,
+    `the marker ${name}`,
+  );
+  return events.slice(0, events.findIndex((x) => x.path === name));
 }
 
 /** `created` events per path (more than one means a duplicate). */
