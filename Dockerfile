@@ -2,12 +2,16 @@
 #   docker build -t jetport .
 #   docker run --rm -v "$PWD/jetport.yaml:/etc/jetport/jetport.yaml:ro" -v jetport-state:/var/lib/jetport jetport
 # The config is mounted, never baked in; relative paths in it resolve against /var/lib/jetport.
-FROM denoland/deno:2.5.6
+# The Deno the project pins (scripts/install-tools.sh): its node:tls does TLS with NATS.
+FROM denoland/deno:2.9.6
 
 WORKDIR /app
 COPY --chown=deno:deno deno.json deno.lock main.ts ./
 COPY --chown=deno:deno src ./src
-RUN mkdir -p /var/lib/jetport /etc/jetport && chown deno:deno /var/lib/jetport /app
+# /data/storage and /data/monitor: the watched directory and the monitor's log in
+# docker-compose.yml, owned by deno so new named volumes are writable.
+RUN mkdir -p /var/lib/jetport /etc/jetport /data/storage /data/monitor && \
+  chown deno:deno /var/lib/jetport /app /data/storage /data/monitor
 
 USER deno
 # Dependencies are fetched at build time (from the lock file), so the container needs no
