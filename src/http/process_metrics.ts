@@ -24,13 +24,28 @@ export interface ProcessSample {
   value: number;
 }
 
+/** Type and help of each process metric, worded as the Go and Python clients word them. */
+const METRICS = {
+  process_cpu_seconds_total: ["counter", "Total user and system CPU time spent in seconds."],
+  process_resident_memory_bytes: ["gauge", "Resident memory size in bytes."],
+  process_start_time_seconds: ["gauge", "Start time of the process since unix epoch in seconds."],
+  process_virtual_memory_bytes: ["gauge", "Virtual memory size in bytes."],
+  process_open_fds: ["gauge", "Number of open file descriptors."],
+  process_max_fds: ["gauge", "Maximum number of open file descriptors."],
+} as const satisfies Record<string, readonly [Kind, string]>;
+
+function sample(name: keyof typeof METRICS, value: number): ProcessSample {
+  const [kind, help] = METRICS[name];
+  return { name, help, kind, value };
+}
+
 /** The process metrics, in the text format. */
 export async function renderProcessMetrics(): Promise<string> {
   const samples = await readProcessSamples();
-  return samples.flatMap((
-    s,
-  ) => [...familyHeader(s.name, s.help, s.kind), sampleLine(s.name, {}, s.value)])
-    .join("\n") + "\n";
+  return samples.flatMap((s) => [
+    ...familyHeader(s.name, s.help, s.kind),
+    sampleLine(s.name, {}, s.value),
+  ]).join("\n") + "\n";
 }
 
 /** The current samples: from /proc on Linux, from the runtime elsewhere. */
@@ -42,37 +57,10 @@ export async function readProcessSamples(): Promise<ProcessSample[]> {
   }
   const cpu = process.cpuUsage();
   return [
-    cpuSeconds((cpu.user + cpu.system) / 1e6),
-    residentMemory(process.memoryUsage.rss()),
-    startTime(performance.timeOrigin / 1000),
+    sample("process_cpu_seconds_total", (cpu.user + cpu.system) / 1e6),
+    sample("process_resident_memory_bytes", process.memoryUsage.rss()),
+    sample("process_start_time_seconds", performance.timeOrigin / 1000),
   ];
-}
-
-function cpuSeconds(value: number): ProcessSample {
-  return {
-    name: "process_cpu_seconds_total",
-    help: "Total user and system CPU time spent in seconds.",
-    kind: "counter",
-    value,
-  };
-}
-
-function residentMemory(value: number): ProcessSample {
-  return {
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes.",
-    kind: "gauge",
-    value,
-  };
-}
-
-function startTime(value: number): ProcessSample {
-  return {
-    name: "process_start_time_seconds",
-    help: "Start time of the process since unix epoch in seconds.",
-    kind: "gauge",
-    value,
-  };
 }
 
 /** Reads /proc/self/{stat,status,fd,limits} and /proc/stat (boot time). */
@@ -88,31 +76,18 @@ async function fromProc(): Promise<ProcessSample[]> {
   const field = (n: number) => Number(fields[n - 3]);
   const bootTime = Number(/^btime (\d+)$/m.exec(system)?.[1]);
   const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
-  const vsize = field(23);
   let openFds = 0;
   for await (const _ of Deno.readDir("/proc/self/fd")) openFds++;
   const maxFds = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
   return [
-    cpuSeconds((field(14) + field(15)) / TICKS_PER_SECOND),
-    residentMemory(rssKb * 1024),
-    startTime(bootTime + field(22) / TICKS_PER_SECOND),
-    {
-      name: "process_virtual_memory_bytes",
-      help: "Virtual memory size in bytes.",
-      kind: "gauge",
-      value: vsize,
-    },
-    {
-      name: "process_open_fds",
-      help: "Number of open file descriptors.",
-      kind: "gauge",
-      value: openFds,
-    },
-    {
-      name: "process_max_fds",
-      help: "Maximum number of open file descriptors.",
-      kind: "gauge",
-      value: maxFds === undefined || maxFds === "unlimited" ? Infinity : Number(maxFds),
-    },
+    sample("process_cpu_seconds_total", (field(14) + field(15)) / TICKS_PER_SECOND),
+    sample("process_resident_memory_bytes", rssKb * 1024),
+    sample("process_start_time_seconds", bootTime + field(22) / TICKS_PER_SECOND),
+    sample("process_virtual_memory_bytes", field(23)),
+    sample("process_open_fds", openFds),
+    sample(
+      "process_max_fds",
+      maxFds === undefined || maxFds === "unlimited" ? Infinity : Number(maxFds),
+    ),
   ];
 }
