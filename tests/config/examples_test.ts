@@ -89,7 +89,10 @@ for (const name of examples) {
     if (unsupportedFeatures(cfg, nats.version).length > 0) {
       // e.g. filter_subjects on 2.9: one clear error, nothing created.
       assertEquals(apply.code, 2, apply.stdout + apply.stderr);
-      assertMatch(apply.stderr, /consumer \S+: filter_subjects .* needs nats-server 2\.10\.0/);
+      assertMatch(
+        apply.stderr,
+        /(consumer|stream) \S+: (filter_subjects|metadata) .* needs nats-server 2\.10\.0/,
+      );
       assertEquals(await streamNames(nats.url), []);
       return;
     }
@@ -113,5 +116,22 @@ for (const name of examples) {
       again.stdout,
       /Apply: 0 created, 0 updated, 0 recreated, 0 refused, \d+ unchanged \(no changes\)\./,
     );
+
+    // What exists, exported as declarations, plans as no change.
+    const exported = await jetport(["provision", "export", "--config", file, "--all"], { env });
+    assertEquals(exported.code, 0, exported.stdout + exported.stderr);
+    const copy = await Deno.makeTempFile({ suffix: ".yaml" });
+    try {
+      await Deno.writeTextFile(copy, exported.stdout);
+      const plan = await jetport(["provision", "plan", "--config", copy], { env });
+      assertEquals(plan.code, 0, exported.stdout + plan.stdout + plan.stderr);
+      const objects = cfg.streams.length + cfg.consumers.length + cfg.kv.length;
+      assertStringIncludes(
+        plan.stdout,
+        `Plan: 0 to create, 0 to update, 0 destructive, ${objects} unchanged, 0 unmanaged`,
+      );
+    } finally {
+      await Deno.remove(copy);
+    }
   });
 }

@@ -17,6 +17,12 @@ import {
 import { ProvisionError } from "../../roles/stream_provisioner/errors.ts";
 import { redact } from "../../platform/redact.ts";
 import { JSON_HELP, type JsonError, printJson, wantsJson } from "../json.ts";
+import { stringify } from "yaml";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Config } from "../../config/schema.ts";
+import { exportDeclarations } from "../../roles/stream_provisioner/export.ts";
+import type { ParsedArgs } from "../args.ts";
 
 /** One difference of an object, in `--json`. */
 export interface JsonChange {
@@ -109,13 +115,14 @@ function refusal(file: string, err: ProvisionError): JsonError {
   };
 }
 
-const MODES = ["plan", "apply", "verify"] as const;
+const MODES = ["plan", "apply", "verify", "export"] as const;
 
 /** The `provision` command. */
 export const provisionCommand: Command = {
   name: "provision",
   summary: "plan, apply or verify streams, consumers and KV buckets",
   help: `Usage: jetport provision plan|apply|verify --config FILE [--allow-destructive] [--json]
+       jetport provision export --config FILE [--stream S]... [--kv B]... [--all]
 
 Compares roles.stream_provisioner (streams, consumers, kv) with the server.
 
@@ -127,6 +134,10 @@ Compares roles.stream_provisioner (streams, consumers, kv) with the server.
            --allow-destructive (or allow_destructive: true), which deletes and recreates them
   verify   pass/fail for CI: exit 0 when the server matches, 3 when it drifted or a declared
            stream or bucket is degraded (a replica offline, not current, or not heard from)
+  export   print YAML declarations of what exists on the server (defaults left out), so that
+           plan on them reports no change: the declared streams and buckets, or --stream S /
+           --kv B (repeatable), or --all (every stream, bucket and durable consumer); the
+           config file gives the connection
 
 ${CONFIG_HELP}
   --allow-destructive   apply may delete and recreate objects (stored messages are lost)
@@ -137,15 +148,18 @@ the server lacks or replicas the cluster cannot place, 3 drift found (apply: a r
 dropped change left drift; verify: also a degraded stream).`,
   flags: {
     string: ["config"],
-    boolean: ["allow-destructive", "json"],
+    multiple: ["stream", "kv"],
+    boolean: ["allow-destructive", "json", "all"],
     positional: { name: "mode", choices: MODES },
   },
   async run(args) {
-    const mode = args._[0] as Mode | undefined;
-    if (!mode || !MODES.includes(mode) || args._.length > 1) {
+    const given = MODES.find((m) => m === args._[0]);
+    if (!given || args._.length > 1) {
       throw new UsageError(`expected one of ${MODES.join(", ")}, got "${args._.join(" ")}"`);
     }
     const config = await loadConfigFlag(args);
+    if (given === "export") return await exportCommand(args, config);
+    const mode: Mode = given;
     const cfg = config.roles.stream_provisioner;
     if (!cfg) {
       console.error(
@@ -177,3 +191,42 @@ dropped change left drift; verify: also a degraded stream).`,
     }
   },
 };
+
+/** A repeatable flag's values. */
+function list(v: string | string[] | boolean | undefined): string[] {
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+}
+
+/** `provision export`: the YAML of what exists, on stdout. */
+async function exportCommand(args: ParsedArgs, config: Config): Promise<number> {
+  const all = args.flags.all === true;
+  let streams = list(args.flags.stream);
+  let buckets = list(args.flags.kv);
+  if (!all && streams.length === 0 && buckets.length === 0) {
+    const declared = config.roles.stream_provisioner;
+    if (!declared) {
+      throw new UsageError(
+        `${configPath(args)} declares no streams: name them with --stream S / --kv B, or --all`,
+      );
+    }
+    streams = declared.streams.map((s) => s.name);
+    buckets = declared.kv.map((k) => k.bucket);
+  }
+  const nc: NatsConnection = await connectOnce(config.nats);
+  try {
+    const found = await exportDeclarations(await jetstreamManager(nc), { all, streams, buckets });
+    for (const line of found.skipped) console.error(`jetport provision export: skipped ${line}`);
+    const section = Object.fromEntries(
+      Object.entries({ streams: found.streams, consumers: found.consumers, kv: found.kv })
+        .filter(([, v]) => v.length > 0),
+    );
+    const doc = { nats: { servers: config.nats.servers }, roles: { stream_provisioner: section } };
+    console.log(
+      `# jetport provision export from nats-server ${nc.info?.version ?? "?"}; add the ` +
+        "credentials of your own config's nats section\n" + stringify(doc, { lineWidth: 0 }),
+    );
+    return EXIT.ok;
+  } finally {
+    await nc.close();
+  }
+}

@@ -91,6 +91,18 @@ Deno.test("provision: the 2.10-2.14 settings apply, re-apply with no change, ver
   assertStringIncludes(again.stdout, "Plan: 0 to create, 0 to update, 0 destructive, 6 unchanged");
   const verify = await provision("verify", file);
   assertEquals(verify.code, 0, verify.stdout + verify.stderr);
+  // Exported back as declarations, every setting plans as no change.
+  const exported = await jetport(["provision", "export", "--config", file, "--all"]);
+  assertEquals(exported.code, 0, exported.stderr);
+  const copy = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(copy, exported.stdout);
+    const replan = await provision("plan", copy);
+    assertEquals(replan.code, 0, exported.stdout + replan.stdout + replan.stderr);
+    assertStringIncludes(replan.stdout, "0 to update, 0 destructive, 6 unchanged, 0 unmanaged");
+  } finally {
+    await Deno.remove(copy);
+  }
 
   const nc = await connect({ servers: nats.url });
   try {
