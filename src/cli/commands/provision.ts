@@ -20,7 +20,7 @@ import { JSON_HELP, type JsonError, printJson, wantsJson } from "../json.ts";
 import { stringify } from "yaml";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../../roles/schemas.ts";
 import { exportDeclarations } from "../../roles/stream_provisioner/export.ts";
 import type { ParsedArgs } from "../args.ts";
 
