@@ -11,6 +11,7 @@
  */
 import { errors, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiError, type JsMsg } from "@nats-io/jetstream";
+import { delay } from "../platform/delay.ts";
 
 /**
  * Messages of answers that mean "no leader right now" on every version; nats.js reports a
@@ -113,7 +114,7 @@ export async function ackConfirmed(
       return true;
     } catch (err) {
       if (!isTransient(err)) return false;
-      await new Promise((r) => setTimeout(r, pause));
+      await delay(pause, signal);
     }
   }
   return false;

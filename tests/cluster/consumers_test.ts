@@ -139,6 +139,28 @@ async function lineCount(log: string): Promise<number> {
   return (await Deno.readTextFile(log).catch(() => "")).split("\n").length - 1;
 }
 
+/** True once `log` has 200 lines more than `n`. */
+const linesPast = (log: string, n: number) => async () => (await lineCount(log)) > n + 200;
+
+/** Waits for the first lines, kills the consumer's leader -9, and waits until writing goes on. */
+async function killConsumerLeaderWhileWriting(
+  cluster: NatsCluster,
+  jsm: JetStreamManager,
+  log: string,
+  producer: { sent(): number },
+): Promise<void> {
+  await waitFor(linesPast(log, 0), 30_000, "first lines");
+  const leader = (await jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
+  assert(leader, "the consumer has a leader");
+  await killAndRestart(
+    cluster,
+    leader,
+    3000,
+    linesPast(log, producer.sent()),
+    "writing after consumer leader kill",
+  );
+}
+
 /**
  * Waits until the consumer delivered and acked all `sent` events (within one ack_wait of the last
  * kill), then asserts every event has exactly one line in `log`.
@@ -182,24 +204,13 @@ Deno.test("cluster: the monitor keeps writing while its consumer's and its strea
     output: { path: log, fsync: false },
   }, `${dir}/state`);
   const producer = produce(c);
-  const moreThan = (n: number) => async () => (await lineCount(log)) > n + 200;
-
-  await waitFor(moreThan(0), 20_000, "first lines");
-  const consumerLeader = (await c.jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
-  assert(consumerLeader, "the consumer has a leader");
-  await killAndRestart(
-    cluster,
-    consumerLeader,
-    3000,
-    moreThan(producer.sent()),
-    "writing after consumer leader kill",
-  );
+  await killConsumerLeaderWhileWriting(cluster, c.jsm, log, producer);
   const streamLeader = await waitFor(() => cluster.streamLeader("FILES"), 10_000, "stream leader");
   await killAndRestart(
     cluster,
     streamLeader,
     3000,
-    moreThan(producer.sent()),
+    linesPast(log, producer.sent()),
     "writing after stream leader kill",
   );
   assertEquals(await producer.stop(), []);
@@ -232,23 +243,13 @@ roles:
     batch: 50
 `);
   const producer = produce(c);
-  const moreThan = (n: number) => async () => (await lineCount(log)) > n + 200;
   const first = startDaemon(config);
-  await waitFor(moreThan(0), 30_000, "first lines");
-  const consumerLeader = (await c.jsm.consumers.info("FILES", "file-monitor")).cluster?.leader;
-  assert(consumerLeader, "the consumer has a leader");
-  await killAndRestart(
-    cluster,
-    consumerLeader,
-    3000,
-    moreThan(producer.sent()),
-    "writing after consumer leader kill",
-  );
+  await killConsumerLeaderWhileWriting(cluster, c.jsm, log, producer);
   // The daemon itself, mid-stream: lines written but not yet recorded or acked must not repeat.
   first.signal("SIGKILL");
   await first.exit();
   await using second = startDaemon(config);
-  await waitFor(moreThan(producer.sent()), 30_000, "writing after the daemon's restart")
+  await waitFor(linesPast(log, producer.sent()), 30_000, "writing after the daemon's restart")
     .catch((err) => {
       throw new Error(`${err.message}\n${second.logs()}`);
     });

@@ -32,35 +32,43 @@ export function monitorMetrics(
   consumer: string,
 ): MonitorMetrics {
   const labels = { stream, consumer };
+  // Every counter is exported at 0 from the start, so rate() and alerts see its first event.
+  const known = { labels: { stream: [stream], consumer: [consumer] } };
   const linesWritten = registry.counter(
     "monitor_lines_written_total",
     "Event lines written and flushed",
+    known,
   );
   const acked = registry.counter(
     "monitor_acked_total",
     "Messages acked after their line was flushed",
+    known,
   );
   const badMessages = registry.counter(
     "monitor_bad_messages_total",
     "Messages that were not file events (dead-lettered or terminated)",
+    known,
   );
   const recreated = registry.counter(
     "monitor_consumer_recreated_total",
     "Times the monitor created its consumer because it was missing",
+    known,
   );
   const lag = registry.gauge("monitor_consumer_lag", "Messages in the stream not yet delivered");
   const ackPending = registry.gauge("monitor_ack_pending", "Messages delivered and not yet acked");
   const flushSeconds = registry.histogram(
     "monitor_flush_seconds",
-    "Time to write and flush a batch",
+    "Time to write, flush and record one batch of lines",
   );
   const skipped = registry.counter(
     "monitor_redeliveries_skipped_total",
     "Redelivered events whose line was already written (their ack was lost): acked, not rewritten",
+    known,
   );
   const reacks = registry.counter(
     "monitor_reacks_total",
     "Acks sent again after a consumer leader change (or a stuck ack floor)",
+    known,
   );
   return {
     linesWritten: (n) => linesWritten.inc(labels, n),

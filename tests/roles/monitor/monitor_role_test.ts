@@ -122,6 +122,43 @@ Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest bac
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("monitor role: events delivered again (a consumer reset to the start) get no second line", async () => {
+  await using nats = await startNatsServer();
+  await using c = await client(nats.url);
+  await createFilesStream(c.jsm);
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
+  const log = `${dir}/m.log`;
+  await publish(c.nc, Array.from({ length: 50 }, (_, i) => fileEvent("added", `a${i}.txt`)));
+  {
+    await using _m = await runMonitor(nats.url, { monitor: { output: { path: log } } });
+    await waitFor(async () => (await readLines(log)).length === 50, 20_000, "50 lines");
+  }
+  // Delivers everything again: as a new leader that lost the acks would, or an operator's reset.
+  await c.jsm.consumers.delete("FILES", "file-monitor");
+  await c.jsm.consumers.add("FILES", {
+    durable_name: "file-monitor",
+    ack_policy: AckPolicy.Explicit,
+  });
+  await publish(c.nc, [fileEvent("added", "marker.txt")]);
+  await using m = await runMonitor(nats.url, { monitor: { output: { path: log } } });
+  await waitFor(
+    async () => (await readLines(log)).at(-1)?.includes("marker.txt"),
+    20_000,
+    "the marker's line",
+  );
+  const lines = await readLines(log);
+  assertEquals(lines.length, 51, "each event once, the marker last");
+  await waitFor(
+    async () => (await c.jsm.consumers.info("FILES", "file-monitor")).ack_floor.stream_seq === 51,
+    10_000,
+    "everything acked",
+  );
+  const skipped = m.metrics.counter("monitor_redeliveries_skipped_total", "")
+    .get({ stream: "FILES", consumer: "file-monitor" });
+  assertEquals(skipped, 50);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("monitor role: a push consumer under its name is a clear error, not a hang", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
