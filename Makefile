@@ -31,8 +31,9 @@ nats:
 test: tools
 	bash scripts/test.sh
 
-## bench: benchmarks in tests/bench, printed as tables
+## bench: benchmarks in tests/bench, printed as tables; every headline figure beside a Go baseline
 bench: tools
+	bash scripts/install-tools.sh bench
 	NATS_SERVER_BIN=$(CURDIR)/.tools/nats-current/nats-server $(DENO) task bench
 
 ## build: single binaries for every platform into dist/, with SHA256SUMS

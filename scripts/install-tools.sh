@@ -3,6 +3,9 @@
 #   - Deno (npm package "deno", pinned below)
 #   - nats-server 2.9 (Debian bookworm) and a current one (Debian sid, 2.15.x), as static binaries
 #   - promtool (Debian bookworm's prometheus package): tests check /metrics and the alert rules
+#   - `install-tools.sh bench` only: Debian's Go toolchain and nats.go (golang-go,
+#     golang-github-nats-io-go-nats-dev), for the Go baselines of `make bench`; make test does
+#     not need them
 # Idempotent: a tool already in place is kept. Needs npm; the nats-server part needs apt (root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,24 @@ fi
 
 want_nats="${1:-all}"
 [ "$want_nats" = "deno" ] && exit 0
+
+if [ "$want_nats" = "bench" ]; then
+  # System packages (the Go toolchain and nats.go's source tree under /usr/share/gocode, built in
+  # GOPATH mode by tests/bench/go/go.ts): too many dependencies to unpack into .tools/ by hand.
+  if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/nats-io/nats.go ]; then
+    exit 0
+  fi
+  if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
+    echo "make bench needs golang-go and golang-github-nats-io-go-nats-dev: install them (apt, as root)" >&2
+    exit 1
+  fi
+  echo "installing golang-go and golang-github-nats-io-go-nats-dev (apt) for the Go baselines" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    golang-go golang-github-nats-io-go-nats-dev >&2
+  go version >&2
+  exit 0
+fi
 
 fetch_deb() { # $1 = suite, $2 = package, $3 = binary in it, $4 = target dir
   local suite="$1" pkg="$2" bin="$3" dir="$4"

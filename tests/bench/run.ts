@@ -2,7 +2,8 @@
  * Runs the benchmarks and prints one table each: `deno task bench [name-filter...]`.
  * A bench is a module whose default export is a {@link Bench}; add yours to {@link BENCHES}.
  * Each bench measures its own baseline in the same run, so the ratios mean something on any
- * machine.
+ * machine; `versus-go` puts every headline jetport figure beside a Go-client program doing the
+ * same work (`tests/bench/go/`), as a ratio.
  * @module
  */
 
@@ -33,6 +34,7 @@ export const BENCHES: (() => Promise<{ default: Bench }>)[] = [
   () => import("./latency_bench.ts"),
   () => import("./cluster_bench.ts"),
   () => import("./upload_bench.ts"),
+  () => import("./go/versus_bench.ts"),
 ];
 
 function cell(v: string | number): string {

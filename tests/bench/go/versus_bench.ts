@@ -1,0 +1,295 @@
+/**
+ * jetport against the Go client, same machine, same server, same run: each row is one jetport
+ * figure, the Go program doing the same work (`tests/bench/go/baseline`), and jetport / Go.
+ * A ratio of 1 means jetport does the work as fast as a plain Go program; the goals are in the
+ * notes under the table.
+ *
+ * - publisher: jetport's windowed publisher (window 1000) vs Go `PublishAsync` (window 1000);
+ * - `jetport publish --file`: the whole command (start-up included) vs the same Go figure;
+ * - monitor: the role draining N file events into its log (write, fsync, ack) vs a Go pull
+ *   consumer that fetches 500, formats the same line, writes, syncs and acks;
+ * - upload_processor: the role (1 KB objects, 3 workers, http no-op handler) vs a Go loop with 3
+ *   workers doing both GETs, the AES-GCM unwrap and decrypt, the file write and the ack.
+ * @module
+ */
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
+import type { Bench, BenchTable } from "../run.ts";
+import { goBaseline, type GoResult } from "./go.ts";
+import { startNatsServer } from "../../helpers/nats_server.ts";
+import { runRoleInProcess } from "../../helpers/role.ts";
+import { waitFor } from "../../helpers/assert.ts";
+import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from "../../helpers/s3_server.ts";
+import { fileEvent } from "../../roles/monitor/helpers.ts";
+import { harness, runRole, sectionFor } from "../../roles/upload_processor/harness.ts";
+import { b64 } from "../../roles/upload_processor/producer.ts";
+import { createPublisher } from "../../../src/nats/publisher.ts";
+import { configSchema } from "../../../src/roles/schemas.ts";
+import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
+
+const MESSAGES = Number(Deno.env.get("BENCH_PUBLISH_MESSAGES") ?? 100_000);
+const EVENTS = Number(Deno.env.get("BENCH_MONITOR_EVENTS") ?? 100_000);
+const UPLOADS = Number(Deno.env.get("BENCH_UPLOAD_SMALL") ?? 300);
+const WINDOW = 1000;
+const WORKERS = 3;
+const PAYLOAD = JSON.stringify({ path: "a/b/c.txt", size: 1234 });
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+/** One row: a jetport rate beside the Go rate for the same work. */
+interface Row {
+  what: string;
+  unit: string;
+  jetport: number;
+  go: number;
+  goal: number;
+}
+
+const rate = (count: number, seconds: number) => Math.round(count / seconds);
+const goRate = (r: GoResult) => rate(r.count, r.seconds);
+
+async function resetStream(nc: NatsConnection, name: string, subjects: string[]) {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(name).catch(() => {});
+  await jsm.streams.add({ name, subjects });
+}
+
+/** jetport's publisher, `count` messages, window 1000; msgs/s. */
+async function jetportPublisher(nc: NatsConnection, count: number): Promise<number> {
+  const pub = createPublisher(nc, { window: WINDOW });
+  const data = new TextEncoder().encode(PAYLOAD);
+  let failed = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    if (pub.inFlight >= WINDOW) await pub.room();
+    pub.publish({ subject: "bench.jetport", data, msgId: `jp-${i}` }).catch(() => failed++);
+  }
+  await pub.flush();
+  const seconds = (performance.now() - t0) / 1000;
+  await pub.close();
+  if (failed) throw new Error(`${failed} publishes failed`);
+  return rate(count, seconds);
+}
+
+/** `jetport publish --file` of `count` bare JSON lines, the whole command timed; msgs/s. */
+async function publishCommand(url: string, dir: string, count: number): Promise<number> {
+  const file = `${dir}/events.jsonl`;
+  await Deno.writeTextFile(file, `${PAYLOAD}\n`.repeat(count));
+  const config = `${dir}/publish.yaml`;
+  await Deno.writeTextFile(config, `nats: { servers: "${url}" }\n`);
+  const deno = Deno.execPath();
+  const t0 = performance.now();
+  const out = await new Deno.Command(deno, {
+    args: ["run", "-A", `${ROOT}main.ts`, "publish", "--config", config, "--subject", "bench.cli"]
+      .concat(["--file", file, "--quiet"]),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  if (!out.success) throw new Error(`publish failed: ${new TextDecoder().decode(out.stderr)}`);
+  return rate(count, seconds);
+}
+
+/** Publisher, `publish --file` and their Go baseline on one server. */
+async function publishRows(): Promise<Row[]> {
+  const go = await goBaseline();
+  await using server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  const dir = await Deno.makeTempDir({ prefix: "jetport-bench-versus-" });
+  try {
+    await resetStream(nc, "BENCH", ["bench.>"]);
+    const goPublish = goRate(
+      await go.run("publish", [
+        "-url",
+        server.url,
+        "-subject",
+        "bench.go",
+        "-n",
+        String(MESSAGES),
+        "-payload",
+        PAYLOAD,
+        "-window",
+        String(WINDOW),
+      ]),
+    );
+    await resetStream(nc, "BENCH", ["bench.>"]);
+    const publisher = await jetportPublisher(nc, MESSAGES);
+    await resetStream(nc, "BENCH", ["bench.>"]);
+    const command = await publishCommand(server.url, dir, MESSAGES);
+    return [
+      {
+        what: `publisher module, ${MESSAGES} msgs`,
+        unit: "msgs/s",
+        jetport: publisher,
+        go: goPublish,
+        goal: 1,
+      },
+      {
+        what: `jetport publish --file, ${MESSAGES} lines (whole command)`,
+        unit: "msgs/s",
+        jetport: command,
+        go: goPublish,
+        goal: 0.75,
+      },
+    ];
+  } finally {
+    await nc.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The monitor role and the Go consumer, each draining `EVENTS` file events into a log. */
+async function monitorRow(): Promise<Row> {
+  const go = await goBaseline();
+  await using server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  const dir = await Deno.makeTempDir({ prefix: "jetport-bench-monitor-" });
+  try {
+    await resetStream(nc, "FILES", ["file.events"]);
+    const pub = createPublisher(nc, { window: WINDOW });
+    for (let i = 0; i < EVENTS; i++) {
+      if (pub.inFlight >= WINDOW) await pub.room();
+      const data = JSON.stringify(fileEvent("added", `d${i % 100}/f${i}.txt`, 2048));
+      pub.publish({ subject: "file.events", data, msgId: `ev-${i}` });
+    }
+    await pub.flush();
+    await pub.close();
+
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add("FILES", {
+      durable_name: "go-monitor",
+      ack_policy: AckPolicy.Explicit,
+    });
+    const goDrain = goRate(
+      await go.run("consume", [
+        "-url",
+        server.url,
+        "-stream",
+        "FILES",
+        "-consumer",
+        "go-monitor",
+        "-n",
+        String(EVENTS),
+        "-out",
+        `${dir}/go.log`,
+        "-batch",
+        "500",
+        "-fsync",
+      ]),
+    );
+
+    const config = configSchema.parse({
+      nats: { servers: server.url },
+      state_dir: `${dir}/state`,
+      roles: { monitor: { output: { path: `${dir}/jetport.log` } } },
+    });
+    const t0 = performance.now();
+    await using monitor = await runRoleInProcess(config, "monitor", ROLE_FACTORIES.monitor);
+    const acked = monitor.metrics.counter("monitor_acked_total", "");
+    const labels = { stream: "FILES", consumer: "file-monitor" };
+    await waitFor(() => acked.get(labels) >= EVENTS, 600_000, `${EVENTS} events acked`);
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      what: `monitor draining ${EVENTS} events (write, fsync, ack)`,
+      unit: "events/s",
+      jetport: rate(EVENTS, seconds),
+      go: goDrain,
+      goal: 1,
+    };
+  } finally {
+    await nc.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The upload processor and the Go upload loop, `UPLOADS` 1 KB encrypted uploads each. */
+async function uploadRow(): Promise<Row> {
+  const go = await goBaseline();
+  await using h = await harness();
+  const plain = crypto.getRandomValues(new Uint8Array(1024));
+  const upload = async () => {
+    const events = [];
+    for (let i = 0; i < UPLOADS; i++) events.push(await h.upload(plain, `f${i}.bin`));
+    return events;
+  };
+
+  for (const e of await upload()) await h.publish(e);
+  await h.jsm.consumers.add("FILE_UPLOADS", {
+    durable_name: "go_uploads",
+    ack_policy: AckPolicy.Explicit,
+  });
+  const goLoop = goRate(
+    await go.run("upload", [
+      "-url",
+      h.nats.url,
+      "-stream",
+      "FILE_UPLOADS",
+      "-consumer",
+      "go_uploads",
+      "-n",
+      String(UPLOADS),
+      "-dir",
+      `${h.dir}/go-downloads`,
+      "-endpoint",
+      h.s3.endpoint,
+      "-access",
+      S3_ACCESS_KEY_ID,
+      "-secret",
+      S3_SECRET_ACCESS_KEY,
+      "-master",
+      b64(h.masterKey),
+      "-workers",
+      String(WORKERS),
+    ]),
+  );
+  await h.jsm.consumers.delete("FILE_UPLOADS", "go_uploads");
+  await h.jsm.streams.purge("FILE_UPLOADS");
+
+  await using endpoint = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (r) => {
+      await r.body?.cancel();
+      return new Response("{}");
+    },
+  );
+  const events = await upload();
+  await using role = await runRole(
+    h,
+    sectionFor(h, {
+      concurrency: WORKERS,
+      handler: { http: { url: `http://127.0.0.1:${endpoint.addr.port}/`, send: "path" } },
+    }),
+  );
+  const processed = role.metrics.counter("upload_processed_total", "");
+  await waitFor(() => role.role.notReadyReason() === undefined, 30_000, "upload_processor ready");
+  const t0 = performance.now();
+  for (const e of events) await h.publish(e);
+  await waitFor(() => processed.get() >= UPLOADS, 600_000, `${UPLOADS} uploads processed`);
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    what: `upload_processor, ${UPLOADS} × 1 KB, ${WORKERS} workers, http no-op`,
+    unit: "events/s",
+    jetport: rate(UPLOADS, seconds),
+    go: goLoop,
+    goal: 0.8,
+  };
+}
+
+const bench: Bench = {
+  name: "versus-go",
+  async run(): Promise<BenchTable[]> {
+    const rows = [...await publishRows(), await monitorRow(), await uploadRow()];
+    return [{
+      title: "jetport vs the Go client (nats.go), same server, same run",
+      columns: ["what", "unit", "jetport", "Go", "jetport / Go", "goal"],
+      rows: rows.map((r) => [r.what, r.unit, r.jetport, r.go, r.jetport / r.go, `≥ ${r.goal}`]),
+      notes: [
+        "Go: tests/bench/go/baseline (nats.go from Debian, PublishAsync window 1000; pull",
+        "consumer fetching 500, same line format, fsync, ack; 3 upload workers doing both GETs,",
+        "SigV4, AES-256-GCM unwrap + decrypt, file write, ack). jetport's upload figure also",
+        "includes the dedupe check and record, the handler call and the result event.",
+      ],
+    }];
+  },
+};
+export default bench;
