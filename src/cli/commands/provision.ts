@@ -16,6 +16,8 @@ import {
 } from "../../roles/stream_provisioner/provision.ts";
 import { ProvisionError } from "../../roles/stream_provisioner/errors.ts";
 import { redact } from "../../platform/redact.ts";
+import { formatPath } from "../../config/errors.ts";
+import { dlqAdvice } from "../../roles/dlq_redriver/checks.ts";
 import { JSON_HELP, type JsonError, printJson, wantsJson } from "../json.ts";
 import { stringify } from "yaml";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -177,6 +179,11 @@ dropped change left drift; verify: also a degraded stream).`,
         // With --json stdout carries the report only; the lines are for people.
         progress: (_level, line) => (json ? console.error : console.log)(redact(line)),
       });
+      if (mode === "plan") {
+        for (const a of dlqAdvice(config)) {
+          (json ? console.error : console.log)(`note: ${formatPath(a.path)}: ${a.message}`);
+        }
+      }
       if (json) printJson(report(mode, result));
       if (result.applied?.failed.length) return EXIT.failure;
       if (result.drift) return EXIT.drift;

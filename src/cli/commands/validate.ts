@@ -9,6 +9,7 @@ import { JSON_HELP, jsonProblem, printJson, wantsJson } from "../json.ts";
 import { enabledRoles } from "../../roles/schemas.ts";
 import { ConfigError, formatPath } from "../../config/errors.ts";
 import { provisionerAdvice } from "../../roles/stream_provisioner/checks.ts";
+import { dlqAdvice } from "../../roles/dlq_redriver/checks.ts";
 
 /** The `validate` command. */
 export const validateCommand: Command = {
@@ -44,7 +45,7 @@ Exit codes: 0 valid, 2 invalid.`,
     }
     const roles = enabledRoles(config);
     // Advice never fails validation: the config works, it could work better.
-    const notes = provisionerAdvice(config).map((a) => ({
+    const notes = [...provisionerAdvice(config), ...dlqAdvice(config)].map((a) => ({
       path: formatPath(a.path),
       message: a.message,
     }));

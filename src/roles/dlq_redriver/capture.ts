@@ -1,13 +1,16 @@
 /**
  * Capture: turns a consumer advisory (max deliveries reached, message terminated) into a DLQ
- * entry. The original is read back by stream sequence and stored byte for byte with provenance;
- * when it is gone (under workqueue/interest retention a `term` deletes it before the advisory is
- * even sent; limits may have expired it) a provenance-only entry records what is known.
+ * entry. The original is read back by stream sequence and stored byte for byte with provenance.
+ * Under workqueue/interest retention a `term` deletes it before the advisory is even sent: then
+ * the source's payload mirror (`keep_payload.ts`, same sequence numbers) still has it. When
+ * neither has it (no mirror, the capture lagged past `capture_window`, limits expired it) a
+ * provenance-only entry records what is known.
  * @module
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { deadLetter, type DlqPublisher, type DlqTarget } from "../../nats/dlq.ts";
-import { getOriginal } from "../../nats/msg_get.ts";
+import { getOriginal, type OriginalMessage } from "../../nats/msg_get.ts";
+import { isStreamNotFound } from "../../nats/errors.ts";
 
 /** The two advisories that mean "this consumer gave up on a message". */
 export const ADVISORY_KINDS = {
@@ -107,6 +110,8 @@ export interface CaptureContext {
   target: DlqTarget;
   /** Whether `stream` allows direct get (cached by the caller). */
   allowDirect(stream: string): Promise<boolean>;
+  /** The payload mirror of source `stream`, when one is in place. */
+  mirrorOf(stream: string): string | undefined;
 }
 
 /** The result of one capture. */
@@ -117,16 +122,26 @@ export interface CaptureResult {
   originalFound: boolean;
   /** DLQ sequence of the entry. */
   dlqSeq: number;
+  /** The payload mirror the original was read from (it was gone from the source). */
+  fromMirror?: string;
+}
+
+/** A payload mirror has not yet stored the message an advisory names: capture is retried. */
+export class MirrorBehindError extends Error {
+  /** Stable error code. */
+  readonly code = "MIRROR_BEHIND";
+  /** Creates the error. */
+  constructor(mirror: string, seq: number, lastSeq: number) {
+    super(`payload mirror ${mirror} is at seq ${lastSeq}, not yet at ${seq}`);
+    this.name = "MirrorBehindError";
+  }
 }
 
 /** Stores the message `adv` names in the DLQ. Throws when the DLQ cannot be written (retry). */
 export async function capture(ctx: CaptureContext, adv: Advisory): Promise<CaptureResult> {
-  const direct = await ctx.allowDirect(adv.stream);
-  const original = await getOriginal(ctx.jsm, adv.stream, adv.seq, direct).catch((err) => {
-    // The whole stream gone is "original gone"; anything else (timeout) is worth a retry.
-    if (/stream not found/i.test((err as Error).message)) return undefined;
-    throw err;
-  });
+  let original = await read(ctx, adv.stream, adv.seq);
+  const mirror = original ? undefined : ctx.mirrorOf(adv.stream);
+  if (mirror) original = await readMirror(ctx, mirror, adv.seq);
   const ack = await deadLetter(ctx.publisher, ctx.target, {
     stream: adv.stream,
     consumer: adv.consumer,
@@ -138,5 +153,46 @@ export async function capture(ctx: CaptureContext, adv: Advisory): Promise<Captu
     headers: original?.headers,
     failedAt: adv.timestamp,
   });
-  return { stored: !ack.duplicate, originalFound: original !== undefined, dlqSeq: ack.seq };
+  return {
+    stored: !ack.duplicate,
+    originalFound: original !== undefined,
+    dlqSeq: ack.seq,
+    fromMirror: original && mirror ? mirror : undefined,
+  };
+}
+
+/** Message `seq` of `stream`; undefined when it or the whole stream is gone. */
+async function read(
+  ctx: CaptureContext,
+  stream: string,
+  seq: number,
+): Promise<OriginalMessage | undefined> {
+  const direct = await ctx.allowDirect(stream);
+  return await getOriginal(ctx.jsm, stream, seq, direct).catch((err) => {
+    // The whole stream gone is "original gone"; anything else (timeout) is worth a retry.
+    if (isStreamNotFound(err)) return undefined;
+    throw err;
+  });
+}
+
+/**
+ * Message `seq` from a payload mirror. The server deletes a workqueue/interest message only after
+ * the mirror's consumer took it, but the mirror may store it a moment after the advisory is sent:
+ * a mirror that has not reached `seq` yet throws {@link MirrorBehindError} (capture is retried).
+ */
+async function readMirror(
+  ctx: CaptureContext,
+  mirror: string,
+  seq: number,
+): Promise<OriginalMessage | undefined> {
+  const found = await read(ctx, mirror, seq);
+  if (found) return found;
+  const info = await ctx.jsm.streams.info(mirror).catch((err) => {
+    if (isStreamNotFound(err)) return undefined;
+    throw err;
+  });
+  if (info && info.state.last_seq < seq) {
+    throw new MirrorBehindError(mirror, seq, info.state.last_seq);
+  }
+  return undefined;
 }

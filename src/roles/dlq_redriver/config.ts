@@ -3,10 +3,22 @@
  * @module
  */
 import { z } from "zod";
-import { duration } from "../../config/units.ts";
+import { duration, size } from "../../config/units.ts";
+
+/**
+ * How a source's payloads are kept for capture. `mirror`: a bounded mirror of the source stream
+ * holds every message for `capture_window`, so a message its consumer terminates (which
+ * workqueue and interest retention delete at once) can still be copied; `off`: no copy (such
+ * entries are provenance-only). Unset: `mirror` for workqueue and interest streams.
+ */
+export const keepPayloadSchema = z.enum(["mirror", "off"]);
 
 /** One source whose dead messages are captured: a stream and one of its consumers. */
-export const dlqSourceSchema = z.strictObject({ stream: z.string(), consumer: z.string() });
+export const dlqSourceSchema = z.strictObject({
+  stream: z.string(),
+  consumer: z.string(),
+  keep_payload: keepPayloadSchema.optional(),
+});
 
 /** `roles.dlq_redriver`. */
 export const dlqRedriverSchema = z.strictObject({
@@ -24,6 +36,10 @@ export const dlqRedriverSchema = z.strictObject({
    */
   advisory_stream: z.string().nullable().optional(),
   sources: z.array(dlqSourceSchema).default([]),
+  /** How long a payload mirror keeps each message: the longest a capture may lag. */
+  capture_window: duration().default(3_600_000),
+  /** Size bound of each payload mirror (oldest messages go first). */
+  capture_max_bytes: size().default(1024 ** 3),
   redrive: z.strictObject({
     auto: z.boolean().default(false),
     delay: duration().default(600_000),
@@ -42,4 +58,9 @@ export type DlqSource = z.output<typeof dlqSourceSchema>;
 export function advisoryStreamName(cfg: DlqRedriverConfig): string | null {
   if (cfg.advisory_stream === null) return null;
   return cfg.advisory_stream ?? `${cfg.dlq_stream}_ADVISORIES`;
+}
+
+/** The name of the mirror that keeps `stream`'s payloads for capture. */
+export function keepStreamName(cfg: DlqRedriverConfig, stream: string): string {
+  return `${cfg.dlq_stream}_KEEP_${stream}`;
 }

@@ -175,7 +175,7 @@ roles: { dlq_redriver: {} }
   }
 });
 
-Deno.test("capture: terms under workqueue retention, also those sent while jetport was down", async () => {
+Deno.test("capture: terms under workqueue retention with keep_payload off are provenance-only, also those sent while jetport was down", async () => {
   await using nats = await startNatsServer();
   const nc = await client(nats.url);
   try {
@@ -187,7 +187,7 @@ Deno.test("capture: terms under workqueue retention, also those sent while jetpo
       retention: RetentionPolicy.Workqueue,
     });
     await addFailingConsumer(jsm, "JOBS", "runner", 5);
-    const source = { stream: "JOBS", consumer: "runner" };
+    const source = { stream: "JOBS", consumer: "runner", keep_payload: "off" };
     // First start creates the advisory stream; then jetport is down while messages are termed.
     {
       await using _r = await startRedriver(nats.url, { sources: [source] });
@@ -205,7 +205,8 @@ Deno.test("capture: terms under workqueue retention, also those sent while jetpo
     for (const e of entries) {
       const p = provenanceOf(e.header)!;
       assertMatch(p.reason, /terminated by consumer/);
-      // Under workqueue retention the term deleted the original before the advisory was sent.
+      // Under workqueue retention the term deleted the original before the advisory was sent,
+      // and no mirror kept it.
       assert(p.missing, "provenance only");
       assertMatch(p.reason, /provenance only/);
       assertEquals(e.data.length, 0);
