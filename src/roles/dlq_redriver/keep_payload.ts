@@ -86,7 +86,7 @@ export function createPayloadMirrors(deps: PayloadMirrorDeps): PayloadMirrors {
     }
     if (retention === RetentionPolicy.Workqueue && !versionAtLeast(deps.serverVersion, "2.10.0")) {
       // On 2.9 the mirror's consumer counts as a workqueue consumer: made first, it would stop
-      // the source's own consumer from being created (nats-server#4310, fixed in 2.10).
+      // the source's own consumer from being created (fixed in 2.10).
       const exists = await jsm.consumers.info(source.stream, source.consumer).then(
         () => true,
         (err) => {

@@ -252,6 +252,10 @@ Deno.test({
         assertEquals(p.subject, sends[i][0]);
         assertMatch(p.reason, i === 1 ? /^max deliveries reached \(3\)$/ : /^terminated by/);
       }
+      // The mirrors (and their consumers on the sources) are no drift for the provisioner.
+      const verify = await jetport(["provision", "verify", "--config", EXAMPLE], { env });
+      assertEquals(verify.code, 0, verify.stdout + verify.stderr);
+      assertMatch(verify.stdout, /verify: OK/);
     } finally {
       await nc.close();
     }
