@@ -5,7 +5,7 @@
  * the DLQ entry of such a message can hold provenance only.
  * @module
  */
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../schemas.ts";
 import type { CheckProblem } from "../../config/checks.ts";
 
 /** Advice for `roles.dlq_redriver.sources` (empty when the section is off or has none). */

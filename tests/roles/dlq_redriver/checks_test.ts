@@ -1,7 +1,7 @@
 import { assertEquals, assertMatch } from "../../helpers/assert.ts";
 import { jetport } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
-import { configSchema } from "../../../src/config/schema.ts";
+import { configSchema } from "../../../src/roles/schemas.ts";
 import { dlqAdvice } from "../../../src/roles/dlq_redriver/checks.ts";
 
 const provisioner = {

@@ -1,11 +1,17 @@
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  jetstream,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { assert, assertEquals, assertMatch, waitFor } from "../../helpers/assert.ts";
 import { natsServerBin, natsServerVersion, startNatsServer } from "../../helpers/nats_server.ts";
 import { runRoleInProcess } from "../../helpers/role.ts";
-import { loadConfig } from "../../../src/config/load.ts";
+import { loadConfig } from "../../../src/roles/checks.ts";
 import { versionAtLeast } from "../../../src/nats/version.ts";
-import { createDlqRedriver } from "../../../src/roles/dlq_redriver/role.ts";
+import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 import { jetport } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
 import { provenanceOf } from "../../../src/nats/dlq.ts";
@@ -31,6 +37,19 @@ async function setUp(nc: NatsConnection) {
     });
   }
   return jsm;
+}
+
+/** Runs `body` against a fresh server holding the two streams and their `worker` consumers. */
+async function withStreams(
+  body: (nc: NatsConnection, jsm: JetStreamManager, url: string) => Promise<void>,
+): Promise<void> {
+  await using nats = await startNatsServer();
+  const nc = await client(nats.url);
+  try {
+    await body(nc, await setUp(nc), nats.url);
+  } finally {
+    await nc.close();
+  }
 }
 
 /** The mirror exists and its consumer on the source is running (the server reports contact). */
@@ -109,11 +128,8 @@ async function assertCapturedByteExact(nc: NatsConnection) {
 }
 
 Deno.test("keep_payload: terminated and exhausted messages of a workqueue and an interest stream are captured byte-exact; redrive puts the terminated one back", async () => {
-  await using nats = await startNatsServer();
-  const nc = await client(nats.url);
-  try {
-    const jsm = await setUp(nc);
-    await using _r = await startRedriver(nats.url, SECTION);
+  await withStreams(async (nc, jsm, url) => {
+    await using _r = await startRedriver(url, SECTION);
     await mirrorsActive(nc);
     await termAndExhaust(nc);
     await assertCapturedByteExact(nc);
@@ -129,7 +145,7 @@ Deno.test("keep_payload: terminated and exhausted messages of a workqueue and an
 
     // Redrive the terminated workqueue message: it is back in ACADEMIC_EVENTS for its consumer.
     const file = await writeConfig(`
-nats: { servers: "${nats.url}" }
+nats: { servers: "${url}" }
 roles: { dlq_redriver: {} }
 `);
     const entries = await allMessages(jsm, "DLQ");
@@ -144,37 +160,27 @@ roles: { dlq_redriver: {} }
     assertEquals(back.headers!.get("Jetport-Dlq-Redrives"), "1");
     assertEquals(back.subject, "academic.course.x");
     back.ack();
-  } finally {
-    await nc.close();
-  }
+  });
 });
 
 Deno.test("keep_payload: a daemon stopped mid-way captures the payloads of what died meanwhile", async () => {
-  await using nats = await startNatsServer();
-  const nc = await client(nats.url);
-  try {
-    const jsm = await setUp(nc);
+  await withStreams(async (nc, jsm, url) => {
     {
       // The first start makes the advisory stream and the mirrors; then jetport is down.
-      await using _r = await startRedriver(nats.url, SECTION);
+      await using _r = await startRedriver(url, SECTION);
       await mirrorsActive(nc);
     }
     // Both terminated originals are gone from their sources while nobody captures them.
     await termAndExhaust(nc);
     assertEquals((await jsm.streams.info("DLQ")).state.messages, 0);
-    await using _r = await startRedriver(nats.url, SECTION);
+    await using _r = await startRedriver(url, SECTION);
     await assertCapturedByteExact(nc);
-  } finally {
-    await nc.close();
-  }
+  });
 });
 
 Deno.test("keep_payload: a mirror never holds more than capture_max_bytes", async () => {
-  await using nats = await startNatsServer();
-  const nc = await client(nats.url);
-  try {
-    const jsm = await setUp(nc);
-    await using _r = await startRedriver(nats.url, SECTION);
+  await withStreams(async (nc, jsm, url) => {
+    await using _r = await startRedriver(url, SECTION);
     await mirrorsActive(nc);
     const js = jetstream(nc);
     const stop = await runConsumer(nc, "ACADEMIC_EVENTS", "worker", () => "ack");
@@ -188,9 +194,7 @@ Deno.test("keep_payload: a mirror never holds more than capture_max_bytes", asyn
     assertEquals(state.last_seq, 200, "the newest are the ones kept");
     await waitFor(async () => (await jsm.streams.info("ACADEMIC_EVENTS")).state.messages === 0);
     await stop();
-  } finally {
-    await nc.close();
-  }
+  });
 });
 
 const EXAMPLE = new URL("../../../config/examples/vertector.yaml", import.meta.url).pathname;
@@ -211,7 +215,7 @@ Deno.test({
     });
     const nc = await client(nats.url);
     try {
-      await using _r = await runRoleInProcess(config, "dlq_redriver", createDlqRedriver);
+      await using _r = await runRoleInProcess(config, "dlq_redriver", ROLE_FACTORIES.dlq_redriver);
       await mirrorsActive(nc);
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
