@@ -1,7 +1,8 @@
 /**
  * The daemon's one NATS connection: options from config, reconnect with exponential backoff and
  * jitter (forever with `max_attempts: -1`), state changes logged and exported as metrics. The
- * connection is opened in the background so the daemon starts while NATS is still down.
+ * connection is opened in the background so the daemon starts while NATS is still down; a first
+ * connection that fails says why (see `connect_failure.ts`) and is tried again.
  *
  * In a cluster the configured `servers` are only where to start: every server's INFO lists the
  * client URLs of the whole cluster (`connect_urls`), and nats.js adds them to its pool (and drops
@@ -12,16 +13,18 @@
  * @module
  */
 import { connect } from "@nats-io/transport-node";
-import {
-  type ConnectionOptions,
-  credsAuthenticator,
-  type NatsConnection,
-  nkeyAuthenticator,
-} from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { NatsConfig } from "../config/schema.ts";
 import type { Registry } from "../http/metrics.ts";
 import { logger } from "../platform/logging.ts";
-import { beforeDeadline, DEADLINE_PASSED } from "../platform/delay.ts";
+import { beforeDeadline, DEADLINE_PASSED, delay } from "../platform/delay.ts";
+import { explainConnectFailure, NatsConnectError } from "./connect_failure.ts";
+import {
+  connectionOptions,
+  type NatsOptions,
+  splitServerCredentials,
+} from "./connection_options.ts";
+import { catchingStrayErrors } from "../platform/stray_errors.ts";
 import { enableNoDelay } from "./no_delay.ts";
 
 /** The shared connection as roles see it. */
@@ -47,47 +50,35 @@ export interface NatsHandle extends AsyncDisposable {
 /** How long {@link NatsHandle.close} drains when given no deadline. */
 export const CLOSE_GRACE_MS = 5000;
 
-/** Builds nats.js connection options from the `nats:` section. */
-export async function connectionOptions(cfg: NatsConfig): Promise<ConnectionOptions> {
-  const opts: ConnectionOptions = {
-    servers: cfg.servers,
-    name: cfg.name,
-    maxReconnectAttempts: cfg.reconnect.max_attempts,
-    reconnectTimeWait: cfg.reconnect.wait,
-    reconnectJitter: cfg.reconnect.jitter,
-    timeout: cfg.timeout,
-    waitOnFirstConnect: true,
-    ignoreClusterUpdates: false,
-  };
-  if (cfg.user !== undefined) {
-    opts.user = cfg.user;
-    opts.pass = cfg.pass;
-  }
-  if (cfg.token !== undefined) opts.token = cfg.token;
-  if (cfg.creds_file) opts.authenticator = credsAuthenticator(await Deno.readFile(cfg.creds_file));
-  if (cfg.nkey_seed_file) {
-    const seed = new TextEncoder().encode((await Deno.readTextFile(cfg.nkey_seed_file)).trim());
-    opts.authenticator = nkeyAuthenticator(seed);
-  }
-  if (cfg.tls) {
-    opts.tls = {
-      caFile: cfg.tls.ca_file,
-      certFile: cfg.tls.cert_file,
-      keyFile: cfg.tls.key_file,
-      handshakeFirst: cfg.tls.handshake_first,
-    };
-  }
-  return opts;
+/**
+ * One attempt to connect; a failure becomes a {@link NatsConnectError} that says why. A TLS alert
+ * that surfaces as a stray error meanwhile is a better reason than the `timeout` nats.js reports.
+ */
+async function connectExplained(nats: NatsOptions, cfg: NatsConfig): Promise<NatsConnection> {
+  let stray: unknown;
+  return await catchingStrayErrors(async () => {
+    try {
+      const nc = await connect(nats.options);
+      enableNoDelay(nc);
+      return nc;
+    } catch (err) {
+      const why = await explainConnectFailure(
+        stray ?? err,
+        cfg,
+        nats.servers,
+        nats.credentialsFromUrl,
+      );
+      throw new NatsConnectError(nats.servers.join(", "), why);
+    }
+  }, (err) => (stray ??= err));
 }
 
 /**
- * Connects once, for a CLI command: fails fast (exit 1) when no server answers, instead of
- * retrying in the background like the daemon.
+ * Connects once, for a CLI command: fails fast when no server answers, instead of retrying in the
+ * background like the daemon, with a {@link NatsConnectError} that says what failed.
  */
 export async function connectOnce(cfg: NatsConfig): Promise<NatsConnection> {
-  const nc = await connect({ ...(await connectionOptions(cfg)), waitOnFirstConnect: false });
-  enableNoDelay(nc);
-  return nc;
+  return await connectExplained(await connectionOptions(cfg), cfg);
 }
 
 /** Exponential backoff from `wait` doubling up to `maxWait`, plus up to `jitter` at random. */
@@ -123,22 +114,48 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
 
   let nc: NatsConnection | undefined;
   let isConnected = false;
-  let reason = `connecting to ${cfg.servers.join(", ")}`;
+  const shown = splitServerCredentials(cfg.servers).servers.join(", ");
+  let reason = `connecting to ${shown}`;
   let attempt = 0;
   let closing = false;
+  const stopConnecting = new AbortController();
+
+  /**
+   * The first connection is tried here rather than by nats.js (`waitOnFirstConnect`), so that each
+   * failure is explained (a missing client certificate, refused credentials) in the log and in
+   * `/readyz` instead of retried in silence, and a close ends the wait at once. Once connected,
+   * nats.js reconnects on its own.
+   */
+  async function firstConnect(): Promise<NatsConnection> {
+    const nats = await connectionOptions(cfg);
+    const { wait, max_wait, jitter, max_attempts } = cfg.reconnect;
+    nats.options.reconnectDelayHandler = () => backoffDelay(attempt++, wait, max_wait, jitter);
+    log.info("connecting to {servers}", { servers: shown });
+    let last = "";
+    for (let tries = 1;; tries++) {
+      try {
+        return await connectExplained(nats, cfg);
+      } catch (err) {
+        if (closing || !(err instanceof NatsConnectError)) throw err;
+        if (max_attempts >= 0 && tries > max_attempts) throw err;
+        reason = `connecting to ${shown} (last attempt: ${err.reason})`;
+        // The same failure again is news only at debug: a server down for an hour is one line.
+        if (err.message !== last) log.error("{error}; retrying", { error: err.message });
+        else log.debug("{error}; retrying (attempt {tries})", { error: err.message, tries });
+        last = err.message;
+        await delay(backoffDelay(tries - 1, wait, max_wait, jitter), stopConnecting.signal);
+        if (closing) throw new Error("closed before connecting");
+      }
+    }
+  }
 
   const ready = (async () => {
-    const opts = await connectionOptions(cfg);
-    opts.reconnectDelayHandler = () =>
-      backoffDelay(attempt++, cfg.reconnect.wait, cfg.reconnect.max_wait, cfg.reconnect.jitter);
-    log.info("connecting to {servers}", { servers: cfg.servers.join(", ") });
-    const conn = await connect(opts);
+    const conn = await firstConnect();
     if (closing) {
       // Closed while still connecting: this connection is no longer wanted.
       await conn.close();
-      throw new Error("connection closed before it was established");
+      throw new Error("closed before connecting");
     }
-    enableNoDelay(conn);
     nc = conn;
     isConnected = true;
     attempt = 0;
@@ -162,8 +179,8 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
   })();
   ready.catch((err) => {
     if (closing) return;
-    reason = `cannot connect: ${err.message}`;
-    log.error("cannot connect to NATS: {error}", { error: err.message });
+    reason = err.message;
+    log.error("gave up connecting to NATS: {error}", { error: reason });
   });
 
   /** The client's server pool as `host:port,...`. */
@@ -246,6 +263,7 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
    */
   async function closeBy(deadline: number) {
     closing = true;
+    stopConnecting.abort();
     const conn = nc;
     if (!conn) return; // never connected: the pending connect closes itself once it lands
     if (!conn.isClosed() && isConnected) {

@@ -1,5 +1,5 @@
 /**
- * The daemon's safety net for errors nobody awaited.
+ * Safety nets for errors nobody awaited: the daemon keeps running, a connect attempt explains them.
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -30,4 +30,27 @@ export function keepRunningOnStrayErrors(log: Logger): () => void {
     globalThis.removeEventListener("error", onError);
     globalThis.removeEventListener("unhandledrejection", onRejection);
   };
+}
+
+/**
+ * Runs `work` with errors nobody awaited caught and passed to `onStray` instead of ending the
+ * process. Deno's `node:tls` throws a TLS alert from the server (`received fatal alert:
+ * BadCertificate`, when the server refuses the client certificate) as an uncaught error when it
+ * arrives after nats.js stopped listening on the socket; for a CLI command that would be a stack
+ * trace instead of an explanation.
+ */
+export async function catchingStrayErrors<T>(
+  work: () => Promise<T>,
+  onStray: (error: unknown) => void,
+): Promise<T> {
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    onStray(event.error ?? event.message);
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    return await work();
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
 }

@@ -6,7 +6,7 @@
 
 /** A running test server. */
 export interface NatsServer extends AsyncDisposable {
-  /** Client URL, `nats://127.0.0.1:<port>`. */
+  /** Client URL: `nats://127.0.0.1:<port>`, or `tls://…` for a server started with `tls`. */
   url: string;
   /** Client port. */
   port: number;
@@ -36,6 +36,18 @@ export interface NatsServerOptions {
   config?: string;
   /** Use this client port instead of a free one. */
   port?: number;
+  /** Require TLS with this certificate; `verify`: also require a client certificate from `ca`. */
+  tls?: { cert: string; key: string; ca?: string; verify?: boolean };
+}
+
+function tlsBlock(tls: NonNullable<NatsServerOptions["tls"]>): string {
+  return `tls {
+  cert_file: "${tls.cert}"
+  key_file: "${tls.key}"
+  ${tls.ca ? `ca_file: "${tls.ca}"` : ""}
+  verify: ${tls.verify === true}
+  timeout: 5
+}`;
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -96,6 +108,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     `listen: 127.0.0.1:${port}
 http: 127.0.0.1:${monitorPort}
 jetstream { store_dir: "${storeDir}" }
+${options.tls ? tlsBlock(options.tls) : ""}
 ${options.config ?? ""}
 `,
   );
@@ -129,7 +142,7 @@ ${options.config ?? ""}
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.tls ? "tls" : "nats"}://127.0.0.1:${port}`,
     port,
     monitorPort,
     storeDir,
