@@ -14,7 +14,13 @@ import { knownKeysAt } from "./shape.ts";
 import { registerSecret } from "../platform/redact.ts";
 
 /** Keys whose values are secrets: redacted everywhere, and readable from `<key>_file`. */
-const SECRET_KEYS = new Set(["pass", "token", "secret_access_key", "access_key_id"]);
+const SECRET_KEYS = new Set([
+  "pass",
+  "token",
+  "secret_access_key",
+  "access_key_id",
+  "session_token",
+]);
 
 /**
  * What a config of type `C` is: its schema and the whole-config checks run once it parses. The
