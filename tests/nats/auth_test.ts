@@ -22,15 +22,15 @@ roles:
       - { name: AUTH, subjects: ["auth.>"] }
 `;
 
-/** `provision apply` with this `nats:` section (YAML flow map) succeeds. */
+/** Runs `provision apply` with this `nats:` section (a YAML flow map). */
+async function apply(nats: string) {
+  const file = await writeConfig(`nats: ${nats}\n${PROVISIONER}`);
+  return await jetport(["provision", "apply", "--config", file]);
+}
+
+/** `provision apply` with this `nats:` section succeeds. */
 async function provisions(nats: string): Promise<void> {
-  const out = await jetport([
-    "provision",
-    "apply",
-    "--config",
-    await writeConfig(`nats: ${nats}
-${PROVISIONER}`),
-  ]);
+  const out = await apply(nats);
   assertEquals(out.code, 0, out.stdout + out.stderr);
   assertMatch(out.stdout, /stream AUTH: (created|unchanged)/);
 }
@@ -55,13 +55,7 @@ ${PROVISIONER}`),
  * a stack trace or any of `secrets`.
  */
 async function refused(nats: string, expected: RegExp, secrets: string[] = []): Promise<void> {
-  const out = await jetport([
-    "provision",
-    "apply",
-    "--config",
-    await writeConfig(`nats: ${nats}
-${PROVISIONER}`),
-  ]);
+  const out = await apply(nats);
   assertEquals(out.code, 1, out.stdout + out.stderr);
   const lines = out.stderr.trimEnd().split("\n");
   assertEquals(lines.length, 1, `one line, got:\n${out.stderr}`);
