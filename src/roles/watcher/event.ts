@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Change, ChangeType } from "./tree.ts";
+import { paths } from "../../platform/paths.ts";
 
 /** The `operation` field of the original adapter's events. */
 const OPERATIONS: Record<ChangeType, string> = {
@@ -59,11 +60,6 @@ export function eventSubject(template: string, watch: string, type: ChangeType):
   return template.replaceAll("{watch}", watch).replaceAll("{op}", type);
 }
 
-/** The root as users wrote it, without `./` and trailing `/` (`test/storage`). */
-export function displayRoot(path: string): string {
-  return path.replace(/^(\.\/)+/, "").replace(/\/+$/, "") || ".";
-}
-
 /** Builds the event of `change`; `event_id` is derived from the msg id, so re-sends match. */
 export function buildEvent(
   watch: { name: string; path: string },
@@ -78,7 +74,7 @@ export function buildEvent(
     operation: OPERATIONS[change.type],
     watch: watch.name,
     path: change.path,
-    root: displayRoot(watch.path),
+    root: paths.display(watch.path),
     size: change.state.size,
     file_size: Math.round((change.state.size / 1024) * 100) / 100,
     mtime: new Date(change.state.mtime).toISOString(),

@@ -5,6 +5,7 @@
  * @module
  */
 import { matchAny } from "./glob.ts";
+import { keyBase } from "../../platform/paths.ts";
 
 /** Basename patterns of temporary files. */
 export const TEMP_FILE_PATTERNS: readonly string[] = [
@@ -55,8 +56,7 @@ export function createFilter(options: FilterOptions): PathFilter {
   const temp = matchAny(options.ignore_temp_files ? TEMP_FILE_PATTERNS : []);
   return {
     file(path) {
-      const base = path.slice(path.lastIndexOf("/") + 1);
-      if (base.startsWith(COOKIE_PREFIX)) return false;
+      if (keyBase(path).startsWith(COOKIE_PREFIX)) return false;
       return included(path) && !excluded(path) && !temp(path);
     },
     dir: (path) => !excluded(path),

@@ -17,6 +17,7 @@
  */
 import type { FileState } from "./state.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { paths } from "../../platform/paths.ts";
 
 /** One event waiting to be published. */
 export interface OutboxRecord {
@@ -142,7 +143,7 @@ export async function openOutbox(dir: string, options: OutboxOptions = {}): Prom
   const segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
   const batchSize = Math.max(1, options.batch ?? 512);
   await Deno.mkdir(dir, { recursive: true });
-  const cursorPath = `${dir}/cursor`;
+  const cursorPath = paths.join(dir, "cursor");
   let cursor = 0;
   try {
     cursor = Number((await Deno.readTextFile(cursorPath)).trim()) || 0;
@@ -152,7 +153,7 @@ export async function openOutbox(dir: string, options: OutboxOptions = {}): Prom
   const segments: Segment[] = [...Deno.readDirSync(dir)]
     .map((e) => SEGMENT_NAME.exec(e.name))
     .filter((m) => m !== null)
-    .map((m) => ({ path: `${dir}/${m[0]}`, firstN: Number(m[1]), lastN: 0 }))
+    .map((m) => ({ path: paths.join(dir, m[0]), firstN: Number(m[1]), lastN: 0 }))
     .sort((a, b) => a.firstN - b.firstN);
   // Only the last segment can end in a torn write: cut it off, so appends start on a clean line.
   for (let i = 0; i < segments.length; i++) {
@@ -244,7 +245,7 @@ export async function openOutbox(dir: string, options: OutboxOptions = {}): Prom
 
   async function openSegment(firstN: number) {
     const segment: Segment = {
-      path: `${dir}/seg-${String(firstN).padStart(12, "0")}.jsonl`,
+      path: paths.join(dir, `seg-${String(firstN).padStart(12, "0")}.jsonl`),
       firstN,
       lastN: firstN - 1,
     };

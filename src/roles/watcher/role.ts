@@ -10,7 +10,7 @@ import { createPublisher, type Publisher, PublishError } from "../../nats/publis
 import { buildEvent, changeId, eventSubject, fileSha256 } from "./event.ts";
 import { watcherMetrics } from "./metrics.ts";
 import { openOutbox, type Outbox, type OutboxRecord } from "./outbox.ts";
-import { absPath } from "./scan.ts";
+import { paths } from "../../platform/paths.ts";
 import { createWatch, type WatchFs, type WatchRunner } from "./watch.ts";
 import type { Change } from "./tree.ts";
 import type { WatchConfig, WatcherConfig } from "./config.ts";
@@ -42,7 +42,7 @@ export function createWatcherRole(
   cfg: WatcherConfig,
   deps: WatcherDeps = {},
 ): Role {
-  const stateDir = `${ctx.config.state_dir}/watcher`;
+  const stateDir = paths.join(ctx.config.state_dir, "watcher");
   const metrics = watcherMetrics(ctx.metrics);
   const host = Deno.hostname();
   let outbox: Outbox | undefined;
@@ -62,7 +62,7 @@ export function createWatcherRole(
     const msgId = changeId(watch.name, change);
     const sha256 = watch.checksum === "sha256" &&
         (change.type === "created" || change.type === "modified")
-      ? await fileSha256(absPath(root(), change.path))
+      ? await fileSha256(paths.fromKey(root(), change.path))
       : undefined;
     const event = buildEvent(watch, change, msgId, host, sha256);
     await outbox!.room();
@@ -141,8 +141,8 @@ export function createWatcherRole(
     notReadyReason: () => notReady,
     async start() {
       stopping = false;
-      await Deno.mkdir(`${stateDir}/snapshots`, { recursive: true });
-      const out = await openOutbox(`${stateDir}/outbox`);
+      await Deno.mkdir(paths.join(stateDir, "snapshots"), { recursive: true });
+      const out = await openOutbox(paths.join(stateDir, "outbox"));
       outbox = out;
       metrics.outboxDepth.set(out.depth);
       depthTimer = setInterval(() => metrics.outboxDepth.set(out.depth), 250);
@@ -161,7 +161,7 @@ export function createWatcherRole(
       watches = cfg.watches.map((watch) => {
         const runner: WatchRunner = createWatch({
           watch,
-          snapshotPath: `${stateDir}/snapshots/${watch.name}.json`,
+          snapshotPath: paths.join(stateDir, "snapshots", `${watch.name}.json`),
           emit: (change, initial) => emit(watch, () => runner.root, change, initial),
           durable: () => out.flushed(),
           lastOutboxN: () => out.lastN(),

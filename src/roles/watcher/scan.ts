@@ -8,14 +8,10 @@
  */
 import type { PathFilter } from "./filter.ts";
 import { type FileState, lstatState } from "./state.ts";
+import { keyJoin, paths as osPaths } from "../../platform/paths.ts";
 
 /** Entries `lstat`ed per slice. */
 const SLICE = 256;
-
-/** Joins a root and a relative path. */
-export function absPath(root: string, rel: string): string {
-  return rel === "" ? root : `${root}/${rel}`;
-}
 
 /** What {@link walkTree} reports to. */
 export interface TreeVisitor {
@@ -47,8 +43,8 @@ export async function walkTree(
     const dir = stack.pop()!;
     const paths = new Set<string>();
     try {
-      for (const entry of Deno.readDirSync(absPath(root, dir))) {
-        const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+      for (const entry of Deno.readDirSync(osPaths.fromKey(root, dir))) {
+        const path = keyJoin(dir, entry.name);
         if (entry.isDirectory ? filter.dir(path) : filter.file(path)) paths.add(path);
       }
     } catch (err) {
@@ -62,7 +58,7 @@ export async function walkTree(
     for (const path of paths) {
       let state: FileState | null;
       try {
-        state = lstatState(absPath(root, path));
+        state = lstatState(osPaths.fromKey(root, path));
       } catch (err) {
         state = visit.unreadable(path, err as Error) ?? null;
       }

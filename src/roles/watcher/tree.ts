@@ -9,6 +9,7 @@
  */
 import type { Snapshot } from "./snapshot.ts";
 import { type FileState, sameState } from "./state.ts";
+import { keyParent } from "../../platform/paths.ts";
 
 /** Kinds of change, as in the event's `type` (`file.<kind>`). */
 export type ChangeType = "created" | "modified" | "deleted" | "renamed";
@@ -47,11 +48,6 @@ export interface Tree {
   parents(): IterableIterator<string>;
 }
 
-function parentOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i === -1 ? "" : path.slice(0, i);
-}
-
 function sameContent(a: FileState, b: FileState): boolean {
   return a.ino !== 0 && a.ino === b.ino && a.size === b.size && a.mtime === b.mtime;
 }
@@ -70,7 +66,7 @@ export function createTree(snapshot: Snapshot): Tree {
   const none: ReadonlySet<string> = new Set();
 
   function link(path: string) {
-    const dir = parentOf(path);
+    const dir = keyParent(path);
     let set = kids.get(dir);
     if (!set) kids.set(dir, set = new Set());
     set.add(path);
@@ -85,7 +81,7 @@ export function createTree(snapshot: Snapshot): Tree {
   function forget(path: string, state: FileState) {
     snapshot.delete(path);
     if (byIno.get(state.ino) === path) byIno.delete(state.ino);
-    const dir = parentOf(path);
+    const dir = keyParent(path);
     const siblings = kids.get(dir);
     siblings?.delete(path);
     if (siblings?.size === 0) kids.delete(dir);

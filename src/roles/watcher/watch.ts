@@ -10,7 +10,15 @@
 import type { Logger } from "@logtape/logtape";
 import type { WatchConfig } from "./config.ts";
 import { COOKIE_PREFIX, createFilter, type PathFilter } from "./filter.ts";
-import { absPath, walkTree } from "./scan.ts";
+import { walkTree } from "./scan.ts";
+import { eventKeys } from "./intake.ts";
+import {
+  keyBase,
+  keyJoin,
+  keyParent,
+  type OsPaths,
+  paths as osPaths,
+} from "../../platform/paths.ts";
 import { createSnapshot, loadSnapshot, saveSnapshot } from "./snapshot.ts";
 import { type FileState, lstatState, sameState } from "./state.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
@@ -48,6 +56,8 @@ export interface WatchOptions {
   pollInterval: number;
   /** Opens the OS watcher; default `Deno.watchFs`. */
   watchFs?: WatchFs;
+  /** The OS-path functions; default this OS's. */
+  paths?: OsPaths;
 }
 
 /** A running watch. */
@@ -98,6 +108,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
 
   let root = watch.path;
   const watchFs: WatchFs = options.watchFs ?? Deno.watchFs;
+  const paths = options.paths ?? osPaths;
   let tree: Tree = createTree(createSnapshot());
   // Path → when it was last marked dirty (its event, or a listing that did not match).
   const dirty = new Map<string, number>();
@@ -129,7 +140,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
   // Paths that could not be read, logged once each (a scan every poll_interval must not spam).
   const unreadable = new Set<string>();
 
-  const probe = (rel: string) => lstatState(absPath(root, rel));
+  const probe = (rel: string) => lstatState(paths.fromKey(root, rel));
 
   /** Logs (once per path) an entry that cannot be read; it keeps its last known state. */
   function onUnreadable(rel: string, err: Error) {
@@ -137,22 +148,9 @@ export function createWatch(options: WatchOptions): WatchRunner {
     unreadable.add(rel);
     log.warn("watch {watch}: cannot read {path} ({error}); it keeps its last known state", {
       watch: watch.name,
-      path: absPath(root, rel),
+      path: paths.fromKey(root, rel),
       error: err.message,
     });
-  }
-
-  function relative(path: string): string | undefined {
-    if (path === root) return "";
-    return path.startsWith(root + "/") ? path.slice(root.length + 1) : undefined;
-  }
-
-  function considered(rel: string): boolean {
-    const parts = rel.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      if (!filter.dir(parts.slice(0, i).join("/"))) return false;
-    }
-    return filter.file(rel) || filter.dir(rel);
   }
 
   function lossDetected(reason: string) {
@@ -175,19 +173,12 @@ export function createWatch(options: WatchOptions): WatchRunner {
     burstCount += event.paths.length;
     if (burstCount > options.burstThreshold) burstPending = true;
     if (event.flag === "rescan") lossDetected("overflow");
-    for (const path of event.paths) {
-      const rel = relative(path);
-      if (rel === undefined || rel === "") continue;
-      if (rel === cookieName) {
-        cookieSeen = true;
-        continue;
-      }
-      if (considered(rel)) {
-        dirty.set(rel, now);
-        unsettled.delete(rel); // written again: what was seen before says nothing now
-        const slash = rel.lastIndexOf("/");
-        touchedDirs.set(slash === -1 ? "" : rel.slice(0, slash), now);
-      }
+    const { keys, cookie } = eventKeys(event, { root, paths, cookieName, filter });
+    if (cookie) cookieSeen = true;
+    for (const rel of keys) {
+      dirty.set(rel, now);
+      unsettled.delete(rel); // written again: what was seen before says nothing now
+      touchedDirs.set(keyParent(rel), now);
     }
     metrics.dirtyPaths.set(dirty.size, labels);
   }
@@ -368,7 +359,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       touchedDirs.delete(dir);
       let entries: Deno.DirEntry[];
       try {
-        entries = [...Deno.readDirSync(absPath(root, dir))];
+        entries = [...Deno.readDirSync(paths.fromKey(root, dir))];
       } catch {
         continue; // gone: its own event (or the parent's listing) covers it
       }
@@ -381,13 +372,13 @@ export function createWatch(options: WatchOptions): WatchRunner {
       const names = new Set<string>();
       for (const entry of entries) {
         names.add(entry.name);
-        const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+        const path = keyJoin(dir, entry.name);
         // Only what a scan would record counts (not temp files, not the cookie file).
         const wanted = entry.isDirectory ? filter.dir(path) : filter.file(path);
         if (wanted && !tree.snapshot.has(path)) mark(path);
       }
       for (const path of tree.children(dir)) {
-        if (!names.has(path.slice(path.lastIndexOf("/") + 1))) mark(path);
+        if (!names.has(keyBase(path))) mark(path);
       }
       // Events were dropped here, so they may have been dropped anywhere.
       if (missed > 0) lossDetected("listing");
@@ -465,7 +456,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
     cookieSeen = false;
     cookieAt = now;
     try {
-      Deno.writeTextFileSync(absPath(root, cookieName), `${now}\n`);
+      Deno.writeTextFileSync(paths.fromKey(root, cookieName), `${now}\n`);
     } catch (err) {
       cookieSeen = true;
       if (!cookieBroken) {
@@ -562,7 +553,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
         watcher?.close();
       } catch { /* closed already */ }
       await busy;
-      if (cookieAt) await Deno.remove(absPath(root, cookieName)).catch(() => {});
+      if (cookieAt) await Deno.remove(paths.fromKey(root, cookieName)).catch(() => {});
       await save().catch((err) =>
         log.error("watch {watch}: cannot save the snapshot: {error}", {
           watch: watch.name,
