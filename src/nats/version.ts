@@ -34,6 +34,10 @@ export const FEATURES = {
   metadata: "2.10.0",
   /** Stream compression. */
   compression: "2.10.0",
+  /** Pausing a consumer until a time (`$JS.API.CONSUMER.PAUSE`). */
+  consumerPause: "2.11.0",
+  /** Per-message TTL (`Nats-TTL`, streams with `allow_msg_ttl`). */
+  messageTtl: "2.11.0",
 } as const;
 
 /** A feature name. */

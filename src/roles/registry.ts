@@ -9,7 +9,7 @@ import type { Role, RoleContext, RoleFactory } from "./role.ts";
 import type { RoleName, RoleSection, RoleSections } from "./schemas.ts";
 import { createStreamProvisioner } from "./stream_provisioner/role.ts";
 import { createMonitor } from "./monitor/role.ts";
-import { createUploadProcessor } from "./upload_processor/upload_processor.ts";
+import { createUploadProcessor } from "./upload_processor/role.ts";
 import { createDlqRedriver } from "./dlq_redriver/role.ts";
 import { createWatcherRole } from "./watcher/role.ts";
 

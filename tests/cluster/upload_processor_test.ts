@@ -70,7 +70,7 @@ Deno.test("cluster: two daemons share FILE_UPLOADS through a leader kill -9; eve
   }
   const bad = [
     "{not json",
-    JSON.stringify({ ...uploadEvent("a@example.com", "x", BUCKET), extra: 1 }),
+    JSON.stringify({ ...uploadEvent("a@example.com", "x", BUCKET), event_id: "42" }),
     JSON.stringify(uploadEvent("a@example.com", "missing.bin", BUCKET)), // no object in S3
     JSON.stringify({ ...uploadEvent("a@example.com", "p", BUCKET), s3_data_key: "../etc/passwd" }),
   ];

@@ -62,6 +62,19 @@ export const uploadProcessorSchema = z.strictObject({
   handler: z.union([execHandler, httpHandler]),
   retry: z.strictObject({
     backoff: z.array(duration()).min(1).default([1000, 5000, 30_000, 120_000]),
+    /** Deliveries after which a retryable failure is dead-lettered; -1 retries for ever. */
+    max_deliveries: z.number().int().min(-1).refine((n) => n !== 0, {
+      message: "must be at least 1, or -1 for no limit",
+    }).default(10),
+  }).prefault({}),
+  /** Stop pulling while S3 or the http handler is down (see `breaker.ts`). */
+  circuit_breaker: z.strictObject({
+    /** Consecutive outage failures of different events that open it; 0 turns it off. */
+    failures: z.number().int().min(0).default(3),
+    /** Waits between probes while open; the last one repeats. */
+    probe_backoff: z.array(duration()).min(1).default([1000, 2000, 5000, 10_000, 30_000]),
+    /** Also pause the consumer (nats-server 2.11+) so other processes stop pulling too. */
+    pause_consumer: z.boolean().default(true),
   }).prefault({}),
   dedupe_bucket: z.string().default("jetport_processed"),
   dedupe_ttl: duration().default(7 * 86_400_000),

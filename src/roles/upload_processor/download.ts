@@ -49,13 +49,19 @@ async function getMetadata(event: UploadEvent, opts: DownloadOptions): Promise<E
   try {
     data = new Uint8Array(await res.arrayBuffer());
   } catch (err) {
-    throw retryable("s3_error", `reading ${event.s3_metadata_key}: ${(err as Error).message}`);
+    const message = `reading ${event.s3_metadata_key}: ${(err as Error).message}`;
+    throw retryable("s3_error", message, opts.signal?.aborted ? undefined : "s3");
   }
   return parseEnvelopeMetadata(data, event.s3_metadata_key);
 }
 
 /** Wraps an S3 body so read errors become retryable `s3_error`s and bytes are counted. */
-function s3Body(body: ReadableStream<Uint8Array>, key: string, count: (n: number) => void) {
+function s3Body(
+  body: ReadableStream<Uint8Array>,
+  key: string,
+  count: (n: number) => void,
+  signal?: AbortSignal,
+) {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
@@ -63,7 +69,8 @@ function s3Body(body: ReadableStream<Uint8Array>, key: string, count: (n: number
       try {
         chunk = await reader.read();
       } catch (err) {
-        throw retryable("s3_error", `download of ${key} broke off: ${(err as Error).message}`);
+        const message = `download of ${key} broke off: ${(err as Error).message}`;
+        throw retryable("s3_error", message, signal?.aborted ? undefined : "s3");
       }
       if (chunk.done) ctl.close();
       else {
@@ -109,7 +116,7 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
     let stream = s3Body(res.body, event.s3_data_key, (n) => {
       bytes += n;
       opts.onBytes?.(n);
-    });
+    }, opts.signal);
     if (dek) stream = stream.pipeThrough(decryptStream(dek));
     await stream.pipeTo(file.writable, { signal: opts.signal });
     await Deno.mkdir(dirname(path), { recursive: true });

@@ -1,24 +1,43 @@
 /**
- * The upload service's two documents, validated with zod: the event on `FILE_UPLOADS` (exactly the
- * producer's fields; anything else is invalid input) and the envelope metadata object.
+ * The upload service's two documents, validated with zod: the event on `FILE_UPLOADS` and the
+ * envelope metadata object. Both are tolerant where producers evolve (a field added by a newer
+ * producer is passed through, not refused: the day one is added must not send every upload to
+ * the DLQ) and strict where it matters (every field we use is checked).
  * @module
  */
 import { z } from "zod";
 import { permanent } from "./failure.ts";
 
-/** The upload event, exactly as the producer sends it. */
-export const uploadEventSchema = z.strictObject({
-  event_id: z.uuid(),
+/**
+ * The upload event. The seven fields are required; other fields are kept and passed to the
+ * handler unchanged. `event_id` and `file_uuid` are any 8-4-4-4-12 hex id (not only RFC 4122
+ * variants): they become a KV key, a directory name and a message id, so their shape is what
+ * keeps them safe there.
+ */
+export const uploadEventSchema = z.looseObject({
+  event_id: z.guid(),
   email: z.string().min(1),
-  file_uuid: z.uuid(),
+  file_uuid: z.guid(),
   s3_data_key: z.string().min(1),
   s3_metadata_key: z.string().min(1),
   bucket_name: z.string().min(1),
-  timestamp: z.number().int().nonnegative(),
+  /** Milliseconds since the epoch (a fraction is tolerated). */
+  timestamp: z.number().nonnegative(),
 });
 
-/** A validated upload event. */
+/** The fields every upload event must have. */
+export const REQUIRED_EVENT_FIELDS: readonly string[] = Object.keys(uploadEventSchema.shape);
+
+/** A validated upload event (with any extra fields the producer sent). */
 export type UploadEvent = z.output<typeof uploadEventSchema>;
+
+/** A parsed event and the names of the fields it has beyond {@link REQUIRED_EVENT_FIELDS}. */
+export interface ParsedEvent {
+  /** The event. */
+  event: UploadEvent;
+  /** Unknown field names, for a debug log (once per name). */
+  extra: string[];
+}
 
 /**
  * The envelope metadata (`metadata.json` beside the data object). Extra fields are allowed so a
@@ -51,13 +70,14 @@ function parseJson(data: Uint8Array, what: string, reason: "invalid_event" | "in
   }
 }
 
-/** Parses a message payload into an {@link UploadEvent}; throws a permanent `invalid_event`. */
-export function parseUploadEvent(data: Uint8Array): UploadEvent {
+/** Parses a message payload into an upload event; throws a permanent `invalid_event`. */
+export function parseUploadEvent(data: Uint8Array): ParsedEvent {
   const result = uploadEventSchema.safeParse(parseJson(data, "the message", "invalid_event"));
   if (!result.success) {
     throw permanent("invalid_event", `not an upload event: ${describe(result.error)}`);
   }
-  return result.data;
+  const extra = Object.keys(result.data).filter((k) => !REQUIRED_EVENT_FIELDS.includes(k));
+  return { event: result.data, extra };
 }
 
 /** Parses the metadata object; throws a permanent `invalid_metadata`. */

@@ -10,7 +10,8 @@ export type FailureKind = "retry" | "permanent";
 
 /**
  * Reason codes, used as the `reason` metric label and at the start of the DLQ reason:
- * - `invalid_event`: the message is not an upload event (bad JSON, missing or extra fields).
+ * - `invalid_event`: the message is not an upload event (bad JSON, a required field missing or
+ *   malformed).
  * - `unsafe_path`: a key or filename would escape `download_dir`.
  * - `object_missing`: the data or metadata object (or its bucket) does not exist.
  * - `invalid_metadata`: the envelope metadata is not the producer's format.
@@ -32,19 +33,28 @@ export type FailureReason =
   | "shutdown"
   | "internal";
 
+/**
+ * The dependency a failure says is down (unreachable, refusing connections, answering 5xx): such
+ * failures say nothing about the event, so they feed the circuit breaker (`breaker.ts`).
+ */
+export type Dependency = "s3" | "handler";
+
 /** A failure of one upload event's processing. */
 export class UploadFailure extends Error {
   /** Whether a later attempt can succeed. */
   readonly kind: FailureKind;
   /** Short reason code. */
   readonly reason: FailureReason;
+  /** Set when the failure is a dependency being down rather than anything about the event. */
+  readonly outage?: Dependency;
 
   /** Creates the failure; `message` says what happened (and, where useful, what to do). */
-  constructor(kind: FailureKind, reason: FailureReason, message: string) {
+  constructor(kind: FailureKind, reason: FailureReason, message: string, outage?: Dependency) {
     super(message);
     this.name = "UploadFailure";
     this.kind = kind;
     this.reason = reason;
+    this.outage = outage;
   }
 }
 
@@ -53,9 +63,13 @@ export function permanent(reason: FailureReason, message: string): UploadFailure
   return new UploadFailure("permanent", reason, message);
 }
 
-/** A failure that may go away later. */
-export function retryable(reason: FailureReason, message: string): UploadFailure {
-  return new UploadFailure("retry", reason, message);
+/** A failure that may go away later; `outage` names the dependency that seems down. */
+export function retryable(
+  reason: FailureReason,
+  message: string,
+  outage?: Dependency,
+): UploadFailure {
+  return new UploadFailure("retry", reason, message, outage);
 }
 
 /** Any thrown value as an {@link UploadFailure}; unknown errors are retryable `internal`. */

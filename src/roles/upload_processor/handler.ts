@@ -6,6 +6,7 @@
 import type { HandlerConfig } from "./config.ts";
 import type { UploadEvent } from "./event.ts";
 import { permanent, retryable } from "./failure.ts";
+import { answers, OUTAGE_STATUSES } from "./s3.ts";
 
 /** One file to process. */
 export interface HandlerJob {
@@ -38,6 +39,14 @@ const KILL_GRACE_MS = 5000;
 /** Creates the handler the config describes. */
 export function createHandler(cfg: HandlerConfig): Handler {
   return "exec" in cfg ? execHandler(cfg) : httpHandler(cfg);
+}
+
+/**
+ * The breaker's probe of the handler: only an `http` handler can be down (refusing connections,
+ * 502/503/504); it is up again when its URL answers a HEAD with anything else.
+ */
+export function handlerProbe(cfg: HandlerConfig): (signal?: AbortSignal) => Promise<boolean> {
+  return "http" in cfg ? (signal) => answers(cfg.http.url, signal) : () => Promise.resolve(true);
 }
 
 /** Placeholder values: each replaces an argument that is exactly `{name}`. */
@@ -241,12 +250,13 @@ function httpHandler(cfg: Extract<HandlerConfig, { http: unknown }>): Handler {
       if (timeout.aborted) {
         throw retryable("handler_timeout", `POST ${url} took longer than ${cfg.timeout} ms`);
       }
-      throw retryable("handler_failed", `POST ${url} failed: ${(err as Error).message}`);
+      throw retryable("handler_failed", `POST ${url} failed: ${(err as Error).message}`, "handler");
     } finally {
       await release();
     }
     if (res.ok) return { outputPath: reportedOutputPath(text) };
     const detail = `POST ${url}: ${res.status} ${text.trim().slice(0, 300)}`;
+    if (OUTAGE_STATUSES.includes(res.status)) throw retryable("handler_failed", detail, "handler");
     if (res.status === 429 || res.status >= 500) throw retryable("handler_failed", detail);
     throw permanent("handler_failed", detail);
   };

@@ -20,6 +20,12 @@ export interface UploadMetrics {
   handlerSeconds: Histogram;
   /** Bytes of data objects read from S3. */
   bytes: Counter;
+  /** Deliveries given back because another process holds the event's claim. */
+  claimedElsewhere: Counter;
+  /** 1 while the circuit breaker is open (a dependency is down; not pulling). */
+  circuitOpen: Gauge;
+  /** Times the circuit breaker opened. */
+  circuitOpened: Counter;
 }
 
 /** Registers (or looks up) the role's metrics in `registry`. */
@@ -41,5 +47,17 @@ export function uploadMetrics(registry: Registry): UploadMetrics {
       "Handler run time in seconds",
     ),
     bytes: registry.counter("upload_downloaded_bytes_total", "Bytes downloaded from S3"),
+    claimedElsewhere: registry.counter(
+      "upload_claimed_elsewhere_total",
+      "Deliveries given back because another process is working on the event",
+    ),
+    circuitOpen: registry.gauge(
+      "upload_circuit_open",
+      "1 while S3 or the http handler is down and the processor is not pulling",
+    ),
+    circuitOpened: registry.counter(
+      "upload_circuit_opened_total",
+      "Times the upload processor stopped pulling because a dependency was down",
+    ),
   };
 }

@@ -23,6 +23,7 @@
  */
 import { createInbox, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "@logtape/logtape";
+import { beforeDeadline } from "../../platform/delay.ts";
 import { type PulledMsg, pulledMsg } from "./pulled.ts";
 
 /** Settings of {@link createPuller}. */
@@ -39,6 +40,8 @@ export interface PullerOptions {
   limit: number;
   /** Messages being worked on now. */
   busy(): number;
+  /** True while no new requests may go out (the circuit breaker is open); call `fill()` after. */
+  held(): boolean;
   /** Takes a message that has a free worker; the callee acks, naks or terminates it. */
   deliver(msg: PulledMsg): void;
   /** Called when pulling failed this many times in a row (consumer gone, bad request...). */
@@ -88,7 +91,7 @@ export function createPuller(opts: PullerOptions): Puller {
 
   function pull() {
     scheduled = false;
-    if (stopping || !connected || Date.now() < pausedUntil) return;
+    if (stopping || !connected || Date.now() < pausedUntil || opts.held()) return;
     const want = opts.limit - opts.busy() - requested;
     if (want <= 0 || (want < minBatch && requested > 0)) return;
     requested += want;
@@ -199,14 +202,9 @@ export function createPuller(opts: PullerOptions): Puller {
       stopping = true;
       clearInterval(watchdog);
       if (requested > 0 && connected) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          settled = resolve;
-          // Each request ends by `expires`; its 408 may be lost with a dying server.
-          const wait = Math.min(deadline - Date.now(), opts.expires + 2 * heartbeat);
-          timer = setTimeout(resolve, Math.max(0, wait));
-        });
-        clearTimeout(timer);
+        // Each request ends by `expires`; its 408 may be lost with a dying server.
+        const until = Math.min(deadline, Date.now() + opts.expires + 2 * heartbeat);
+        await beforeDeadline(new Promise<void>((resolve) => (settled = resolve)), until);
       }
       sub.unsubscribe();
       statuses.stop?.();

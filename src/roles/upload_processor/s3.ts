@@ -70,6 +70,30 @@ export interface S3Getter {
    * (retryable for 401/403/408/429/5xx and network errors, permanent for other 4xx).
    */
   get(bucket: string, key: string, signal?: AbortSignal): Promise<Response>;
+  /** True when the endpoint answers HTTP at all (any status below 500): the breaker's probe. */
+  probe(signal?: AbortSignal): Promise<boolean>;
+}
+
+/** Statuses that say the server (or a proxy in front of it) is down, not that a request is bad. */
+export const OUTAGE_STATUSES: readonly number[] = [502, 503, 504];
+
+/** How long a probe waits for an answer. */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** True when `url` answers a HEAD with a status that is not an outage (shared by both probes). */
+export async function answers(url: string, signal?: AbortSignal): Promise<boolean> {
+  const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  try {
+    const res = await fetch(url, {
+      method: "HEAD",
+      redirect: "manual",
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    await res.body?.cancel();
+    return !OUTAGE_STATUSES.includes(res.status);
+  } catch {
+    return false;
+  }
 }
 
 /** The object URL for `bucket/key`, path-style or virtual-hosted. */
@@ -98,7 +122,9 @@ export function s3Getter(settings: S3Settings): S3Getter {
       try {
         res = await client.fetch(objectUrl(settings, bucket, key), { method: "GET", signal });
       } catch (err) {
-        throw retryable("s3_error", `GET ${where} failed: ${(err as Error).message}`);
+        const message = `GET ${where} failed: ${(err as Error).message}`;
+        // A shutdown abort is not an outage; a refused or broken connection is.
+        throw retryable("s3_error", message, signal?.aborted ? undefined : "s3");
       }
       if (res.ok) return res;
       const body = (await res.text().catch(() => "")).slice(0, 2000);
@@ -113,9 +139,11 @@ export function s3Getter(settings: S3Settings): S3Getter {
           res.status === 401 || res.status === 403
             ? `${message}; check roles.upload_processor.s3 credentials and bucket policy`
             : message,
+          OUTAGE_STATUSES.includes(res.status) ? "s3" : undefined,
         );
       }
       throw permanent("s3_error", message);
     },
+    probe: (signal) => answers(`${settings.endpoint}/`, signal),
   };
 }

@@ -8,18 +8,20 @@ import {
   AckPolicy,
   type ConsumerInfo,
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Config } from "../schemas.ts";
+import { isConsumerNotFound, isStreamNotFound } from "../../nats/errors.ts";
 import type { UploadProcessorConfig } from "./config.ts";
 
 /** `max_ack_pending` of a consumer jetport creates: the upload service's `--max-pending=100`. */
 export const DEFAULT_MAX_ACK_PENDING = 100;
+
+/** Deliveries the server allows beyond `retry.max_deliveries` (claims given back, lost acks). */
+const SERVER_SLACK = 5;
 
 /** Why the role cannot start yet (the supervisor retries with backoff). */
 export class SetupError extends Error {
@@ -28,10 +30,6 @@ export class SetupError extends Error {
     super(message);
     this.name = "SetupError";
   }
-}
-
-function isApiError(err: unknown, code: number): boolean {
-  return err instanceof JetStreamApiError && err.code === code;
 }
 
 /** True when the provisioner section of `config` declares `stream`/`consumer`. */
@@ -44,7 +42,9 @@ export function declaredByProvisioner(config: Config, stream: string, consumer: 
 /**
  * The consumer's info; when it does not exist and the provisioner does not declare it, it is
  * created like the upload service's `nats consumer add` (pull, ack explicit, deliver all,
- * max_deliver unlimited, max_ack_pending 100, replay instant).
+ * max_ack_pending 100, replay instant), except that `max_deliver` is bounded: a few more than
+ * `retry.max_deliveries`, so the role dead-letters an event itself and the server's bound is
+ * only a backstop (-1 when the operator asked for no limit).
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,
@@ -61,8 +61,8 @@ export async function ensureConsumer(
   try {
     info = await jsm.consumers.info(cfg.stream, cfg.consumer);
   } catch (err) {
-    if (isApiError(err, JetStreamApiCodes.StreamNotFound)) throw missingStream();
-    if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+    if (isStreamNotFound(err)) throw missingStream();
+    if (!isConsumerNotFound(err)) throw err;
   }
   if (!info) {
     if (declaredByProvisioner(config, cfg.stream, cfg.consumer)) {
@@ -75,11 +75,11 @@ export async function ensureConsumer(
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         replay_policy: ReplayPolicy.Instant,
-        max_deliver: -1,
+        max_deliver: cfg.retry.max_deliveries > 0 ? cfg.retry.max_deliveries + SERVER_SLACK : -1,
         max_ack_pending: DEFAULT_MAX_ACK_PENDING,
       });
     } catch (err) {
-      if (isApiError(err, JetStreamApiCodes.StreamNotFound)) throw missingStream();
+      if (isStreamNotFound(err)) throw missingStream();
       // Another instance created it meanwhile: use theirs.
       info = await jsm.consumers.info(cfg.stream, cfg.consumer).catch(() => undefined);
       if (!info) throw err;
@@ -96,19 +96,37 @@ export async function ensureConsumer(
   return info;
 }
 
-/** Opens the dedupe bucket, creating it (history 1, `ttl`) when it does not exist. */
+/** The dedupe bucket, and whether it takes a TTL per key (see `dedupe.ts`). */
+export interface DedupeBucket {
+  /** The bucket. */
+  kv: KV;
+  /** True when its stream allows per-message TTL. */
+  perKeyTtl: boolean;
+}
+
+/**
+ * Opens the dedupe bucket, creating it (history 1, `ttl`) when it does not exist; with
+ * `messageTtl` (the server has per-message TTL, 2.11+) a new bucket allows per-key TTLs.
+ */
 export async function ensureDedupeBucket(
   js: JetStreamClient,
   jsm: JetStreamManager,
   bucket: string,
   ttl: number,
-): Promise<KV> {
+  messageTtl: boolean,
+): Promise<DedupeBucket> {
   const kvm = new Kvm(js);
   try {
-    await jsm.streams.info(`KV_${bucket}`);
-    return await kvm.open(bucket);
+    const info = await jsm.streams.info(`KV_${bucket}`);
+    return { kv: await kvm.open(bucket), perKeyTtl: info.config.allow_msg_ttl === true };
   } catch (err) {
-    if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    if (!isStreamNotFound(err)) throw err;
   }
-  return await kvm.create(bucket, { ttl, history: 1 });
+  const kv = await kvm.create(bucket, {
+    ttl,
+    history: 1,
+    // Delete markers of expired claims live a minute: long enough for a watcher, then gone.
+    ...(messageTtl ? { markerTTL: 60_000 } : {}),
+  });
+  return { kv, perKeyTtl: messageTtl };
 }

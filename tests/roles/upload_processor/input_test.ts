@@ -1,5 +1,8 @@
 import { assertEquals, assertMatch, assertThrows } from "../../helpers/assert.ts";
-import { parseUploadEvent } from "../../../src/roles/upload_processor/event.ts";
+import {
+  parseUploadEvent,
+  REQUIRED_EVENT_FIELDS,
+} from "../../../src/roles/upload_processor/event.ts";
 import { UploadFailure } from "../../../src/roles/upload_processor/failure.ts";
 import { checkKey, localPath } from "../../../src/roles/upload_processor/paths.ts";
 import { uploadEvent } from "./producer.ts";
@@ -12,16 +15,18 @@ function reasonOf(fn: () => unknown): string {
   return `${err.reason}: ${err.message}`;
 }
 
-Deno.test("parseUploadEvent: the producer's event parses; anything else is invalid_event", () => {
+Deno.test("parseUploadEvent: the producer's event parses; a missing or malformed field is invalid_event", () => {
   const event = uploadEvent("user@example.com", "audio.mp3", "whispers-bucket-dev");
-  assertEquals(parseUploadEvent(enc(event)), event);
+  assertEquals(parseUploadEvent(enc(event)), { event, extra: [] });
   assertMatch(reasonOf(() => parseUploadEvent(enc("{not json"))), /^invalid_event: .*not JSON/);
-  assertMatch(
-    reasonOf(() => parseUploadEvent(enc({ ...event, extra: 1 }))),
-    /invalid_event.*extra/,
-  );
-  const { email: _, ...noEmail } = event;
-  assertMatch(reasonOf(() => parseUploadEvent(enc(noEmail))), /invalid_event: .*email/);
+  for (const field of REQUIRED_EVENT_FIELDS) {
+    const { [field as keyof typeof event]: _, ...without } = event;
+    assertMatch(
+      reasonOf(() => parseUploadEvent(enc(without))),
+      new RegExp(`^invalid_event: .*${field}`),
+      field,
+    );
+  }
   assertMatch(
     reasonOf(() => parseUploadEvent(enc({ ...event, event_id: "42" }))),
     /invalid_event: .*event_id/,
@@ -30,6 +35,27 @@ Deno.test("parseUploadEvent: the producer's event parses; anything else is inval
     reasonOf(() => parseUploadEvent(enc({ ...event, timestamp: "1769394113840" }))),
     /invalid_event: .*timestamp/,
   );
+  for (const hostile of ["../../etc", "/etc/passwd", `${event.file_uuid}/..`]) {
+    assertMatch(
+      reasonOf(() => parseUploadEvent(enc({ ...event, file_uuid: hostile }))),
+      /^invalid_event: .*file_uuid/,
+      hostile,
+    );
+  }
+});
+
+Deno.test("parseUploadEvent: unknown fields are kept and named; ids of any UUID variant pass", () => {
+  const event = uploadEvent("user@example.com", "audio.mp3", "whispers-bucket-dev");
+  const newer = { ...event, region: "eu", retention: { days: 3 } };
+  assertEquals(parseUploadEvent(enc(newer)), { event: newer, extra: ["region", "retention"] });
+  // Not RFC 4122 variants (the variant nibble is 0 / c), and a fractional timestamp.
+  const odd = {
+    ...event,
+    event_id: "00000000-0000-0000-0000-000000000000",
+    file_uuid: "01234567-89ab-cdef-c123-456789abcdef",
+    timestamp: 1769394113840.5,
+  };
+  assertEquals(parseUploadEvent(enc(odd)).event, odd);
 });
 
 Deno.test("checkKey / localPath: nothing escapes download_dir", () => {
@@ -39,7 +65,8 @@ Deno.test("checkKey / localPath: nothing escapes download_dir", () => {
   }
   const uuid = crypto.randomUUID();
   assertEquals(localPath("/srv/up", uuid, "a b.mp3"), `/srv/up/${uuid}/a b.mp3`);
-  for (const bad of ["..", ".", "../x", "a/b", "", "x\u0000y"]) {
+  for (const bad of ["..", ".", "../x", "a/b", "", "x\u0000y", "/etc/passwd"]) {
     assertMatch(reasonOf(() => localPath("/srv/up", uuid, bad)), /^unsafe_path/, bad);
+    assertMatch(reasonOf(() => localPath("/srv/up", bad, "a.mp3")), /^unsafe_path: file_uuid/, bad);
   }
 });

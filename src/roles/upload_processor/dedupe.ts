@@ -1,0 +1,171 @@
+/**
+ * Atomic dedupe of upload events across processes, in the KV bucket `dedupe_bucket`, one key per
+ * `event_id`. Before the handler runs, a worker *claims* the event with a KV create, which the
+ * server refuses when the key exists: of two processes that got the same event (a redelivery after
+ * a consumer-leader change, `ack_wait` running out), only one runs the handler; the other gives the
+ * message back for later. The record then moves to `done` (handler ran: later deliveries are only
+ * acked) or `dead` (dead-lettered: later deliveries of the same stream sequence only re-send the
+ * same DLQ entry, so a result can never be stored after the DLQ entry of that delivery, nor a DLQ
+ * entry after the result).
+ *
+ * A claim is refreshed at every heartbeat and expires when its holder stops refreshing it (the
+ * process crashed): with a per-key TTL (`Nats-TTL`) on buckets that allow it (nats-server 2.11+,
+ * buckets jetport creates there), else by the claim's timestamp (a claim older than its TTL may be
+ * taken over; this trusts the processes' clocks to agree within the TTL). Every takeover and
+ * refresh is a compare-and-set on the key's revision, so two takers never both win.
+ * @module
+ */
+import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { isApiError } from "../../nats/errors.ts";
+import { retryable } from "./failure.ts";
+
+/** What is stored under an event id. */
+type DedupeRecord =
+  | { state: "claimed"; owner: string; at: number }
+  | { state: "done"; processed_at: string }
+  | { state: "dead"; seq: number; reason: string };
+
+/** The outcome of {@link Dedupe.claim}. */
+export type ClaimResult =
+  | { kind: "claimed"; claim: Claim }
+  | { kind: "done" }
+  | { kind: "dead"; reason: string }
+  | { kind: "busy"; ageMs: number };
+
+/** A held claim: refresh it while working, then end it one of three ways. */
+export interface Claim {
+  /** Extends the claim's life (heartbeat); failures are ignored (the claim may lapse). */
+  refresh(): Promise<void>;
+  /** Gives the claim up so a later delivery can take it (a retryable failure). */
+  release(): Promise<void>;
+  /** Records the event as processed (the handler ran). */
+  done(): Promise<void>;
+  /** Records that delivery `seq` was dead-lettered with `reason` (before the DLQ publish). */
+  dead(seq: number, reason: string): Promise<void>;
+}
+
+/** Claims events; see the module comment. */
+export interface Dedupe {
+  /** Tries to claim `eventId` for delivery `seq`. Throws a retryable failure if KV is down. */
+  claim(eventId: string, seq: number): Promise<ClaimResult>;
+}
+
+/** Settings of {@link createDedupe}. */
+export interface DedupeOptions {
+  /** The bucket's name (for the subject and messages). */
+  bucket: string;
+  /** How long an unrefreshed claim lives. */
+  claimTtlMs: number;
+  /** True when the bucket's stream allows per-message TTL. */
+  perKeyTtl: boolean;
+  /** This process's id, written into its claims. */
+  owner: string;
+}
+
+function isConflict(err: unknown): boolean {
+  return isApiError(err, JetStreamApiCodes.StreamWrongLastSequence) ||
+    isApiError(err, JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+function parse(value: Uint8Array): DedupeRecord {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(value));
+    if (v?.state === "claimed" || v?.state === "dead") return v;
+  } catch { /* an older jetport's record: `{processed_at}` */ }
+  return { state: "done", processed_at: "" };
+}
+
+/** Creates the claim logic over `kv` (and `js`, for writes with a TTL and an expected revision). */
+export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): Dedupe {
+  const ttl = opts.perKeyTtl ? `${Math.max(1, Math.ceil(opts.claimTtlMs / 1000))}s` : undefined;
+  const held = new Set<string>();
+  const failed = (what: string, err: unknown) =>
+    retryable("internal", `dedupe bucket ${opts.bucket}: ${what}: ${(err as Error).message}`);
+
+  /** Writes `record` if the key is still at `revision`; the new revision, or undefined if not. */
+  async function swap(eventId: string, record: DedupeRecord, revision: number, withTtl: boolean) {
+    try {
+      const ack = await js.publish(`$KV.${opts.bucket}.${eventId}`, JSON.stringify(record), {
+        expect: { lastSubjectSequence: revision },
+        ...(withTtl && ttl ? { ttl } : {}),
+      });
+      return ack.seq;
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
+  }
+
+  function holding(eventId: string, initial: number): Claim {
+    let revision = initial;
+    held.add(eventId);
+    const claimed = () => ({ state: "claimed" as const, owner: opts.owner, at: Date.now() });
+    return {
+      async refresh() {
+        revision = await swap(eventId, claimed(), revision, true).catch(() => revision) ??
+          revision;
+      },
+      async release() {
+        held.delete(eventId);
+        await kv.delete(eventId, { previousSeq: revision }).catch(() => {/* it expires */});
+      },
+      async done() {
+        held.delete(eventId);
+        // Unconditional: the handler has run, whoever holds the key now.
+        const record = { state: "done", processed_at: new Date().toISOString() };
+        await kv.put(eventId, JSON.stringify(record));
+      },
+      async dead(seq, reason) {
+        const next = await swap(eventId, { state: "dead", seq, reason }, revision, false);
+        if (next === undefined) throw new Error(`the claim on ${eventId} was taken over`);
+        held.delete(eventId);
+        revision = next;
+      },
+    };
+  }
+
+  async function create(eventId: string, record: DedupeRecord): Promise<Claim | undefined> {
+    try {
+      return holding(eventId, await kv.create(eventId, JSON.stringify(record), ttl));
+    } catch (err) {
+      if (!isConflict(err)) throw failed("claim", err);
+      return undefined;
+    }
+  }
+
+  return {
+    async claim(eventId, seq) {
+      const record: DedupeRecord = { state: "claimed", owner: opts.owner, at: Date.now() };
+      // Twice: a claim that expires between our create and our read leaves no key to judge.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const claim = await create(eventId, record);
+        if (claim) return { kind: "claimed", claim };
+        const entry = await kv.get(eventId).catch((err) => {
+          throw failed("read", err);
+        });
+        if (!entry || entry.operation !== "PUT") continue;
+        const current = parse(entry.value);
+        if (current.state === "done") return { kind: "done" };
+        if (current.state === "dead" && current.seq === seq) {
+          return { kind: "dead", reason: current.reason };
+        }
+        if (current.state === "claimed") {
+          const age = Date.now() - current.at;
+          // Our own claim that we do not hold is one whose release failed: take it back.
+          const lapsed = age > opts.claimTtlMs ||
+            (current.owner === opts.owner && !held.has(eventId));
+          if (!lapsed) return { kind: "busy", ageMs: age };
+        }
+        // A lapsed claim, or the dead record of another delivery (the event was redriven).
+        const revision = await swap(eventId, record, entry.revision, true).catch((err) => {
+          throw failed("take over", err);
+        });
+        return revision === undefined
+          ? { kind: "busy", ageMs: 0 }
+          : { kind: "claimed", claim: holding(eventId, revision) };
+      }
+      return { kind: "busy", ageMs: 0 };
+    },
+  };
+}

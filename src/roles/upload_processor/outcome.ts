@@ -1,0 +1,205 @@
+/**
+ * How one delivery ends: acked after success (dedupe record first, result event after), naked
+ * for a retry with backoff, or dead-lettered and terminated, and in which order the traces of
+ * each are written. The order is what keeps one event's states from being stored out of order:
+ * `done` is recorded before the ack and the result, `dead` before the DLQ entry, and both are
+ * final in the dedupe bucket (`dedupe.ts`), so a later delivery of the same message repeats the
+ * same outcome instead of producing another.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { nakAfter, retryDelay, terminate } from "../../nats/ack.ts";
+import { deadLetter, type DlqTarget } from "../../nats/dlq.ts";
+import type { Publisher } from "../../nats/publisher.ts";
+import type { UploadProcessorConfig } from "./config.ts";
+import type { Claim } from "./dedupe.ts";
+import type { UploadEvent } from "./event.ts";
+import type { UploadFailure } from "./failure.ts";
+import type { UploadMetrics } from "./metrics.ts";
+import type { PulledMsg } from "./pulled.ts";
+
+/** The result event published to `publish_result` after a success. */
+export interface ResultEvent {
+  /** The upload event's id. */
+  event_id: string;
+  /** The uploaded file's id. */
+  file_uuid: string;
+  /** Always `processed` (failures go to the DLQ). */
+  status: "processed";
+  /** Download + handler time. */
+  duration_ms: number;
+  /** Where the output is: reported by the handler, else the kept local file. */
+  output_path?: string;
+}
+
+/** How often an unconfirmed ack (or a dedupe write) is tried before the role gives up on it. */
+export const ACK_ATTEMPTS = 4;
+
+/** Runs `fn` up to {@link ACK_ATTEMPTS} times until it resolves; rejects with the last error. */
+export async function attempts<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= ACK_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** What the outcomes need from the running role. */
+export interface OutcomeDeps {
+  /** The role's section. */
+  cfg: UploadProcessorConfig;
+  /** Logger. */
+  log: Logger;
+  /** Metrics. */
+  metrics: UploadMetrics;
+  /** Publishes results and dead letters. */
+  publisher: Publisher;
+  /** Where dead letters go; undefined: terminate with a logged reason. */
+  dlq: DlqTarget | undefined;
+  /** The connected server's version (term reasons). */
+  serverVersion(): string | undefined;
+  /** How long one ack waits for its confirmation. */
+  ackTimeoutMs: number;
+  /** Deliveries after which a retryable failure is dead-lettered; -1: never. */
+  maxDeliveries: number;
+}
+
+/** The three ways a delivery ends. */
+export interface Outcomes {
+  /** Acks and waits for the confirmation (retried; a failure is logged, not thrown). */
+  ack(msg: PulledMsg): Promise<void>;
+  /** Records `done`, acks, publishes the result event. */
+  succeed(msg: PulledMsg, event: UploadEvent, claim: Claim, result: ResultEvent): Promise<void>;
+  /** Naks for a retry, or (permanent, retries used up) records `dead`, dead-letters, terms. */
+  fail(msg: PulledMsg, failure: UploadFailure, claim?: Claim): Promise<void>;
+  /** Dead-letters and terms `msg` with `reason` (recorded `dead` earlier), then counts it. */
+  deadLetterAndTerm(msg: PulledMsg, reason: string): Promise<void>;
+}
+
+/** Creates the outcomes of a running role. */
+export function createOutcomes(deps: OutcomeDeps): Outcomes {
+  const { cfg, log, metrics, publisher, dlq } = deps;
+
+  async function ack(msg: PulledMsg) {
+    // While a consumer leader is being elected the confirmation does not come: the ack is sent
+    // again (acking twice is harmless) rather than left to `ack_wait` and a redelivery.
+    await attempts(() => msg.ackAck(deps.ackTimeoutMs)).catch((err) => {
+      log.warn("ack of {stream}/{seq} not confirmed after {n} attempts: {error}", {
+        stream: cfg.stream,
+        seq: msg.info.streamSequence,
+        n: ACK_ATTEMPTS,
+        error: (err as Error).message,
+      });
+    });
+  }
+
+  function retryLater(msg: PulledMsg, reason: string, error: string, immediately = false) {
+    const deliveries = msg.info.deliveryCount;
+    const delay = immediately ? 0 : retryDelay(cfg.retry.backoff, deliveries);
+    nakAfter(msg, delay);
+    metrics.retried.inc({ reason });
+    log.warn("{stream}/{seq} will be retried in {delay} ms (delivery {n}): {reason}: {error}", {
+      stream: cfg.stream,
+      seq: msg.info.streamSequence,
+      delay,
+      n: deliveries,
+      reason,
+      error,
+    });
+  }
+
+  async function deadLetterAndTerm(msg: PulledMsg, reason: string) {
+    const seq = msg.info.streamSequence;
+    if (dlq) {
+      try {
+        await deadLetter(publisher, dlq, {
+          stream: cfg.stream,
+          consumer: cfg.consumer,
+          subject: msg.subject,
+          seq,
+          deliveries: msg.info.deliveryCount,
+          reason,
+          data: msg.data,
+          headers: msg.headers,
+        });
+      } catch (err) {
+        // Without its DLQ copy the message must not be terminated: the next delivery sees the
+        // `dead` record and sends the same entry again (same id: stored once).
+        retryLater(msg, "dlq_unavailable", `DLQ ${dlq.stream}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    terminate(msg, reason, deps.serverVersion());
+    metrics.failed.inc({ reason: reason.split(":")[0] });
+    log.error("{stream}/{seq} failed for good and was terminated ({where}): {reason}", {
+      stream: cfg.stream,
+      seq,
+      where: dlq ? `copied to DLQ ${dlq.stream}` : "no DLQ configured",
+      reason,
+    });
+  }
+
+  return {
+    ack,
+    deadLetterAndTerm,
+    async succeed(msg, event, claim, result) {
+      try {
+        // Retried like the ack: during a bucket leader election the first tries time out.
+        await attempts(() => claim.done());
+      } catch (err) {
+        // The handler has run: acking without the record is better than running it again.
+        log.warn("could not record {event_id} in {bucket}: {error}", {
+          event_id: event.event_id,
+          bucket: cfg.dedupe_bucket,
+          error: (err as Error).message,
+        });
+      }
+      await ack(msg);
+      metrics.processed.inc();
+      log.info("processed {event_id} ({stream}/{seq}) in {ms} ms", {
+        event_id: event.event_id,
+        stream: cfg.stream,
+        seq: msg.info.streamSequence,
+        ms: result.duration_ms,
+      });
+      if (!cfg.publish_result) return;
+      // Not awaited: a missing result stream must not hold a worker for the publish deadline.
+      publisher.publish({
+        subject: cfg.publish_result,
+        data: JSON.stringify(result),
+        msgId: `${event.event_id}:result`,
+      }).catch((err) => {
+        log.error("result event for {event_id} not published to {subject}: {error}", {
+          event_id: event.event_id,
+          subject: cfg.publish_result,
+          error: (err as Error).message,
+        });
+      });
+    },
+    async fail(msg, failure, claim) {
+      const deliveries = msg.info.deliveryCount;
+      const exhausted = failure.kind === "retry" && failure.reason !== "shutdown" &&
+        deps.maxDeliveries > 0 && deliveries >= deps.maxDeliveries;
+      if (failure.kind === "retry" && !exhausted) {
+        await claim?.release();
+        // Work cut short by shutdown goes back at once so another instance can take it.
+        retryLater(msg, failure.reason, failure.message, failure.reason === "shutdown");
+        return;
+      }
+      const reason = `${failure.reason}: ${failure.message}` +
+        (exhausted ? ` (gave up after ${deliveries} deliveries)` : "");
+      if (claim) {
+        try {
+          await attempts(() => claim.dead(msg.info.streamSequence, reason));
+        } catch (err) {
+          // Not recorded: no DLQ entry either, or a later delivery could still succeed after it.
+          retryLater(msg, "dedupe_unavailable", `recording dead: ${(err as Error).message}`);
+          return;
+        }
+      }
+      await deadLetterAndTerm(msg, reason);
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The `upload_processor` role: a durable pull consumer of "file uploaded" events. For each event
+ * it downloads (and decrypts) the object from S3-compatible storage, runs the configured handler,
+ * then acks, naks with backoff, or dead-letters and terminates (`worker.ts`, `outcome.ts`).
+ *
+ * `concurrency` workers share one durable consumer through one long-lived pull subscription
+ * (`puller.ts`); each pull asks for as many messages as there are free workers, so this process
+ * never holds more unacked messages than it can work on (and never more than the consumer's
+ * `max_ack_pending`). Several processes may share the durable: claims in the dedupe bucket
+ * (`dedupe.ts`) keep them from running the handler for one event at once, and the circuit breaker
+ * (`breaker.ts`) stops pulling while S3 or the http handler is down. This file is the wiring.
+ * @module
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { dlqTarget } from "../../nats/dlq.ts";
+import { createPublisher, type Publisher } from "../../nats/publisher.ts";
+import { supports } from "../../nats/version.ts";
+import { beforeDeadline } from "../../platform/delay.ts";
+import type { Role, RoleContext } from "../role.ts";
+import { type Breaker, createBreaker } from "./breaker.ts";
+import type { UploadProcessorConfig } from "./config.ts";
+import { consumerPause } from "./consumer_pause.ts";
+import { createDedupe } from "./dedupe.ts";
+import { loadMasterKey } from "./envelope.ts";
+import { createHandler, handlerProbe } from "./handler.ts";
+import { uploadMetrics } from "./metrics.ts";
+import { ACK_ATTEMPTS, createOutcomes } from "./outcome.ts";
+import type { PulledMsg } from "./pulled.ts";
+import { createPuller, type Puller } from "./puller.ts";
+import { resolveS3Settings, s3Getter } from "./s3.ts";
+import { ensureConsumer, ensureDedupeBucket } from "./setup.ts";
+import { createWorker } from "./worker.ts";
+
+/** Consecutive pull failures after which the role asks the supervisor for a restart. */
+const MAX_PULL_FAILURES = 10;
+
+/** What a started role holds. */
+interface Running {
+  puller: Puller;
+  publisher: Publisher;
+  breaker: Breaker;
+}
+
+/** Creates the role from its context and its config section. */
+export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConfig): Role {
+  const { log } = ctx;
+  const metrics = uploadMetrics(ctx.metrics);
+  const dlq = dlqTarget(ctx.config);
+  const stopping = new AbortController(); // fired when stop begins: no new work, waits end
+  const abort = new AbortController(); // fired at the grace deadline: kills what still runs
+  const inFlight = new Set<Promise<void>>();
+  let running: Running | undefined;
+
+  async function start() {
+    const s3 = s3Getter(resolveS3Settings(cfg.s3));
+    const masterKey = cfg.decrypt ? await loadMasterKey(cfg.decrypt) : undefined;
+    await Deno.mkdir(cfg.download_dir, { recursive: true });
+    const nc = await ctx.nats.ready;
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const version = () => ctx.nats.serverVersion();
+    const info = await ensureConsumer(jsm, cfg, ctx.config);
+    const ackWaitMs = (info.config.ack_wait ?? 30e9) / 1e6;
+    // Heartbeat well inside ack_wait so a slow download or handler never looks abandoned.
+    const heartbeatMs = Math.max(100, ackWaitMs / 3);
+    const limit = workerCount(info.config.max_ack_pending ?? -1);
+    const maxDeliveries = deliveryBound(info.config.max_deliver ?? -1);
+    const bucket = await ensureDedupeBucket(
+      js,
+      jsm,
+      cfg.dedupe_bucket,
+      cfg.dedupe_ttl,
+      supports(version() ?? "0.0.0", "messageTtl"),
+    );
+    const dedupe = createDedupe(bucket.kv, js, {
+      bucket: cfg.dedupe_bucket,
+      // A claim lapses about when the server would redeliver a crashed holder's message.
+      claimTtlMs: Math.max(3000, ackWaitMs),
+      perKeyTtl: bucket.perKeyTtl,
+      owner: crypto.randomUUID(),
+    });
+    const publisher = createPublisher(nc, { metrics: ctx.metrics, name: "upload_processor" });
+    const outcomes = createOutcomes({
+      cfg,
+      log,
+      metrics,
+      publisher,
+      dlq,
+      serverVersion: version,
+      // All attempts at confirming an ack fit in ack_wait, so a retried ack still lands in time.
+      ackTimeoutMs: Math.max(200, Math.min(5000, heartbeatMs * 3 / ACK_ATTEMPTS)),
+      maxDeliveries,
+    });
+    const probeHandler = handlerProbe(cfg.handler);
+    const pause = cfg.circuit_breaker.pause_consumer
+      ? consumerPause(jsm, cfg.stream, cfg.consumer, version)
+      : undefined;
+    const breaker = createBreaker({
+      threshold: cfg.circuit_breaker.failures,
+      probeBackoff: cfg.circuit_breaker.probe_backoff,
+      probe: (dependency, signal) => dependency === "s3" ? s3.probe(signal) : probeHandler(signal),
+      hold: pause?.hold,
+      release: pause?.release,
+      onClose: () => running?.puller.fill(),
+      log,
+      openGauge: metrics.circuitOpen,
+      opened: metrics.circuitOpened,
+    });
+    const work = createWorker({
+      cfg,
+      log,
+      metrics,
+      s3,
+      masterKey,
+      handler: createHandler(cfg.handler),
+      dedupe,
+      breaker,
+      outcomes,
+      heartbeatMs,
+      stopping: stopping.signal,
+      abort: abort.signal,
+    });
+    if (!dlq) {
+      log.warn(
+        "no roles.dlq_redriver configured: failed uploads are terminated with a logged " +
+          "reason, not kept in a DLQ",
+      );
+    }
+    log.info("consuming {stream}/{consumer} with {n} workers into {dir}", {
+      stream: cfg.stream,
+      consumer: cfg.consumer,
+      n: limit,
+      dir: cfg.download_dir,
+    });
+    const dispatch = (msg: PulledMsg) => {
+      const job = work(msg).finally(() => {
+        inFlight.delete(job);
+        metrics.inFlight.set(inFlight.size);
+        running?.puller.fill();
+      });
+      inFlight.add(job);
+      metrics.inFlight.set(inFlight.size);
+    };
+    const puller = createPuller({
+      nc,
+      stream: cfg.stream,
+      consumer: cfg.consumer,
+      expires: cfg.fetch_wait,
+      limit,
+      busy: () => inFlight.size,
+      held: () => breaker.open,
+      deliver: dispatch,
+      onFailures: (n, err) => {
+        if (n >= MAX_PULL_FAILURES) ctx.crash(err);
+      },
+      log,
+    });
+    running = { puller, publisher, breaker };
+  }
+
+  /** Workers: `concurrency`, but never more than the consumer lets this process hold. */
+  function workerCount(maxAckPending: number): number {
+    if (maxAckPending <= 0 || maxAckPending >= cfg.concurrency) return cfg.concurrency;
+    log.warn("concurrency {c} is above the consumer's max_ack_pending {m}; using {m} workers", {
+      c: cfg.concurrency,
+      m: maxAckPending,
+    });
+    return maxAckPending;
+  }
+
+  /** `retry.max_deliveries`, lowered to the consumer's `max_deliver` (-1: no bound at all). */
+  function deliveryBound(maxDeliver: number): number {
+    const own = cfg.retry.max_deliveries;
+    if (maxDeliver > 0) return own > 0 ? Math.min(own, maxDeliver) : maxDeliver;
+    if (own < 0) {
+      log.warn(
+        "retry.max_deliveries is -1 and consumer {stream}/{consumer} has no max_deliver: an " +
+          "event that keeps failing with a retryable error is retried for ever, never dead-lettered",
+        { stream: cfg.stream, consumer: cfg.consumer },
+      );
+    }
+    return own;
+  }
+
+  async function stop(deadline: number) {
+    stopping.abort();
+    running?.breaker.close();
+    await beforeDeadline(
+      Promise.allSettled([running?.puller.stop(deadline), ...inFlight]),
+      deadline,
+    );
+    if (inFlight.size > 0) {
+      log.warn("grace period over: stopping {n} unfinished uploads and giving them back", {
+        n: inFlight.size,
+      });
+      abort.abort();
+      await Promise.allSettled([...inFlight]);
+    }
+    await running?.publisher.close(Math.max(deadline, Date.now() + 1000));
+  }
+
+  return {
+    name: "upload_processor",
+    start,
+    stop: (deadline) => stop(deadline).catch((err) => log.error("stop: {error}", { error: err })),
+    notReadyReason: () => running ? running.breaker.reason() : "starting",
+  };
+}
