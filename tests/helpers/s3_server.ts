@@ -28,6 +28,10 @@ export interface S3Server extends AsyncDisposable {
   endpoint: string;
   /** Stores an object (signed PUT). */
   put(bucket: string, key: string, body: Uint8Array | string): Promise<void>;
+  /** Stops the server process, keeping its data (an outage: connections are refused). */
+  stop(): Promise<void>;
+  /** Starts it again after {@link stop}, on the same port with the same data. */
+  restart(): Promise<void>;
   /** Stops the server and removes its data. */
   close(): Promise<void>;
 }
@@ -43,22 +47,26 @@ export async function startS3Server(
   const dir = await Deno.makeTempDir({ prefix: "jetport-s3-" });
   const port = freePort();
   const mode = verifySignatures ? "verify" : "plain";
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, dir, String(port), mode, ...buckets],
-    stdout: "piped",
-    stderr: "inherit",
-    cwd: new URL("../../", import.meta.url).pathname,
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`s3rver exited before listening: ${out}`);
-    out += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const endpoint = `http://127.0.0.1:${JSON.parse(out.split("\n")[0]).port}`;
+  const spawn = async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(import.meta.url).pathname, dir, String(port), mode, ...buckets],
+      stdout: "piped",
+      stderr: "inherit",
+      cwd: new URL("../../", import.meta.url).pathname,
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`s3rver exited before listening: ${out}`);
+      out += value;
+    }
+    reader.releaseLock();
+    child.stdout.cancel().catch(() => {});
+    return child;
+  };
+  let child: Deno.ChildProcess | undefined = await spawn();
+  const endpoint = `http://127.0.0.1:${port}`;
   const client = new AwsClient({
     accessKeyId: S3_ACCESS_KEY_ID,
     secretAccessKey: S3_SECRET_ACCESS_KEY,
@@ -66,11 +74,17 @@ export async function startS3Server(
     region: "us-east-1",
     retries: 0,
   });
-  const close = async () => {
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (!running) return;
     try {
-      child.kill("SIGTERM");
+      running.kill("SIGTERM");
     } catch { /* gone */ }
-    await child.status;
+    await running.status;
+  };
+  const close = async () => {
+    await stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   return {
@@ -82,6 +96,10 @@ export async function startS3Server(
       const res = await client.fetch(`${endpoint}/${bucket}/${path}`, init);
       const text = await res.text();
       if (!res.ok) throw new Error(`PUT ${bucket}/${key}: ${res.status} ${text}`);
+    },
+    stop,
+    async restart() {
+      child ??= await spawn();
     },
     close,
     [Symbol.asyncDispose]: close,
