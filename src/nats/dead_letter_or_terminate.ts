@@ -29,6 +29,14 @@ export type DeadLetterOutcome =
   /** The DLQ did not take the copy: naked for redelivery after `delay` ms, not terminated. */
   | { kind: "retry"; error: Error; delay: number };
 
+/**
+ * The parts of a delivered message {@link deadLetterOrTerminate} uses: a nats.js `JsMsg`, or a
+ * role's own delivery type (the upload processor's pulled messages).
+ */
+export type DeadLetterable =
+  & Pick<JsMsg, "subject" | "data" | "headers" | "seq" | "nak" | "term">
+  & { info: Pick<JsMsg["info"], "stream" | "consumer" | "deliveryCount"> };
+
 /** How {@link deadLetterOrTerminate} acts. */
 export interface DeadLetterOrTerminateOptions {
   /** The DLQ, or undefined when none is configured (the message is only terminated). */
@@ -45,7 +53,7 @@ export interface DeadLetterOrTerminateOptions {
  * says what happened, and the caller logs it.
  */
 export async function deadLetterOrTerminate(
-  msg: JsMsg,
+  msg: DeadLetterable,
   reason: string,
   options: DeadLetterOrTerminateOptions,
 ): Promise<DeadLetterOutcome> {

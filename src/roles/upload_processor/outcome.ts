@@ -8,8 +8,9 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { nakAfter, retryDelay, terminate } from "../../nats/ack.ts";
-import { deadLetter, type DlqTarget } from "../../nats/dlq.ts";
+import { nakAfter, retryDelay } from "../../nats/ack.ts";
+import { deadLetterOrTerminate } from "../../nats/dead_letter_or_terminate.ts";
+import type { DlqTarget } from "../../nats/dlq.ts";
 import type { Publisher } from "../../nats/publisher.ts";
 import type { UploadProcessorConfig } from "./config.ts";
 import type { Claim } from "./dedupe.ts";
@@ -111,31 +112,33 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
   }
 
   async function deadLetterAndTerm(msg: PulledMsg, reason: string) {
-    const seq = msg.info.streamSequence;
-    if (dlq) {
-      try {
-        await deadLetter(publisher, dlq, {
+    const outcome = await deadLetterOrTerminate(msg, reason, {
+      dlq: dlq && { publisher, target: dlq },
+      retryDelay: retryDelay(cfg.retry.backoff, msg.info.deliveryCount),
+      serverVersion: deps.serverVersion(),
+    });
+    if (outcome.kind === "retry") {
+      // Naked: the next delivery sees the `dead` record and sends the same entry again (same
+      // id, stored once).
+      metrics.retried.inc({ reason: "dlq_unavailable" });
+      log.error(
+        "{stream}/{seq} failed ({reason}) but the DLQ {dlq} did not take it: {error}; " +
+          "retrying in {delay} ms",
+        {
           stream: cfg.stream,
-          consumer: cfg.consumer,
-          subject: msg.subject,
-          seq,
-          deliveries: msg.info.deliveryCount,
+          seq: msg.seq,
           reason,
-          data: msg.data,
-          headers: msg.headers,
-        });
-      } catch (err) {
-        // Without its DLQ copy the message must not be terminated: the next delivery sees the
-        // `dead` record and sends the same entry again (same id: stored once).
-        retryLater(msg, "dlq_unavailable", `DLQ ${dlq.stream}: ${(err as Error).message}`);
-        return;
-      }
+          dlq: dlq?.stream,
+          error: outcome.error.message,
+          delay: outcome.delay,
+        },
+      );
+      return;
     }
-    terminate(msg, reason, deps.serverVersion());
     metrics.failed.inc({ reason: reason.split(":")[0] });
     log.error("{stream}/{seq} failed for good and was terminated ({where}): {reason}", {
       stream: cfg.stream,
-      seq,
+      seq: msg.seq,
       where: dlq ? `copied to DLQ ${dlq.stream}` : "no DLQ configured",
       reason,
     });

@@ -28,10 +28,12 @@ export interface PulledMsg {
   subject: string;
   /** Payload. */
   data: Uint8Array;
-  /** Headers, if any. */
-  headers?: MsgHdrs;
+  /** Headers; undefined when the message has none. */
+  headers: MsgHdrs | undefined;
   /** Delivery info parsed from the ack subject. */
   info: PulledInfo;
+  /** The message's sequence in the stream (`info.streamSequence`, named as nats.js names it). */
+  seq: number;
   /** Acks and waits for the server's confirmation; rejects on timeout. */
   ackAck(timeoutMs: number): Promise<void>;
   /** Gives the message back, for redelivery after `millis` (at once when 0 or omitted). */
@@ -77,6 +79,7 @@ export function pulledMsg(nc: NatsConnection, msg: Msg): PulledMsg | undefined {
     data: msg.data,
     headers: msg.headers,
     info,
+    seq: info.streamSequence,
     async ackAck(timeoutMs) {
       done = true;
       await nc.request(reply, enc.encode("+ACK"), { timeout: timeoutMs });

@@ -17,6 +17,19 @@ async function shortAckWait(h: Harness) {
   });
 }
 
+/** Waits for the first DLQ entry. */
+async function firstDlqEntry(h: Harness) {
+  const entries = await waitFor(
+    async () => {
+      const all = await h.dlqEntries();
+      return all.length > 0 ? all : undefined;
+    },
+    30_000,
+    "a DLQ entry",
+  );
+  return entries[0];
+}
+
 Deno.test("upload_processor: a retryable failure that never clears ends in the DLQ after retry.max_deliveries", async () => {
   await using h = await harness();
   const event = await h.upload(text("always later"));
@@ -24,14 +37,7 @@ Deno.test("upload_processor: a retryable failure that never clears ends in the D
   const section = sectionFor(h, { retry: { backoff: ["100ms"], max_deliveries: 3 } });
   (section.handler.env as Record<string, string>).RETRIES_BEFORE_OK = "1000";
   await using run = await runRole(h, section);
-  const [entry] = await waitFor(
-    async () => {
-      const entries = await h.dlqEntries();
-      return entries.length > 0 ? entries : undefined;
-    },
-    30_000,
-    "a DLQ entry",
-  );
+  const entry = await firstDlqEntry(h);
   assertMatch(entry.reason, /^handler_failed: .*exited 75 .*\(gave up after 3 deliveries\)$/);
   assertEquals(entry.deliveries, "3");
   assertEquals(await h.handlerLog(), Array(3).fill(`start ${event.event_id}`));
@@ -92,14 +98,7 @@ Deno.test("upload_processor: a delivery already dead-lettered sends the same DLQ
   await h.publish(redriven);
   await using run = await runRole(h, sectionFor(h));
   await waitFor(async () => (await h.handlerLog()).includes(`done ${redriven.event_id}`), 30_000);
-  const [entry] = await waitFor(
-    async () => {
-      const entries = await h.dlqEntries();
-      return entries.length > 0 ? entries : undefined;
-    },
-    30_000,
-    "the DLQ entry",
-  );
+  const entry = await firstDlqEntry(h);
   assertEquals(entry.reason, "handler_failed: exited 3");
   assertEquals(entry.data, JSON.stringify(dead));
   await waitFor(
