@@ -112,3 +112,21 @@ Deno.test("shutdown: SIGTERM with NATS frozen (connected, never answering) exits
     },
   );
 });
+
+Deno.test("shutdown: SIGTERM while NATS was never reachable exits 0 within the grace", async () => {
+  const httpPort = freePort();
+  const file = await writeConfig(`
+nats: { servers: "nats://127.0.0.1:${freePort()}", reconnect: { wait: 10s, max_wait: 60s } }
+http: { listen: "127.0.0.1:${httpPort}" }
+shutdown: { grace: ${GRACE_MS}ms }
+`);
+  await using daemon = startDaemon(file);
+  // The first attempt failed and the daemon waits 10 s before the next one.
+  await daemon.waitForLog(/cannot connect to NATS at .*connection refused.*; retrying/, 30_000);
+  const t0 = Date.now();
+  daemon.signal("SIGTERM");
+  const status = await daemon.exit();
+  const took = Date.now() - t0;
+  assertEquals(status.code, 0, daemon.logs());
+  assert(took < GRACE_MS + 2000, `stopped in ${took} ms; logs:\n${daemon.logs()}`);
+});

@@ -1,4 +1,5 @@
-import { assertEquals, waitFor } from "../helpers/assert.ts";
+import { assert, assertEquals, waitFor } from "../helpers/assert.ts";
+import { beforeDeadline, DEADLINE_PASSED } from "../../src/platform/delay.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { logger } from "../../src/platform/logging.ts";
 import type { Config } from "../../src/roles/schemas.ts";
@@ -64,4 +65,34 @@ Deno.test("supervisor: a role that ran stably before crashing restarts after the
   const gaps = starts.slice(1, 4).map((t, i) => t - starts[i]);
   // Without the reset the third gap would be 150 + 200 ms; with it, 150 + 50 ms.
   assertEquals(gaps.every((g) => g < 150 + 200), true, `gaps ${gaps}`);
+});
+
+Deno.test("supervisor: a role whose stop never ends is abandoned at the deadline; the others still stop", async () => {
+  const events: string[] = [];
+  const role = (name: string, stop: () => Promise<void>) => (_ctx: RoleContext) => ({
+    name,
+    start: () => Promise.resolve(),
+    stop,
+    notReadyReason: () => undefined,
+  });
+  const metrics = new Registry();
+  const sup = new Supervisor([
+    {
+      name: "calm",
+      create: role("calm", () => {
+        events.push("calm stopped");
+        return Promise.resolve();
+      }),
+    },
+    { name: "stuck", create: role("stuck", () => new Promise<void>(() => {})) },
+  ], {
+    context: { config: {} as Config, nats: {} as NatsHandle, metrics },
+    logger: (r) => logger(r),
+    metrics,
+  });
+  await sup.start();
+  // Reverse start order: "stuck" is stopped first and must not keep "calm" from stopping.
+  const stopped = await beforeDeadline(sup.stop(Date.now() + 100), Date.now() + 10_000);
+  assert(stopped !== DEADLINE_PASSED, "the supervisor's stop returned");
+  assertEquals(events, ["calm stopped"]);
 });
