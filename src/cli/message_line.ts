@@ -32,7 +32,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
 /** Encodes bytes as base64. */
-export function toBase64(bytes: Uint8Array): string {
+function toBase64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -50,7 +50,7 @@ function fromBase64(text: string): Uint8Array {
  * Only JSON that `JSON.stringify` writes back byte for byte goes in `data` (not `{"a": 1}`, not
  * `1.0`), so publishing a line again sends exactly the bytes that were stored.
  */
-export function payloadFields(bytes: Uint8Array): Pick<MessageLine, "data" | "data_base64"> {
+function payloadFields(bytes: Uint8Array): Pick<MessageLine, "data" | "data_base64"> {
   if (bytes.length > 0) {
     try {
       const text = decoder.decode(bytes);

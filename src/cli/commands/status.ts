@@ -10,6 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { collectStatus, formatStatus } from "../../roles/stream_provisioner/status.ts";
 import { STALE_MS } from "../../roles/stream_provisioner/health.ts";
 import { redact } from "../../platform/redact.ts";
+import { JSON_HELP, printJson, wantsJson } from "../json.ts";
 
 /** The `status` command. */
 export const statusCommand: Command = {
@@ -30,7 +31,7 @@ fails (exit 3) on it.
 
 ${CONFIG_HELP}
   --stream NAME     only this stream (declared or not); repeat for several
-  --json            one JSON document instead of text
+${JSON_HELP}
 
 Exit codes: 0 shown, 1 NATS unreachable, 2 bad usage or invalid config.`,
   flags: { string: ["config"], multiple: ["stream"], boolean: ["json"] },
@@ -42,7 +43,8 @@ Exit codes: 0 shown, 1 NATS unreachable, 2 bad usage or invalid config.`,
         streams: args.flags.stream as string[] | undefined,
         serverVersion: nc.info?.version ?? "0.0.0",
       });
-      console.log(redact(args.flags.json ? JSON.stringify(report, null, 2) : formatStatus(report)));
+      if (wantsJson(args)) printJson(report);
+      else console.log(redact(formatStatus(report)));
       return EXIT.ok;
     } finally {
       await nc.close();
