@@ -67,7 +67,8 @@ export async function main(
     return EXIT.usage;
   }
   // Known before parsing, so a usage error can be reported in JSON too.
-  const json = rest.includes("--json") && command.flags.boolean?.includes("json") === true;
+  const json = rest.some((a) => a === "--json" || a === "--json=true") &&
+    command.flags.boolean?.includes("json") === true;
   try {
     const args = parseArgs(rest, command.flags);
     if (args.flags.help) {
