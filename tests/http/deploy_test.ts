@@ -45,13 +45,16 @@ function metricNames(expr: string): string[] {
 }
 
 Deno.test({
-  name: "deploy: the alert rules pass promtool check rules and their unit tests",
+  name: "deploy: alert rules and Prometheus config pass promtool check, and the rules' unit tests",
   ignore: !HAVE_PROMTOOL,
   async fn() {
     const check = await promtool(["check", "rules", ALERTS]);
     assertEquals(check.code, 0, check.output);
     const test = await promtool(["test", "rules", `${ROOT}deploy/prometheus/alerts_test.yml`]);
     assertEquals(test.code, 0, test.output);
+    // The compose Prometheus config, with the rule file it loads.
+    const config = await promtool(["check", "config", `${ROOT}deploy/prometheus/prometheus.yml`]);
+    assertEquals(config.code, 0, config.output);
   },
 });
 
