@@ -63,8 +63,10 @@ export const provisionerChecks: ConfigCheck<Config> = (config) => {
 };
 
 /**
- * Advice that is not an error: an even replica count tolerates no more lost servers than one
- * fewer (a quorum of 2 needs both, of 4 needs 3) and costs a copy more. `validate` prints these.
+ * Advice that is not an error, printed by `validate`: an even replica count tolerates no more lost
+ * servers than one fewer (a quorum of 2 needs both, of 4 needs 3) and costs a copy more; and a
+ * consumer that feeds the dlq_redriver with max_deliver -1 never gives a message up, so nothing
+ * of it ever reaches the DLQ.
  */
 export function provisionerAdvice(config: Config): CheckProblem[] {
   const cfg = config.roles.stream_provisioner;
@@ -83,6 +85,19 @@ export function provisionerAdvice(config: Config): CheckProblem[] {
   cfg.consumers.forEach((c, i) =>
     check("consumers", i, `consumer ${c.stream}/${c.name}`, c.replicas)
   );
+  const dlq = config.roles.dlq_redriver;
+  const sources = dlq?.enabled ? dlq.sources : [];
+  cfg.consumers.forEach((c, i) => {
+    const k = sources.findIndex((s) => s.stream === c.stream && s.consumer === c.name);
+    if (k < 0 || c.max_deliver !== -1) return;
+    advice.push({
+      path: [...ROOT, "consumers", i, "max_deliver"],
+      message: `consumer ${c.stream}/${c.name} feeds the DLQ (roles.dlq_redriver.sources[${k}]) ` +
+        "but has max_deliver -1 (the default): the server redelivers a failing message forever " +
+        "and never gives it up, so it never reaches the DLQ. Set max_deliver (e.g. 5), or " +
+        "write -1 to keep retrying forever on purpose",
+    });
+  });
   return advice;
 }
 

@@ -1,6 +1,7 @@
 import { assertEquals, assertMatch, assertThrows } from "../../helpers/assert.ts";
 import { parseConfig } from "../../../src/roles/checks.ts";
 import { ConfigError } from "../../../src/config/errors.ts";
+import { provisionerAdvice } from "../../../src/roles/stream_provisioner/checks.ts";
 
 Deno.test("validate: overlapping stream subjects are reported with line, column and key path", () => {
   const yaml = `roles:
@@ -38,4 +39,27 @@ Deno.test("validate: filters outside the declared stream, duplicates; undeclared
   ]);
   assertMatch(err.problems[1].message, /"uploads\.>" is outside the subjects of stream FILES/);
   assertEquals(err.problems[1].line, 7);
+});
+
+Deno.test("validate advice: a consumer feeding the DLQ with unlimited deliveries is noted", () => {
+  const config = parseConfig(
+    `roles:
+  stream_provisioner:
+    streams: [{ name: JOBS, subjects: [jobs.>] }]
+    consumers:
+      - { stream: JOBS, name: forever }
+      - { stream: JOBS, name: bounded, max_deliver: 5 }
+      - { stream: JOBS, name: unwatched }
+  dlq_redriver:
+    sources:
+      - { stream: JOBS, consumer: forever }
+      - { stream: JOBS, consumer: bounded }
+`,
+    "j.yaml",
+  );
+  const advice = provisionerAdvice(config);
+  assertEquals(advice.map((a) => a.path.join(".")), [
+    "roles.stream_provisioner.consumers.0.max_deliver",
+  ]);
+  assertMatch(advice[0].message, /JOBS\/forever feeds the DLQ .*sources\[0\].* never reaches/);
 });
