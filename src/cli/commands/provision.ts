@@ -47,7 +47,7 @@ export interface ProvisionReport {
   /** True when every declared object matches the server (after apply: now matches). */
   in_sync: boolean;
   items: {
-    type: "stream" | "consumer" | "kv";
+    type: "stream" | "consumer" | "kv" | "object_store";
     id: string;
     action: "create" | "update" | "unchanged" | "destructive";
     changes: JsonChange[];
@@ -124,9 +124,10 @@ export const provisionCommand: Command = {
   name: "provision",
   summary: "plan, apply or verify streams, consumers and KV buckets",
   help: `Usage: jetport provision plan|apply|verify --config FILE [--allow-destructive] [--json]
-       jetport provision export --config FILE [--stream S]... [--kv B]... [--all]
+       jetport provision export --config FILE [--stream S]... [--kv B]... [--object-store B]...
+                                [--all]
 
-Compares roles.stream_provisioner (streams, consumers, kv) with the server.
+Compares roles.stream_provisioner (streams, consumers, kv, object_stores) with the server.
 
   plan     print every difference: create / update (field: old → new) / unchanged /
            DESTRUCTIVE (and why), and objects on the server nobody declared (never touched)
@@ -138,7 +139,8 @@ Compares roles.stream_provisioner (streams, consumers, kv) with the server.
            stream or bucket is degraded (a replica offline, not current, or not heard from)
   export   print YAML declarations of what exists on the server (defaults left out), so that
            plan on them reports no change: the declared streams and buckets, or --stream S /
-           --kv B (repeatable), or --all (every stream, bucket and durable consumer); the
+           --kv B / --object-store B (repeatable), or --all (every stream, bucket and
+           durable consumer); the
            config file gives the connection
 
 ${CONFIG_HELP}
@@ -150,7 +152,7 @@ the server lacks or replicas the cluster cannot place, 3 drift found (apply: a r
 dropped change left drift; verify: also a degraded stream).`,
   flags: {
     string: ["config"],
-    multiple: ["stream", "kv"],
+    multiple: ["stream", "kv", "object-store"],
     boolean: ["allow-destructive", "json", "all"],
     positional: { name: "mode", choices: MODES },
   },
@@ -209,7 +211,8 @@ async function exportCommand(args: ParsedArgs, config: Config): Promise<number> 
   const all = args.flags.all === true;
   let streams = list(args.flags.stream);
   let buckets = list(args.flags.kv);
-  if (!all && streams.length === 0 && buckets.length === 0) {
+  let objectStores = list(args.flags["object-store"]);
+  if (!all && streams.length + buckets.length + objectStores.length === 0) {
     const declared = config.roles.stream_provisioner;
     if (!declared) {
       throw new UsageError(
@@ -218,13 +221,24 @@ async function exportCommand(args: ParsedArgs, config: Config): Promise<number> 
     }
     streams = declared.streams.map((s) => s.name);
     buckets = declared.kv.map((k) => k.bucket);
+    objectStores = declared.object_stores.map((o) => o.bucket);
   }
   const nc: NatsConnection = await connectOnce(config.nats);
   try {
-    const found = await exportDeclarations(await jetstreamManager(nc), { all, streams, buckets });
+    const found = await exportDeclarations(await jetstreamManager(nc), {
+      all,
+      streams,
+      buckets,
+      objectStores,
+    });
     for (const line of found.skipped) console.error(`jetport provision export: skipped ${line}`);
     const section = Object.fromEntries(
-      Object.entries({ streams: found.streams, consumers: found.consumers, kv: found.kv })
+      Object.entries({
+        streams: found.streams,
+        consumers: found.consumers,
+        kv: found.kv,
+        object_stores: found.object_stores,
+      })
         .filter(([, v]) => v.length > 0),
     );
     const doc = { nats: { servers: config.nats.servers }, roles: { stream_provisioner: section } };

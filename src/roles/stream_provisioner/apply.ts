@@ -17,7 +17,13 @@ import {
   formatChange,
   formatChanges,
 } from "./diff.ts";
-import { consumerRequest, KV_PREFIX, kvStreamUpdate, streamRequest } from "./model.ts";
+import {
+  consumerRequest,
+  KV_PREFIX,
+  kvStreamUpdate,
+  objectStoreRequest,
+  streamRequest,
+} from "./model.ts";
 import type { Plan, PlanItem } from "./plan.ts";
 import { knownFields } from "./features.ts";
 import { CONSUMER_FIELDS_SINCE, STREAM_FIELDS_SINCE } from "../../nats/version.ts";
@@ -133,6 +139,11 @@ async function writeItem(
       written = { type: "kv", decl: item.decl, config: info.config };
       break;
     }
+    case "object_store": {
+      const info = await writeObjectStore(jsm, item, progress, version);
+      written = { type: "object_store", decl: item.decl, config: info.config };
+      break;
+    }
     case "consumer": {
       const info = await writeConsumer(jsm, item, streamGone, progress, version);
       written = { type: "consumer", decl: item.decl, config: info.config };
@@ -237,6 +248,30 @@ async function writeKv(
   }
   const merged = mergeConfig(item.actual.config, kvStreamUpdate(item.decl), STREAM_RESETTABLE);
   const info = await updateStream(jsm, stream, item.actual.config, merged, item.changes);
+  progress("info", `${what}: updated (${formatChanges(item.changes)})`);
+  return info;
+}
+
+/** Creates, updates or recreates the stream behind an Object Store bucket. */
+async function writeObjectStore(
+  jsm: JetStreamManager,
+  item: Extract<PlanItem, { type: "object_store" }>,
+  progress: Progress,
+  version: string,
+): Promise<StreamInfo> {
+  const what = `object_store ${item.id}`;
+  const request = knownFields(objectStoreRequest(item.decl), STREAM_FIELDS_SINCE, version);
+  if (item.action === "destructive") {
+    progress("warning", `${what}: RECREATING (${item.loss})`);
+    await jsm.streams.delete(request.name);
+  }
+  if (item.action !== "update" || !item.actual) {
+    const info = await jsm.streams.add(request);
+    progress(item.action === "destructive" ? "warning" : "info", `${what}: created`);
+    return info;
+  }
+  const merged = mergeConfig(item.actual.config, request, STREAM_RESETTABLE);
+  const info = await updateStream(jsm, request.name, item.actual.config, merged, item.changes);
   progress("info", `${what}: updated (${formatChanges(item.changes)})`);
   return info;
 }

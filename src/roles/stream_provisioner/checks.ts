@@ -18,6 +18,13 @@ export const provisionerChecks: ConfigCheck<Config> = (config) => {
   duplicates(cfg.streams.map((s) => s.name), "streams", "name", "stream", problems);
   duplicates(cfg.kv.map((k) => k.bucket), "kv", "bucket", "bucket", problems);
   duplicates(
+    cfg.object_stores.map((o) => o.bucket),
+    "object_stores",
+    "bucket",
+    "object store",
+    problems,
+  );
+  duplicates(
     cfg.consumers.map((c) => `${c.stream}/${c.name}`),
     "consumers",
     "name",
@@ -82,6 +89,9 @@ export function provisionerAdvice(config: Config): CheckProblem[] {
   };
   cfg.streams.forEach((s, i) => check("streams", i, `stream ${s.name}`, s.replicas));
   cfg.kv.forEach((k, i) => check("kv", i, `bucket ${k.bucket}`, k.replicas));
+  cfg.object_stores.forEach((o, i) =>
+    check("object_stores", i, `object store ${o.bucket}`, o.replicas)
+  );
   cfg.consumers.forEach((c, i) =>
     check("consumers", i, `consumer ${c.stream}/${c.name}`, c.replicas)
   );

@@ -97,6 +97,9 @@ export function placementProblems(cfg: ProvisionerConfig, view: ClusterView): st
   };
   for (const s of cfg.streams) check(`stream ${s.name}`, s.replicas, s.placement?.cluster);
   for (const k of cfg.kv) check(`kv ${k.bucket}`, k.replicas, k.placement?.cluster);
+  for (const o of cfg.object_stores) {
+    check(`object_store ${o.bucket}`, o.replicas, o.placement?.cluster);
+  }
   for (const c of cfg.consumers) check(`consumer ${c.stream}/${c.name}`, c.replicas);
   return problems;
 }

@@ -223,6 +223,20 @@ const kvSchema = z.strictObject({
   placement: placementSchema.optional(),
 });
 
+/** A declared Object Store bucket (the stream `OBJ_<bucket>` behind it). */
+const objectStoreSchema = z.strictObject({
+  bucket: z.string().regex(/^[a-zA-Z0-9_-]+$/, "bucket names may use letters, digits, _ and -"),
+  description: z.string().optional(),
+  ttl: duration().default(0),
+  storage: z.enum(["file", "memory"]).default("file"),
+  replicas: replicas().default(1),
+  max_bytes: z.union([z.literal(-1), size()]).default(-1),
+  placement: placementSchema.optional(),
+  /** s2 compression of the stored chunks (nats-server 2.10+). */
+  compression: z.boolean().default(false),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+
 /** `roles.stream_provisioner`. */
 export const provisionerSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -231,6 +245,7 @@ export const provisionerSchema = z.strictObject({
   streams: z.array(streamSchema).default([]),
   consumers: z.array(consumerSchema).default([]),
   kv: z.array(kvSchema).default([]),
+  object_stores: z.array(objectStoreSchema).default([]),
 });
 
 /** A parsed stream declaration. */
@@ -241,5 +256,7 @@ export type SourceDecl = z.output<typeof sourceSchema>;
 export type ConsumerDecl = z.output<typeof consumerSchema>;
 /** A parsed KV bucket declaration. */
 export type KvDecl = z.output<typeof kvSchema>;
+/** A parsed Object Store bucket declaration. */
+export type ObjectStoreDecl = z.output<typeof objectStoreSchema>;
 /** A parsed `roles.stream_provisioner` section. */
 export type ProvisionerConfig = z.output<typeof provisionerSchema>;

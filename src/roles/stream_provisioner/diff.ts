@@ -5,13 +5,15 @@
  */
 import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
 import { formatDuration, formatSize } from "../../config/units.ts";
-import type { ConsumerDecl, KvDecl, StreamDecl } from "./config.ts";
+import type { ConsumerDecl, KvDecl, ObjectStoreDecl, StreamDecl } from "./config.ts";
 import {
   type Normal,
   normalConsumerConfig,
   normalConsumerDecl,
   normalKvConfig,
   normalKvDecl,
+  normalObjectStoreConfig,
+  normalObjectStoreDecl,
   normalStreamConfig,
   normalStreamDecl,
 } from "./model.ts";
@@ -127,6 +129,18 @@ const KV_FIELDS: Record<string, FieldSpec> = {
   placement: { kind: "value" },
 };
 
+/** Object Store bucket fields (normal form keys). */
+const OBJECT_STORE_FIELDS: Record<string, FieldSpec> = {
+  description: { kind: "value" },
+  ttl: { kind: "age" },
+  storage: { kind: "value", fixed: "the storage type of a bucket cannot change in place" },
+  replicas: { kind: "count" },
+  max_bytes: { kind: "size" },
+  placement: { kind: "value" },
+  compression: { kind: "value" },
+  metadata: { kind: "value" },
+};
+
 /** Formats a normal-form value the way users write it in the YAML. */
 function formatValue(kind: Kind, v: unknown): string {
   if (v === undefined || v === "") return "(none)";
@@ -175,7 +189,8 @@ function diffNormal(
 export type DeclaredObject =
   | { type: "stream"; decl: StreamDecl; config: Partial<StreamConfig> }
   | { type: "consumer"; decl: ConsumerDecl; config: Partial<ConsumerConfig> }
-  | { type: "kv"; decl: KvDecl; config: Partial<StreamConfig> };
+  | { type: "kv"; decl: KvDecl; config: Partial<StreamConfig> }
+  | { type: "object_store"; decl: ObjectStoreDecl; config: Partial<StreamConfig> };
 
 /**
  * Where the server's config differs from the declaration, field by field, each change marked
@@ -201,6 +216,12 @@ export function diffDeclared(o: DeclaredObject): Change[] {
     }
     case "kv":
       return diffNormal(KV_FIELDS, normalKvDecl(o.decl), normalKvConfig(o.config));
+    case "object_store":
+      return diffNormal(
+        OBJECT_STORE_FIELDS,
+        normalObjectStoreDecl(o.decl),
+        normalObjectStoreConfig(o.config),
+      );
     case "consumer": {
       const changes = diffNormal(
         CONSUMER_FIELDS,

@@ -15,14 +15,11 @@ import type {
   StreamSource,
 } from "@nats-io/jetstream";
 import { formatDuration } from "../../config/units.ts";
-import { KV_PREFIX } from "./model.ts";
+import { KV_PREFIX, OBJ_PREFIX } from "./model.ts";
 import { collect } from "./plan.ts";
 
 /** Declarations as plain data, ready for YAML. */
 type Decl = Record<string, unknown>;
-
-/** The prefix of the stream behind an Object Store bucket (not exported: not declarable yet). */
-const OBJ_PREFIX = "OBJ_";
 
 const NS_PER_MS = 1_000_000;
 
@@ -187,6 +184,21 @@ export function kvDecl(c: StreamConfig): Decl {
   });
 }
 
+/** The stream behind an Object Store bucket as a bucket declaration. */
+export function objectStoreDecl(c: StreamConfig): Decl {
+  return compact({
+    bucket: c.name.slice(OBJ_PREFIX.length),
+    description: c.description || undefined,
+    ttl: duration(c.max_age),
+    storage: unless(c.storage, "file"),
+    replicas: unless(c.num_replicas, 1),
+    max_bytes: size(c.max_bytes),
+    placement: placement(c.placement),
+    compression: c.compression === "s2" || undefined,
+    metadata: userMetadata(c.metadata),
+  });
+}
+
 /** What to export. */
 export interface ExportSelection {
   /** Every stream, bucket and durable consumer on the server. */
@@ -195,6 +207,8 @@ export interface ExportSelection {
   streams: string[];
   /** These KV buckets, when not `all`. */
   buckets: string[];
+  /** These Object Store buckets, when not `all`. */
+  objectStores: string[];
 }
 
 /** What export found: the declarations, and what it left out and why (one line each). */
@@ -202,6 +216,7 @@ export interface ExportResult {
   streams: Decl[];
   consumers: Decl[];
   kv: Decl[];
+  object_stores: Decl[];
   skipped: string[];
 }
 
@@ -210,21 +225,29 @@ export async function exportDeclarations(
   jsm: JetStreamManager,
   selection: ExportSelection,
 ): Promise<ExportResult> {
-  const out: ExportResult = { streams: [], consumers: [], kv: [], skipped: [] };
+  const out: ExportResult = { streams: [], consumers: [], kv: [], object_stores: [], skipped: [] };
   const infos = await collect<StreamInfo>(jsm.streams.list());
   infos.sort((a, b) => (a.config.name < b.config.name ? -1 : 1));
   const found = new Set(infos.map((i) => i.config.name));
   const wanted = (name: string) =>
     selection.all || selection.streams.includes(name) ||
-    (name.startsWith(KV_PREFIX) && selection.buckets.includes(name.slice(KV_PREFIX.length)));
-  for (const name of [...selection.streams, ...selection.buckets.map((b) => KV_PREFIX + b)]) {
+    (name.startsWith(KV_PREFIX) && selection.buckets.includes(name.slice(KV_PREFIX.length))) ||
+    (name.startsWith(OBJ_PREFIX) &&
+      selection.objectStores.includes(name.slice(OBJ_PREFIX.length)));
+  for (
+    const name of [
+      ...selection.streams,
+      ...selection.buckets.map((b) => KV_PREFIX + b),
+      ...selection.objectStores.map((b) => OBJ_PREFIX + b),
+    ]
+  ) {
     if (!found.has(name)) out.skipped.push(`${name}: not on the server`);
   }
   for (const info of infos) {
     const name = info.config.name;
     if (!wanted(name)) continue;
     if (name.startsWith(OBJ_PREFIX)) {
-      out.skipped.push(`${name}: an Object Store bucket (object stores are not declarable yet)`);
+      out.object_stores.push(objectStoreDecl(info.config));
       continue;
     }
     if (name.startsWith(KV_PREFIX)) {

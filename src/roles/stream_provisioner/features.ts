@@ -57,6 +57,14 @@ export function unsupportedFeatures(cfg: ProvisionerConfig, version: string): st
   for (const s of cfg.streams) {
     for (const f of streamFields(s)) need(`stream ${s.name}`, f, STREAM_FIELDS_SINCE[f]);
   }
+  for (const o of cfg.object_stores) {
+    if (o.compression) {
+      need(`object_store ${o.bucket}`, "compression", STREAM_FIELDS_SINCE.compression);
+    }
+    if (declared(o.metadata)) {
+      need(`object_store ${o.bucket}`, "metadata", STREAM_FIELDS_SINCE.metadata);
+    }
+  }
   for (const c of cfg.consumers) {
     const object = `consumer ${c.stream}/${c.name}`;
     const fields = consumerFields(c);

@@ -12,7 +12,7 @@ import type {
   StreamUpdateConfig,
   SubjectTransformConfig,
 } from "@nats-io/jetstream";
-import type { ConsumerDecl, KvDecl, SourceDecl, StreamDecl } from "./config.ts";
+import type { ConsumerDecl, KvDecl, ObjectStoreDecl, SourceDecl, StreamDecl } from "./config.ts";
 
 /** A normalized config: field → comparable value; `undefined` means "not managed, don't compare". */
 export type Normal = Record<string, unknown>;
@@ -23,6 +23,9 @@ const ms = (nanos: number | undefined) => (nanos ?? 0) / NS_PER_MS;
 
 /** The prefix of the stream that backs a KV bucket. */
 export const KV_PREFIX = "KV_";
+
+/** The prefix of the stream that backs an Object Store bucket. */
+export const OBJ_PREFIX = "OBJ_";
 
 /** Metadata keys the server adds itself (2.11+: `_nats.*`); never ours to compare. */
 function userMetadata(m: Record<string, string> | undefined): Record<string, string> {
@@ -347,5 +350,58 @@ export function kvStreamUpdate(d: KvDecl): Partial<StreamUpdateConfig> {
     max_bytes: d.max_bytes,
     max_msg_size: d.max_value_size,
     placement: placement(d.placement),
+  };
+}
+
+/**
+ * The stream behind an Object Store bucket, as the Object Store layout defines it: chunk and
+ * meta subjects under `$O.<bucket>`, rollup (each object's meta is replaced), discard new (a
+ * full bucket refuses a put rather than dropping chunks of stored objects), direct get.
+ */
+export function objectStoreRequest(d: ObjectStoreDecl): StreamRequest {
+  return {
+    name: OBJ_PREFIX + d.bucket,
+    subjects: [`$O.${d.bucket}.C.>`, `$O.${d.bucket}.M.>`],
+    description: d.description,
+    max_age: ns(d.ttl),
+    max_bytes: d.max_bytes,
+    storage: d.storage,
+    num_replicas: d.replicas,
+    placement: placement(d.placement),
+    discard: "new",
+    allow_rollup_hdrs: true,
+    allow_direct: true,
+    // Only sent when asked for: 2.9 has no compression field (features.ts refuses s2 there).
+    compression: d.compression ? "s2" : undefined,
+    metadata: d.metadata && Object.keys(d.metadata).length > 0 ? d.metadata : undefined,
+  };
+}
+
+/** An Object Store declaration in normal form. */
+export function normalObjectStoreDecl(d: ObjectStoreDecl): Normal {
+  return {
+    description: d.description ?? "",
+    ttl: d.ttl,
+    storage: d.storage,
+    replicas: d.replicas,
+    max_bytes: d.max_bytes,
+    placement: d.placement && normalPlacement(d.placement),
+    compression: d.compression,
+    metadata: userMetadata(d.metadata),
+  };
+}
+
+/** The config of the stream behind an Object Store bucket, in the declaration's normal form. */
+export function normalObjectStoreConfig(c: Partial<StreamConfig>): Normal {
+  const s = normalStreamConfig(c);
+  return {
+    description: s.description,
+    ttl: s.max_age,
+    storage: s.storage,
+    replicas: s.replicas,
+    max_bytes: s.max_bytes,
+    placement: s.placement,
+    compression: s.compression === "s2",
+    metadata: s.metadata,
   };
 }

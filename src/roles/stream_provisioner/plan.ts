@@ -6,9 +6,15 @@
  */
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import type { ServerInfo } from "@nats-io/nats-core";
-import type { ConsumerDecl, KvDecl, ProvisionerConfig, StreamDecl } from "./config.ts";
+import type {
+  ConsumerDecl,
+  KvDecl,
+  ObjectStoreDecl,
+  ProvisionerConfig,
+  StreamDecl,
+} from "./config.ts";
 import { type Change, diffDeclared, formatChange } from "./diff.ts";
-import { KV_PREFIX } from "./model.ts";
+import { KV_PREFIX, OBJ_PREFIX } from "./model.ts";
 import { subjectCovers, subjectMatches, subjectsOverlap } from "./subjects.ts";
 import { unsupportedFeatures } from "./features.ts";
 import { ProvisionError } from "./errors.ts";
@@ -39,11 +45,12 @@ export type PlanItem =
     | { type: "stream"; decl: StreamDecl; actual?: StreamInfo }
     | { type: "consumer"; decl: ConsumerDecl; actual?: ConsumerInfo }
     | { type: "kv"; decl: KvDecl; actual?: StreamInfo }
+    | { type: "object_store"; decl: ObjectStoreDecl; actual?: StreamInfo }
   );
 
 /** An object on the server that no declaration names. */
 export interface Extra {
-  type: "stream" | "consumer" | "kv";
+  type: PlanItem["type"];
   id: string;
   /** Who else manages it, when known. */
   note?: string;
@@ -55,7 +62,7 @@ export interface Plan {
   serverVersion: string;
   /** The cluster as the connected server describes it. */
   cluster: ClusterView;
-  /** Streams first, then KV buckets, then consumers (the order apply follows). */
+  /** Streams first, then KV buckets, Object Store buckets, consumers (the order apply follows). */
   items: PlanItem[];
   /** Unmanaged objects on the server, listed and left alone. */
   extras: Extra[];
@@ -101,6 +108,7 @@ export async function buildPlan(
   await confirmMissing(jsm, [
     ...cfg.streams.map((s) => s.name),
     ...cfg.kv.map((k) => KV_PREFIX + k.bucket),
+    ...cfg.object_stores.map((o) => OBJ_PREFIX + o.bucket),
   ], server);
   const declared = new Map(cfg.streams.map((s) => [s.name, s]));
   checkConsumerStreams(cfg, declared, server);
@@ -117,7 +125,12 @@ export async function buildPlan(
     }
     items.push(item);
   }
-  for (const decl of cfg.kv) items.push(planKv(decl, server.get(KV_PREFIX + decl.bucket)));
+  for (const decl of cfg.kv) {
+    items.push(planBucket({ type: "kv", decl }, server.get(KV_PREFIX + decl.bucket)));
+  }
+  for (const decl of cfg.object_stores) {
+    items.push(planBucket({ type: "object_store", decl }, server.get(OBJ_PREFIX + decl.bucket)));
+  }
 
   const consumers = new Map<string, Map<string, ConsumerInfo>>();
   for (const name of new Set(cfg.consumers.map((c) => c.stream))) {
@@ -263,13 +276,25 @@ async function orphanedMessages(
   return { count, subjects };
 }
 
-function planKv(decl: KvDecl, actual: StreamInfo | undefined): PlanItem {
-  const base = { type: "kv" as const, id: decl.bucket, decl, actual };
+/** The plan of a KV or Object Store bucket: the stream behind it, compared as the bucket. */
+function planBucket(
+  declared:
+    | { type: "kv"; decl: KvDecl }
+    | { type: "object_store"; decl: ObjectStoreDecl },
+  actual: StreamInfo | undefined,
+): PlanItem {
+  const base = { ...declared, id: declared.decl.bucket, actual };
   if (!actual) return { ...base, action: "create", changes: [], recreate: false };
+  const config = actual.config;
+  const changes = declared.type === "kv"
+    ? diffDeclared({ type: "kv", decl: declared.decl, config })
+    : diffDeclared({ type: "object_store", decl: declared.decl, config });
   return judged(
     base,
-    diffDeclared({ type: "kv", decl, config: actual.config }),
-    () => `recreating bucket ${decl.bucket} deletes its ${actual.state.messages} stored value(s)`,
+    changes,
+    () =>
+      `recreating bucket ${declared.decl.bucket} deletes its ${actual.state.messages} stored ` +
+      (declared.type === "kv" ? "value(s)" : "message(s) (object chunks and metadata)"),
   );
 }
 
@@ -295,11 +320,17 @@ async function extras(
   const out: Extra[] = [];
   const streams = new Set(cfg.streams.map((s) => s.name));
   const buckets = new Set(cfg.kv.map((k) => k.bucket));
+  const objects = new Set(cfg.object_stores.map((o) => o.bucket));
   for (const name of [...server.keys()].sort()) {
     if (streams.has(name)) continue;
     if (name.startsWith(KV_PREFIX)) {
       const bucket = name.slice(KV_PREFIX.length);
       if (!buckets.has(bucket)) out.push({ type: "kv", id: bucket, note: options.owners?.[name] });
+      continue;
+    }
+    if (name.startsWith(OBJ_PREFIX)) {
+      const bucket = name.slice(OBJ_PREFIX.length);
+      if (!objects.has(bucket)) out.push({ type: "object_store", id: bucket });
       continue;
     }
     out.push({ type: "stream", id: name, note: options.owners?.[name] });
@@ -320,6 +351,7 @@ const LABEL: Record<PlanItem["type"], string> = {
   stream: "stream",
   consumer: "consumer",
   kv: "kv",
+  object_store: "object_store",
 };
 
 /** The plan as text: one block per object, then unmanaged extras, then a summary line. */

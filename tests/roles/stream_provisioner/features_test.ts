@@ -44,3 +44,18 @@ Deno.test("features: a request never carries a field the server does not know", 
   });
   assertEquals(knownFields(request, STREAM_FIELDS_SINCE, "2.15.1"), request);
 });
+
+Deno.test("features: an Object Store's compression and metadata need 2.10", () => {
+  const cfg = parseConfig(
+    `roles:
+  stream_provisioner:
+    object_stores: [{ bucket: media, compression: true, metadata: { a: b } }]
+`,
+    "j.yaml",
+  ).roles.stream_provisioner!;
+  assertEquals(unsupportedFeatures(cfg, "2.9.10").map((p) => p.split(" (")[0]), [
+    "object_store media: compression",
+    "object_store media: metadata",
+  ]);
+  assertEquals(unsupportedFeatures(cfg, "2.10.0"), []);
+});
