@@ -24,6 +24,7 @@ import { type DlqHandles, dlqMetrics } from "./handles.ts";
 import { type AdvisoryHandler, createAdvisoryHandler } from "./advisory_handler.ts";
 import { ensureAdvisoryStream } from "./advisory_stream.ts";
 import { consumeAdvisories } from "./advisory_consumer.ts";
+import type { DurableConsumer } from "../../nats/durable_consumer.ts";
 import { subscribeAdvisories } from "./core_advisories.ts";
 import { createPayloadMirrors, type PayloadMirrors } from "./keep_payload.ts";
 import { autoRedrive, refreshDepth } from "./auto_redrive.ts";
@@ -46,6 +47,7 @@ export function createDlqRedriver(ctx: RoleContext, cfg: DlqRedriverConfig): Rol
   const loops: Promise<void>[] = [];
   let notReady: string | undefined = "starting";
   let running: DlqHandles | undefined;
+  let advisories: DurableConsumer | undefined;
 
   /** Runs `fn` every `ms` until the role stops (never two at once, unlike setInterval). */
   async function every(ms: number, fn: () => Promise<unknown>, until = () => false) {
@@ -79,15 +81,15 @@ export function createDlqRedriver(ctx: RoleContext, cfg: DlqRedriverConfig): Rol
         sources,
         name,
       });
-      loops.push(
-        consumeAdvisories(h, name, usable === true, handler, (why) => (notReady = why)),
-        subscribeAdvisories(h, handler, true),
-      );
+      advisories = consumeAdvisories(h, ctx.nats, name, handler);
+      advisories.closed.catch((err) => ctx.crash(err));
+      loops.push(subscribeAdvisories(h, handler, true));
     } else {
       loops.push(subscribeAdvisories(h, handler, false));
-      notReady = undefined;
       log.info("capturing dead messages of {sources} (core NATS advisories)", { sources });
     }
+    // From here on readiness is the advisory consumer's (when there is one).
+    notReady = undefined;
   }
 
   /** Makes the payload mirrors, and keeps trying those whose source is not there yet. */
@@ -136,9 +138,9 @@ export function createDlqRedriver(ctx: RoleContext, cfg: DlqRedriverConfig): Rol
     },
     async stop(deadline) {
       stopping.abort();
-      await beforeDeadline(Promise.allSettled(loops), deadline);
+      await beforeDeadline(Promise.allSettled([...loops, advisories?.stop()]), deadline);
       await running?.publisher.close(deadline).catch(() => {});
     },
-    notReadyReason: () => notReady,
+    notReadyReason: () => notReady ?? advisories?.notReadyReason(),
   };
 }
