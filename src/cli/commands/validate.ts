@@ -10,6 +10,7 @@ import { enabledRoles } from "../../roles/schemas.ts";
 import { ConfigError, formatPath } from "../../config/errors.ts";
 import { provisionerAdvice } from "../../roles/stream_provisioner/checks.ts";
 import { dlqAdvice } from "../../roles/dlq_redriver/checks.ts";
+import { uploadAdvice } from "../../roles/upload_processor/checks.ts";
 
 /** The `validate` command. */
 export const validateCommand: Command = {
@@ -45,7 +46,8 @@ Exit codes: 0 valid, 2 invalid.`,
     }
     const roles = enabledRoles(config);
     // Advice never fails validation: the config works, it could work better.
-    const notes = [...provisionerAdvice(config), ...dlqAdvice(config)].map((a) => ({
+    const advice = [...provisionerAdvice(config), ...dlqAdvice(config), ...uploadAdvice(config)];
+    const notes = advice.map((a) => ({
       path: formatPath(a.path),
       message: a.message,
     }));
