@@ -20,7 +20,10 @@ Deno.test("uploadAdvice: unbounded retries on an unbounded consumer are named; a
   const [advice, ...more] = adviceFor({ max_deliveries: -1 });
   assertEquals(more, []);
   assertEquals(advice.path, ["roles", "upload_processor", "retry", "max_deliveries"]);
-  assertMatch(advice.message, /FILE_UPLOADS\/file_processor .* never reaches the DLQ \(stream DLQ\)/);
+  assertMatch(
+    advice.message,
+    /FILE_UPLOADS\/file_processor .* never reaches the DLQ \(stream DLQ\)/,
+  );
   const consumer = { stream: "FILE_UPLOADS", name: "file_processor" };
   assertEquals(adviceFor({ max_deliveries: -1 }, [consumer]).length, 1, "declared, max_deliver -1");
   assertEquals(adviceFor({ max_deliveries: -1 }, [{ ...consumer, max_deliver: 20 }]), []);
