@@ -9,7 +9,8 @@
  * the ones a later INFO no longer lists) unless `ignoreClusterUpdates` is set. So a daemon told
  * about one node fails over to the others when that node dies. Each disconnect and reconnect is
  * logged and counted per server (`nats_disconnects_total{server}`,
- * `nats_reconnects_total{server}`), and the pool's size is the `nats_known_servers` gauge.
+ * `nats_reconnects_total{server}`), and the pool's size is the `nats_known_servers` gauge (status
+ * events: `connection_status.ts`).
  * @module
  */
 import { connect } from "@nats-io/transport-node";
@@ -25,6 +26,12 @@ import {
   splitServerCredentials,
 } from "./connection_options.ts";
 import { catchingStrayErrors } from "../platform/stray_errors.ts";
+import {
+  connectionMetrics,
+  type ConnectionState,
+  logPool,
+  watchStatus,
+} from "./connection_status.ts";
 import { enableNoDelay } from "./no_delay.ts";
 
 /** The shared connection as roles see it. */
@@ -95,23 +102,7 @@ export function backoffDelay(
 /** Opens the connection in the background; see {@link NatsHandle}. */
 export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
   const log = logger("nats");
-  const connectedGauge = metrics.gauge("nats_connected", "1 while connected to a NATS server");
-  const reconnects = metrics.counter(
-    "nats_reconnects_total",
-    "Reconnections to NATS, by the server reconnected to",
-  );
-  const knownServers = metrics.gauge(
-    "nats_known_servers",
-    "Servers the client may fail over to: the configured ones plus those the cluster announces",
-  );
-  const disconnects = metrics.counter(
-    "nats_disconnects_total",
-    "Disconnections from NATS, by server",
-  );
-  const ldm = metrics.counter("nats_lame_duck_total", "Lame-duck-mode notices from servers");
-  const errors = metrics.counter("nats_errors_total", "Asynchronous errors reported by servers");
-  connectedGauge.set(0);
-
+  const stats = connectionMetrics(metrics);
   let nc: NatsConnection | undefined;
   let isConnected = false;
   const shown = splitServerCredentials(cfg.servers).servers.join(", ");
@@ -119,6 +110,19 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
   let attempt = 0;
   let closing = false;
   const stopConnecting = new AbortController();
+  const state: ConnectionState = {
+    up() {
+      isConnected = true;
+      attempt = 0;
+      reason = "";
+      stats.connected.set(1);
+    },
+    down(why) {
+      isConnected = false;
+      reason = why;
+      stats.connected.set(0);
+    },
+  };
 
   /**
    * The first connection is tried here rather than by nats.js (`waitOnFirstConnect`), so that each
@@ -157,22 +161,17 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
       throw new Error("closed before connecting");
     }
     nc = conn;
-    isConnected = true;
-    attempt = 0;
-    reason = "";
-    connectedGauge.set(1);
+    state.up();
     log.info("connected to {server} ({name}, nats-server {version})", {
       server: conn.getServer(),
       name: conn.info?.server_name ?? "?",
       version: conn.info?.version,
     });
     // The first INFO's cluster update happens inside connect(), before anyone listens: log it here.
-    logPool(conn);
-    watchStatus(conn);
+    logPool(conn, stats, log);
+    watchStatus(conn, stats, log, state);
     conn.closed().then((err) => {
-      isConnected = false;
-      connectedGauge.set(0);
-      reason = "connection closed";
+      state.down("connection closed");
       if (err && !closing) log.error("connection closed: {error}", { error: err.message });
     });
     return conn;
@@ -182,77 +181,6 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     reason = err.message;
     log.error("gave up connecting to NATS: {error}", { error: reason });
   });
-
-  /** The client's server pool as `host:port,...`. */
-  function pool(conn: NatsConnection): string {
-    return conn.getServers().map((s) => s.listen).join(",");
-  }
-
-  function logPool(conn: NatsConnection) {
-    knownServers.set(conn.getServers().length);
-    if (conn.info?.cluster) {
-      log.info("cluster {cluster}: known servers {known}", {
-        cluster: conn.info.cluster,
-        known: pool(conn),
-      });
-    }
-  }
-
-  async function watchStatus(conn: NatsConnection) {
-    for await (const s of conn.status()) {
-      switch (s.type) {
-        case "disconnect":
-          isConnected = false;
-          connectedGauge.set(0);
-          reason = `disconnected from ${s.server}`;
-          disconnects.inc({ server: s.server });
-          log.warn("disconnected from {server}; reconnecting", { server: s.server });
-          break;
-        case "reconnect":
-          enableNoDelay(conn);
-          isConnected = true;
-          attempt = 0;
-          reason = "";
-          connectedGauge.set(1);
-          reconnects.inc({ server: s.server });
-          log.info("reconnected to {server} ({name}, nats-server {version})", {
-            server: s.server,
-            name: conn.info?.server_name ?? "?",
-            version: conn.info?.version,
-          });
-          break;
-        case "reconnecting":
-          log.debug("reconnecting");
-          break;
-        case "ldm":
-          ldm.inc();
-          log.warn("server {server} entered lame duck mode; will move to another server", {
-            server: s.server,
-          });
-          break;
-        case "update":
-          knownServers.set(conn.getServers().length);
-          // Every reconnect's INFO re-announces the same servers: only changes are news.
-          if (!s.added?.length && !s.deleted?.length) break;
-          log.info(
-            "cluster servers changed: added {added}, removed {deleted}; known now: {known}",
-            {
-              added: s.added?.join(",") || "-",
-              deleted: s.deleted?.join(",") || "-",
-              known: pool(conn),
-            },
-          );
-          break;
-        case "error":
-          errors.inc();
-          log.error("server error: {error}", { error: s.error?.message });
-          break;
-        case "staleConnection":
-          log.warn("connection is stale (no PONGs); reconnecting");
-          break;
-      }
-    }
-  }
 
   /**
    * A drain waits for the server to confirm every pending message, so it only starts while
@@ -271,8 +199,7 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
       if (drained === DEADLINE_PASSED) log.warn("drain did not finish within the grace; closing");
     }
     if (!conn.isClosed()) await beforeDeadline(conn.close(), deadline + 1000);
-    isConnected = false;
-    connectedGauge.set(0);
+    state.down("connection closed");
   }
   let closed: Promise<void> | undefined;
   const close = (deadline = Date.now() + CLOSE_GRACE_MS) => (closed ??= closeBy(deadline));
