@@ -242,10 +242,19 @@ export const provisionerSchema = z.strictObject({
   enabled: z.boolean().default(true),
   on_start: z.enum(["apply", "verify", "plan", "none"]).default("apply"),
   allow_destructive: z.boolean().default(false),
+  /**
+   * With `on_start: apply`: re-plan this often and apply drift the server can take in place, like
+   * a controller (destructive drift is only reported). Off when absent.
+   */
+  reconcile_interval: duration().refine((ms) => ms >= 1000, "reconcile_interval must be 1s or more")
+    .optional(),
   streams: z.array(streamSchema).default([]),
   consumers: z.array(consumerSchema).default([]),
   kv: z.array(kvSchema).default([]),
   object_stores: z.array(objectStoreSchema).default([]),
+}).refine((p) => p.reconcile_interval === undefined || p.on_start === "apply", {
+  message: "reconcile_interval needs on_start: apply",
+  path: ["reconcile_interval"],
 });
 
 /** A parsed stream declaration. */

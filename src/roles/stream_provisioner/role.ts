@@ -8,6 +8,10 @@
  * every difference is logged at error level, `/readyz` reports the role not ready with the reason,
  * and the check is repeated every minute, so the role turns ready once someone fixes the server
  * or the YAML (and restarts). Errors talking to the server do throw: the supervisor retries.
+ *
+ * With `reconcile_interval` (and `on_start: apply`) the role acts as a controller: every interval
+ * it applies again, without destructive changes (those are reported, never made unattended),
+ * logging and counting every object it brought back.
  * @module
  */
 import type { Role, RoleContext } from "../role.ts";
@@ -24,16 +28,35 @@ export function createStreamProvisioner(ctx: RoleContext, cfg: ProvisionerConfig
   let notReady: string | undefined = "provisioning";
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  const reconciles = ctx.metrics.counter(
+    "provisioner_reconciles_total",
+    "Periodic re-applies of the declarations (reconcile_interval)",
+    { labels: {} },
+  );
+  const corrected = ctx.metrics.counter(
+    "provisioner_drift_corrected_total",
+    "Declared objects a periodic re-apply created or changed back to the declaration",
+    { labels: {} },
+  );
 
-  async function run(mode: "apply" | "verify" | "plan") {
+  async function run(mode: "apply" | "verify" | "plan", reconcile = false) {
     const nc = await ctx.nats.ready;
     try {
       const result = await provision(nc, cfg, mode, {
-        allowDestructive: cfg.allow_destructive,
+        allowDestructive: cfg.allow_destructive && !reconcile,
         owners: streamOwners(ctx.config),
         // A tagged template: plan lines contain braces, which a message template would parse.
         progress: (level, line) => log[level]`${line}`,
       });
+      if (reconcile) {
+        reconciles.inc();
+        const a = result.applied;
+        const n = a ? a.created + a.updated + a.recreated : 0;
+        if (n > 0) {
+          corrected.inc({}, n);
+          log.warning("reconcile: {n} object(s) had drifted and were applied again", { n });
+        }
+      }
       // `plan` only reports; it never makes the daemon unready.
       notReady = result.drift && mode !== "plan"
         ? `the server differs from the declarations (${mode}); see the log or run ` +
@@ -45,13 +68,15 @@ export function createStreamProvisioner(ctx: RoleContext, cfg: ProvisionerConfig
       for (const p of err.problems) log.error`${p}`;
       notReady = err.message.split("\n")[0];
     }
-    if (notReady && !stopped) timer = setTimeout(recheck, RECHECK_MS);
+    if (stopped) return;
+    if (cfg.reconcile_interval) timer = setTimeout(() => again("apply"), cfg.reconcile_interval);
+    else if (notReady) timer = setTimeout(() => again("verify"), RECHECK_MS);
   }
 
-  function recheck() {
+  function again(mode: "apply" | "verify") {
     timer = undefined;
     if (stopped) return;
-    run("verify").catch((err) => ctx.crash(err));
+    run(mode, mode === "apply").catch((err) => ctx.crash(err));
   }
 
   return {
