@@ -8,6 +8,7 @@
  * duplicate window instead of delivered twice.
  * @module
  */
+import { delay } from "../../platform/delay.ts";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import {
   type DlqPublisher,
@@ -109,20 +110,6 @@ export interface RedriveManyOptions {
   onEntry?: (dlqSeq: number, outcome: RedriveOutcome | "failed", error?: Error) => void;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
 /**
  * Redrives `dlqSeqs` in order, at most `rate` per second, one at a time (each entry is
  * republished and deleted before the next starts, so a stop leaves nothing half done). A failed
@@ -141,7 +128,7 @@ export async function redriveMany(
   const interval = 1000 / options.rate;
   const started = performance.now();
   for (let i = 0; i < dlqSeqs.length; i++) {
-    await sleep(started + i * interval - performance.now(), options.signal);
+    await delay(started + i * interval - performance.now(), options.signal);
     if (options.signal?.aborted) {
       summary.interrupted = true;
       break;
