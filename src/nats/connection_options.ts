@@ -60,6 +60,20 @@ export interface NatsOptions {
   credentialsFromUrl: boolean;
 }
 
+/** Reads the file config key `key` names; a failure says which key and file. */
+async function readConfigFile(key: string, path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (err as Error).message;
+    throw new Error(`cannot read nats.${key} ${path}: ${why}`);
+  }
+}
+
 /** The seed line of a `.creds` file. */
 const CREDS_SEED = /-----BEGIN USER NKEY SEED-----\s*(\S+)/;
 
@@ -87,16 +101,22 @@ export async function connectionOptions(cfg: NatsConfig): Promise<NatsOptions> {
   if (cfg.token !== undefined) opts.token = cfg.token;
   else if (!configured && fromUrl.token !== undefined) opts.token = fromUrl.token;
   if (cfg.creds_file) {
-    const creds = await Deno.readFile(cfg.creds_file);
+    const creds = await readConfigFile("creds_file", cfg.creds_file);
     registerSecret(CREDS_SEED.exec(new TextDecoder().decode(creds))?.[1]);
     opts.authenticator = credsAuthenticator(creds);
   }
   if (cfg.nkey_seed_file) {
-    const seed = (await Deno.readTextFile(cfg.nkey_seed_file)).trim();
+    const seedFile = await readConfigFile("nkey_seed_file", cfg.nkey_seed_file);
+    const seed = new TextDecoder().decode(seedFile).trim();
     registerSecret(seed);
     opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
   if (cfg.tls) {
+    // nats.js reads these only while connecting, and then reports a missing one vaguely.
+    for (const key of ["ca_file", "cert_file", "key_file"] as const) {
+      const path = cfg.tls[key];
+      if (path) await readConfigFile(`tls.${key}`, path);
+    }
     opts.tls = {
       caFile: cfg.tls.ca_file,
       certFile: cfg.tls.cert_file,

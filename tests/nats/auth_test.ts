@@ -177,7 +177,7 @@ Deno.test("auth: token, in the config and in the URL; a wrong token is refused",
   });
 });
 
-Deno.test("auth: operator mode with a .creds file; expired creds are named as such", async (t) => {
+Deno.test("auth: operator mode with a .creds file; expired or missing files are named as such", async (t) => {
   const operator = makeOperator();
   await using server = await startNatsServer({ config: operator.serverConfig });
   const dir = await Deno.makeTempDir({ prefix: "jetport-creds-" });
@@ -198,6 +198,16 @@ Deno.test("auth: operator mode with a .creds file; expired creds are named as su
       `{ servers: "${server.url}", creds_file: "${expired}" }`,
       /the user JWT in .*expired\.creds expired at \d{4}-\d\d-\d\dT.*: get a fresh \.creds file/,
       [seed],
+    );
+  });
+  await t.step("missing .creds file or CA file → names the key and the file", async () => {
+    await refused(
+      `{ servers: "${server.url}", creds_file: "${dir}/gone.creds" }`,
+      /^jetport provision: cannot read nats\.creds_file .*gone\.creds: no such file$/,
+    );
+    await refused(
+      `{ servers: "${server.url}", creds_file: "${creds}", tls: { ca_file: "${dir}/gone.pem" } }`,
+      /^jetport provision: cannot read nats\.tls\.ca_file .*gone\.pem: no such file$/,
     );
   });
   await Deno.remove(dir, { recursive: true });
