@@ -3,6 +3,7 @@
  * restart on the same port and store. The binary comes from `NATS_SERVER_BIN`, `.tools/`, or PATH.
  * @module
  */
+import { sleep } from "./assert.ts";
 
 /** A running test server. */
 export interface NatsServer extends AsyncDisposable {
@@ -36,8 +37,11 @@ export interface NatsServerOptions {
   config?: string;
   /** Use this client port instead of a free one. */
   port?: number;
-  /** Require TLS with this certificate; `verify`: also require a client certificate from `ca`. */
-  tls?: { cert: string; key: string; ca?: string; verify?: boolean };
+  /**
+   * Require TLS with this certificate; `verify`: also require a client certificate from `ca`;
+   * `handshakeFirst`: TLS before INFO (nats-server 2.10+).
+   */
+  tls?: { cert: string; key: string; ca?: string; verify?: boolean; handshakeFirst?: boolean };
 }
 
 function tlsBlock(tls: NonNullable<NatsServerOptions["tls"]>): string {
@@ -46,6 +50,7 @@ function tlsBlock(tls: NonNullable<NatsServerOptions["tls"]>): string {
   key_file: "${tls.key}"
   ${tls.ca ? `ca_file: "${tls.ca}"` : ""}
   verify: ${tls.verify === true}
+  ${tls.handshakeFirst ? "handshake_first: true" : ""}
   timeout: 5
 }`;
 }
@@ -90,7 +95,7 @@ async function waitForPort(port: number, child: Deno.ChildProcess, timeoutMs = 1
       await res.body?.cancel();
       if (res.ok) return;
     } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`nats-server did not become healthy on monitoring port ${port}`);
 }

@@ -12,7 +12,12 @@ import { makeCerts } from "../helpers/certs.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { jetport, startDaemon } from "../helpers/jetport.ts";
 import { makeOperator } from "../helpers/nats_jwt.ts";
-import { freePort, startNatsServer } from "../helpers/nats_server.ts";
+import {
+  freePort,
+  natsServerBin,
+  natsServerVersion,
+  startNatsServer,
+} from "../helpers/nats_server.ts";
 import { readyz, waitReady } from "../helpers/readyz.ts";
 
 const PROVISIONER = `
@@ -211,4 +216,27 @@ Deno.test("auth: operator mode with a .creds file; expired or missing files are 
     );
   });
   await Deno.remove(dir, { recursive: true });
+});
+
+const [major, minor] = (await natsServerVersion(natsServerBin())).split(".").map(Number);
+
+Deno.test({
+  name: "auth: TLS first (handshake_first, nats-server 2.10+) with a client certificate",
+  ignore: major === 2 && minor < 10,
+  async fn() {
+    await using certs = await makeCerts();
+    await using server = await startNatsServer({
+      tls: {
+        cert: certs.serverCert,
+        key: certs.serverKey,
+        ca: certs.ca,
+        verify: true,
+        handshakeFirst: true,
+      },
+    });
+    const nats =
+      `{ servers: "${server.url}", tls: { handshake_first: true, ca_file: "${certs.ca}", cert_file: "${certs.clientCert}", key_file: "${certs.clientKey}" } }`;
+    await provisions(nats);
+    await daemonReady(nats);
+  },
 });
