@@ -265,3 +265,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test("keep_payload: a workqueue source's consumer created after the role started still can be (2.9 gets its mirror once the consumer exists), and its terms keep their payloads", async () => {
+  await using nats = await startNatsServer();
+  const nc = await client(nats.url);
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: "ACADEMIC_EVENTS",
+      subjects: ["academic.>"],
+      retention: RetentionPolicy.Workqueue,
+    });
+    const source = { stream: "ACADEMIC_EVENTS", consumer: "worker" };
+    await using _r = await startRedriver(nats.url, { sources: [source] });
+    // On 2.9 a mirror made now would refuse this consumer ("multiple non-filtered consumers").
+    await jsm.consumers.add("ACADEMIC_EVENTS", {
+      durable_name: "worker",
+      ack_policy: AckPolicy.Explicit,
+      max_deliver: 3,
+    });
+    await waitFor(
+      async () => {
+        const m = await jsm.streams.info("DLQ_KEEP_ACADEMIC_EVENTS");
+        return m.mirror && m.mirror.active >= 0;
+      },
+      30_000,
+      "mirror made and active",
+    );
+    const { data, headers } = testMessage(7);
+    await jetstream(nc).publish("academic.exam.created", data, { headers });
+    const stop = await runConsumer(nc, "ACADEMIC_EVENTS", "worker", () => "term");
+    await waitFor(async () => (await jsm.streams.info("DLQ")).state.messages === 1, 30_000);
+    await stop();
+    const [entry] = await allMessages(jsm, "DLQ");
+    assertEquals([...entry.data], [...data]);
+    assertEquals(provenanceOf(entry.header)!.subject, "academic.exam.created");
+  } finally {
+    await nc.close();
+  }
+});
