@@ -311,32 +311,52 @@ export function consumerRequest(d: ConsumerDecl): Partial<ConsumerConfig> {
   };
 }
 
-/** A KV declaration in normal form. */
-export function normalKvDecl(d: KvDecl): Normal {
+/** What KV and Object Store buckets share, declared: the stream behind them. */
+interface BucketDecl {
+  description?: string;
+  ttl: number;
+  storage: string;
+  replicas: number;
+  max_bytes: number;
+  placement?: { cluster?: string; tags?: string[] };
+}
+
+/** The shared fields of a bucket declaration in normal form. */
+function normalBucketDecl(d: BucketDecl): Normal {
   return {
     description: d.description ?? "",
     ttl: d.ttl,
-    history: d.history,
     storage: d.storage,
     replicas: d.replicas,
     max_bytes: d.max_bytes,
-    max_value_size: d.max_value_size,
     placement: d.placement && normalPlacement(d.placement),
   };
+}
+
+/** The shared fields of a bucket's stream config, in the bucket declaration's normal form. */
+function normalBucketConfig(s: Normal): Normal {
+  return {
+    description: s.description,
+    ttl: s.max_age,
+    storage: s.storage,
+    replicas: s.replicas,
+    max_bytes: s.max_bytes,
+    placement: s.placement,
+  };
+}
+
+/** A KV declaration in normal form. */
+export function normalKvDecl(d: KvDecl): Normal {
+  return { ...normalBucketDecl(d), history: d.history, max_value_size: d.max_value_size };
 }
 
 /** The config of the stream behind a KV bucket, in the KV declaration's normal form. */
 export function normalKvConfig(c: Partial<StreamConfig>): Normal {
   const s = normalStreamConfig(c);
   return {
-    description: s.description,
-    ttl: s.max_age,
+    ...normalBucketConfig(s),
     history: s.max_msgs_per_subject,
-    storage: s.storage,
-    replicas: s.replicas,
-    max_bytes: s.max_bytes,
     max_value_size: s.max_msg_size,
-    placement: s.placement,
   };
 }
 
@@ -380,12 +400,7 @@ export function objectStoreRequest(d: ObjectStoreDecl): StreamRequest {
 /** An Object Store declaration in normal form. */
 export function normalObjectStoreDecl(d: ObjectStoreDecl): Normal {
   return {
-    description: d.description ?? "",
-    ttl: d.ttl,
-    storage: d.storage,
-    replicas: d.replicas,
-    max_bytes: d.max_bytes,
-    placement: d.placement && normalPlacement(d.placement),
+    ...normalBucketDecl(d),
     compression: d.compression,
     metadata: userMetadata(d.metadata),
   };
@@ -394,14 +409,5 @@ export function normalObjectStoreDecl(d: ObjectStoreDecl): Normal {
 /** The config of the stream behind an Object Store bucket, in the declaration's normal form. */
 export function normalObjectStoreConfig(c: Partial<StreamConfig>): Normal {
   const s = normalStreamConfig(c);
-  return {
-    description: s.description,
-    ttl: s.max_age,
-    storage: s.storage,
-    replicas: s.replicas,
-    max_bytes: s.max_bytes,
-    placement: s.placement,
-    compression: s.compression === "s2",
-    metadata: s.metadata,
-  };
+  return { ...normalBucketConfig(s), compression: s.compression === "s2", metadata: s.metadata };
 }

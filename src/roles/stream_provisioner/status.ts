@@ -229,14 +229,19 @@ async function consumerStatus(
     num_waiting: c.num_waiting,
     delivered_seq: c.delivered.stream_seq,
     ack_floor_seq: c.ack_floor.stream_seq,
-    // The server sends an RFC 3339 time here, whatever the client's type says.
-    last_delivery: (c.delivered.last_active as unknown as string | undefined) ?? null,
+    last_delivery: lastActive(c.delivered),
     lag: {
       messages: c.num_pending,
       oldest_pending_seq: oldest?.seq ?? null,
       oldest_pending_age_ms: oldest ? Math.max(0, now - oldest.time) : null,
     },
   };
+}
+
+/** The server sends an RFC 3339 time as `last_active`, whatever the client's type says. */
+function lastActive(delivered: object): string | null {
+  const t = (delivered as { last_active?: unknown }).last_active;
+  return typeof t === "string" ? t : null;
 }
 
 /** The first message at or after `seq` on any of `filters` (any subject when none). */
@@ -249,7 +254,7 @@ async function firstMessageFrom(
   let best: { seq: number; time: number } | undefined;
   for (const subject of filters.length ? filters : [">"]) {
     // The MSG.GET API takes next_by_subj (2.9+); the client's type only lists seq/last_by_subj.
-    const query = { seq, next_by_subj: subject } as unknown as MsgRequest;
+    const query: MsgRequest & { next_by_subj: string } = { seq, next_by_subj: subject };
     const m = await jsm.streams.getMessage(stream, query).catch(() => null);
     if (m && (!best || m.seq < best.seq)) best = { seq: m.seq, time: m.time.getTime() };
   }
