@@ -4,14 +4,21 @@
  */
 import { z } from "zod";
 import { duration } from "../../config/units.ts";
+import { globProblem } from "./glob.ts";
+
+/** An include/exclude pattern, compiled here so a bad one is reported at its line and column. */
+const glob = z.string().superRefine((pattern, ctx) => {
+  const problem = globProblem(pattern);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /** One watched directory. */
 export const watchSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, "watch names may use letters, digits, _ and -"),
   path: z.string().min(1),
   recursive: z.boolean().default(true),
-  include: z.array(z.string()).default(["**/*"]),
-  exclude: z.array(z.string()).default([]),
+  include: z.array(glob).default(["**/*"]),
+  exclude: z.array(glob).default([]),
   ignore_temp_files: z.boolean().default(true),
   events: z.array(z.enum(["created", "modified", "deleted", "renamed"])).min(1)
     .default(["created", "modified", "deleted", "renamed"]),

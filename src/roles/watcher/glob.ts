@@ -1,63 +1,57 @@
 /**
- * A small glob matcher for include/exclude patterns (`@std/path`'s globToRegExp is out of reach).
- * Supports `**` (any number of path segments), `*` and `?` (within a segment), `[abc]` / `[!a-z]`
- * classes and `{a,b}` alternatives. Paths are `/`-separated and relative to the watch root.
- * A pattern without a `/` matches the last segment (basename) at any depth, like `.gitignore`.
+ * Include/exclude globs, matched with `picomatch` (the well-kept standard: `**`, `*`, `?`,
+ * classes, braces, extglobs, `\` escapes) against watch keys (`/`-separated, relative to the root,
+ * the same on every OS, so Windows-style matching is off). Dotfiles match like any other name. A
+ * pattern without a `/` matches the last segment at any depth, like `.gitignore`. Patterns are
+ * compiled strictly: an unbalanced bracket, brace or parenthesis, or one that makes no valid
+ * regular expression, is an error reported when the config is loaded, not when the watch starts.
  * @module
  */
+// @ts-types="@types/picomatch"
+import picomatch from "picomatch";
 
-const SPECIAL = /[.+^$()|\\]/;
+// posix: `[!a]` negates a class, as in shells (without it picomatch reads `!` literally there).
+const OPTIONS = {
+  dot: true,
+  windows: false,
+  posix: true,
+  strictBrackets: true,
+  debug: true,
+} as const;
 
-function translate(glob: string): string {
-  let re = "";
-  let inGroup = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*") {
-      if (glob[i + 1] === "*") {
-        const atStart = i === 0 || glob[i - 1] === "/";
-        const atEnd = i + 2 === glob.length || glob[i + 2] === "/";
-        if (atStart && atEnd) {
-          // `**/` matches zero or more whole segments; a trailing `**` matches the rest.
-          if (i + 2 === glob.length) re += ".*";
-          else re += "(?:[^/]*/)*";
-          i += 2;
-          continue;
-        }
-      }
-      re += "[^/]*";
-    } else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = glob.indexOf("]", i + 2);
-      if (end === -1) re += "\\[";
-      else {
-        let body = glob.slice(i + 1, end).replace(/\\/g, "\\\\");
-        if (body.startsWith("!")) body = "^" + body.slice(1);
-        re += `[${body}]`;
-        i = end;
-      }
-    } else if (c === "{") {
-      inGroup++;
-      re += "(?:";
-    } else if (c === "}" && inGroup > 0) {
-      inGroup--;
-      re += ")";
-    } else if (c === "," && inGroup > 0) re += "|";
-    else if (SPECIAL.test(c) || c === "}" || c === "]") re += "\\" + c;
-    else re += c;
+/** A pattern picomatch cannot compile. */
+export class GlobError extends Error {
+  /** Creates the error. */
+  constructor(glob: string, reason: string) {
+    super(`bad glob ${JSON.stringify(glob)}: ${reason}`);
+    this.name = "GlobError";
   }
-  return re;
 }
 
-/** Compiles `glob` into a RegExp that tests a whole relative path. */
-export function globToRegExp(glob: string): RegExp {
-  const pattern = glob.replace(/^\.\//, "");
-  if (!pattern.includes("/")) return new RegExp(`(?:^|/)${translate(pattern)}$`);
-  return new RegExp(`^${translate(pattern.replace(/^\//, ""))}$`);
+/** Compiles `glob` into a predicate on keys; throws a {@link GlobError} when it is malformed. */
+export function compileGlob(glob: string): (key: string) => boolean {
+  const pattern = glob.replace(/^\.\//, "").replace(/^\//, "");
+  if (pattern === "") throw new GlobError(glob, "empty pattern");
+  try {
+    const isMatch = picomatch(pattern, { ...OPTIONS, basename: !pattern.includes("/") });
+    return (key) => isMatch(key); // one argument: a second one would ask for a result object
+  } catch (err) {
+    throw new GlobError(glob, (err as Error).message);
+  }
 }
 
-/** A predicate that is true when a path matches any of `globs`. */
-export function matchAny(globs: readonly string[]): (path: string) => boolean {
-  const res = globs.map(globToRegExp);
-  return (path) => res.some((re) => re.test(path));
+/** Why `glob` cannot be compiled, or undefined when it can. */
+export function globProblem(glob: string): string | undefined {
+  try {
+    compileGlob(glob);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** A predicate that is true when a key matches any of `globs`. */
+export function matchAny(globs: readonly string[]): (key: string) => boolean {
+  const matchers = globs.map(compileGlob);
+  return (key) => matchers.some((m) => m(key));
 }

@@ -1,10 +1,12 @@
-import { assertEquals } from "../../helpers/assert.ts";
-import { globToRegExp } from "../../../src/roles/watcher/glob.ts";
+import { assertEquals, assertMatch, assertThrows } from "../../helpers/assert.ts";
+import { compileGlob, globProblem } from "../../../src/roles/watcher/glob.ts";
+import { parseConfig } from "../../../src/roles/checks.ts";
+import { ConfigError } from "../../../src/config/errors.ts";
 import { createFilter } from "../../../src/roles/watcher/filter.ts";
 
 function matches(glob: string, paths: string[]): string[] {
-  const re = globToRegExp(glob);
-  return paths.filter((p) => re.test(p));
+  const match = compileGlob(glob);
+  return paths.filter((p) => match(p));
 }
 
 const PATHS = ["a.txt", "b.csv", "d/a.txt", "d/e/f.txt", ".hidden", "d/.git", "x.tmp"];
@@ -33,4 +35,36 @@ Deno.test("filter: excludes prune directories; temp and cookie files are ignored
   );
   const keepTemp = createFilter({ include: ["*.tmp"], exclude: [], ignore_temp_files: false });
   assertEquals(["a.tmp", "b.txt"].filter((p) => keepTemp.file(p)), ["a.tmp"]);
+});
+
+Deno.test("glob: malformed patterns are errors; [] classes and \\ escapes work", () => {
+  for (const bad of ["*.{txt", "a(b", "[z-a]", "[abc"]) {
+    assertMatch(globProblem(bad) ?? "", /^bad glob /, bad);
+  }
+  assertEquals(matches("[]a]", ["]", "a", "b"]), ["]", "a"]);
+  assertEquals(matches("\\*.txt", ["*.txt", "a.txt"]), ["*.txt"]);
+});
+
+Deno.test("glob: a bad include is reported by the config load at its line:column and key path", () => {
+  const err = assertThrows(
+    () =>
+      parseConfig(
+        `roles:
+  watcher:
+    watches:
+      - name: in
+        path: /data/in
+        include: ["*.csv", "*.{txt"]
+        exclude: ["[z-a]"]
+`,
+        "jetport.yaml",
+        { env: () => undefined },
+      ),
+    ConfigError,
+  );
+  assertEquals(err.problems.map((p) => [p.line, p.column, p.path]), [
+    [6, 28, "roles.watcher.watches[0].include[1]"],
+    [7, 19, "roles.watcher.watches[0].exclude[0]"],
+  ]);
+  assertMatch(err.problems[0].message, /bad glob "\*\.\{txt": Missing closing: "\}"/);
 });
