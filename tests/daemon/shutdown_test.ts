@@ -17,6 +17,17 @@ async function lines(file: string): Promise<string[]> {
   return text.split("\n").filter((l) => l !== "");
 }
 
+/** True once the monitor's consumer has acknowledged stream sequence 1. */
+async function ackFloor(nats: NatsServer): Promise<boolean> {
+  const nc = await connect({ servers: nats.url });
+  try {
+    const info = await (await jetstreamManager(nc)).consumers.info("FILES", "file-monitor");
+    return info.ack_floor.stream_seq >= 1;
+  } finally {
+    await nc.close();
+  }
+}
+
 async function metric(port: number, name: string): Promise<number | undefined> {
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() =>
     ""
@@ -62,6 +73,8 @@ roles:
     await daemon.waitForLog(/\[monitor\] started/, 30_000);
     await Deno.writeTextFile(`${dir}/watched/before.txt`, "x");
     await waitFor(async () => (await lines(output)).length === 1, 30_000, "line for before.txt");
+    // Its ack reached the server: the restart below has nothing of it to redeliver.
+    await waitFor(() => ackFloor(nats), 30_000, "before.txt acknowledged");
 
     await failNats(nats, daemon);
     await Deno.writeTextFile(`${dir}/watched/pending.txt`, "y");
@@ -83,7 +96,9 @@ roles:
   {
     await using daemon = startDaemon(file);
     await waitFor(async () => (await lines(output)).length === 2, 30_000, "line for pending.txt");
-    assertMatch((await lines(output))[1], /pending\.txt/);
+    const written = await lines(output);
+    assertMatch(written[0], /before\.txt/);
+    assertMatch(written[1], /pending\.txt/);
     daemon.signal("SIGTERM");
     assertEquals((await daemon.exit()).code, 0, daemon.logs());
   }

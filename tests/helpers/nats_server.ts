@@ -17,7 +17,7 @@ export interface NatsServer extends AsyncDisposable {
   storeDir: string;
   /** The server's version, e.g. `2.9.10`. */
   version: string;
-  /** Stops the server (SIGTERM, wait for exit). */
+  /** Stops the server (SIGTERM, wait for exit); its ports stay reserved until `restart()`. */
   stop(): Promise<void>;
   /** Kills the server with SIGKILL. */
   kill(): Promise<void>;
@@ -100,6 +100,26 @@ async function waitForPort(port: number, child: Deno.ChildProcess, timeoutMs = 1
   throw new Error(`nats-server did not become healthy on monitoring port ${port}`);
 }
 
+/**
+ * Keeps a stopped server's ports from going to another test's server (tests run in parallel, and
+ * a freed port is soon handed out again): every connection is accepted and closed at once, which
+ * a client sees as a server that is down. Returns the release.
+ */
+function holdPorts(ports: number[]): () => void {
+  const listeners: Deno.Listener[] = [];
+  for (const port of ports) {
+    try {
+      listeners.push(Deno.listen({ hostname: "127.0.0.1", port }));
+    } catch { /* already taken: nothing to hold */ }
+  }
+  for (const listener of listeners) {
+    (async () => {
+      for await (const conn of listener) conn.close();
+    })().catch(() => {/* the listener was closed */});
+  }
+  return () => listeners.forEach((l) => l.close());
+}
+
 /** Starts a JetStream-enabled server; stop it with `close()` (or `await using`). */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const bin = natsServerBin();
@@ -121,7 +141,10 @@ ${options.config ?? ""}
   const logFile = `${dir}/nats.log`;
 
   let child: Deno.ChildProcess | undefined;
+  let release: (() => void) | undefined;
   const spawn = async () => {
+    release?.();
+    release = undefined;
     child = new Deno.Command(bin, {
       args: ["-c", confFile, "-l", logFile],
       stdout: "null",
@@ -136,6 +159,7 @@ ${options.config ?? ""}
     } catch { /* already gone */ }
     await child.status;
     child = undefined;
+    release = holdPorts([port, monitorPort]);
   };
   await spawn();
 
@@ -144,6 +168,8 @@ ${options.config ?? ""}
       child?.kill("SIGCONT"); // a paused server cannot act on SIGTERM
     } catch { /* already gone */ }
     await halt("SIGTERM");
+    release?.();
+    release = undefined;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   return {
