@@ -1,10 +1,9 @@
 import { parse } from "yaml";
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { jetport } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { configSchema } from "../../src/roles/schemas.ts";
 import { SYSTEMD_DEFAULTS, systemdQuote, systemdUnit } from "../../src/platform/service/systemd.ts";
-import { windowsInstallLines, winswXml } from "../../src/platform/service/windows.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -137,6 +136,8 @@ Deno.test({
     // The shipped unit is the one printed for the example config at the default places; only
     // the path lines depend on which roles the example enables.
     const shipped = await Deno.readTextFile(`${ROOT}config/systemd/jetport.service`);
+    // The example's watch root must exist for its config to load, as make run does.
+    await Deno.mkdir(`${ROOT}test/storage`, { recursive: true });
     const printed = await jetport([
       "service",
       "systemd",
@@ -162,45 +163,6 @@ Deno.test({
   },
 });
 
-Deno.test("service windows: WinSW stops with Ctrl+C after the grace period; spaces are safe", () => {
-  const opts = {
-    config: FULL,
-    configFile: "C:\\Program Files\\jetport\\jet & port.yaml",
-    bin: "C:\\Program Files\\jetport\\jetport.exe",
-    workdir: "C:\\ProgramData\\jetport",
-    id: "jetport",
-  };
-  const xml = winswXml(opts);
-  const el = (name: string) =>
-    [...xml.matchAll(new RegExp(`<${name}>([^<]*)</${name}>`, "g"))].map((m) => m[1]);
-  assertEquals(el("id"), ["jetport"]);
-  assertEquals(el("executable"), ["C:\\Program Files\\jetport\\jetport.exe"]);
-  // One <argument> each: WinSW quotes them, so the space and the & survive.
-  assertEquals(el("argument"), [
-    "run",
-    "--config",
-    "C:\\Program Files\\jetport\\jet &amp; port.yaml",
-  ]);
-  assertEquals(el("stoptimeout"), ["35 sec"]);
-  assertEquals(el("stopparentprocessfirst"), ["true"]);
-  assertEquals(el("workingdirectory"), ["C:\\ProgramData\\jetport"]);
-  assertMatch(xml, /<onfailure action="restart"/);
-  assert(!/<arguments>/.test(xml), "no single command-line string to mis-quote");
-
-  const lines = windowsInstallLines(opts);
-  assertStringIncludes(lines, "& 'C:\\Program Files\\jetport\\jetport-service.exe' install");
-  assertStringIncludes(lines, "Start-Service jetport");
-  assertStringIncludes(
-    lines,
-    "icacls.exe 'C:\\srv\\monitor out' /grant 'NT AUTHORITY\\LocalService:(OI)(CI)M'",
-  );
-  // Watched directories are granted read access only.
-  assertStringIncludes(
-    lines,
-    "icacls.exe 'C:\\home\\ops\\storage' /grant 'NT AUTHORITY\\LocalService:(OI)(CI)RX'",
-  );
-});
-
 Deno.test("service: the CLI prints the WinSW XML on stdout and install lines on stderr", async () => {
   const file = await writeConfig(`state_dir: "D:\\\\jet port\\\\state"\n`);
   const out = await jetport([
@@ -214,7 +176,17 @@ Deno.test("service: the CLI prints the WinSW XML on stdout and install lines on 
   assertEquals(out.code, 0, out.stderr);
   assertMatch(out.stdout, /^<!--[^]*<\/service>\n$/);
   assertStringIncludes(out.stdout, "<argument>D:\\jet port\\jetport.yaml</argument>");
-  assertStringIncludes(out.stderr, "icacls.exe 'D:\\jet port\\state'");
+  assertStringIncludes(
+    out.stderr,
+    "icacls.exe 'D:\\jet port\\state' /grant 'NT AUTHORITY\\LocalService:(OI)(CI)M'",
+  );
+  // Another account, and one that is not a Windows account name.
+  const gmsa = await jetport(["service", "windows", "--config", file, "--user", "CORP\\svc$"]);
+  assertEquals(gmsa.code, 0, gmsa.stderr);
+  assertStringIncludes(gmsa.stdout, "<domain>CORP</domain>");
+  const badUser = await jetport(["service", "windows", "--config", file, "--user", "CORP\\a:b"]);
+  assertEquals(badUser.code, 2);
+  assertStringIncludes(badUser.stderr, "--user: not a Windows account name: CORP\\a:b");
   const bad = await jetport(["service", "launchd", "--config", file]);
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, `unknown kind "launchd"; expected one of systemd, windows`);

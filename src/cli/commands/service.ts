@@ -6,7 +6,12 @@ import { type Command, EXIT } from "../command.ts";
 import { stringFlag, UsageError } from "../args.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
 import { SYSTEMD_DEFAULTS, systemdUnit } from "../../platform/service/systemd.ts";
-import { WINDOWS_DEFAULTS, windowsInstallLines, winswXml } from "../../platform/service/windows.ts";
+import {
+  parseAccount,
+  WINDOWS_DEFAULTS,
+  windowsInstallLines,
+  winswXml,
+} from "../../platform/service/windows.ts";
 
 /** The `service` command. */
 export const serviceCommand: Command = {
@@ -20,7 +25,10 @@ systemd  prints a hardened unit on stdout (install steps in its header comment).
          watched directories. \`systemctl reload jetport\` reloads the config (SIGHUP).
 windows  prints a WinSW service definition (XML) on stdout and the PowerShell install
          lines on stderr, so \`> jetport-service.xml\` keeps only the XML. WinSW stops
-         jetport with Ctrl+C and waits shutdown.grace + 15s before killing it.
+         jetport with Ctrl+C and waits shutdown.grace + 15s before killing it. The
+         icacls lines grant the account modify rights on state_dir, the log, output and
+         download directories and the watched folders (the watcher writes its cookie file
+         there; read-only with cookie_interval: 0). Without WinSW: docs/operations.md.
 
 ${CONFIG_HELP}
   --bin PATH        the installed jetport binary
@@ -30,7 +38,9 @@ ${CONFIG_HELP}
   --config-path P   where the config file lives on the target machine (default: the
                     --config file made absolute; for a Windows definition printed on
                     another OS: WORKDIR\\jetport.yaml)
-  --user NAME       systemd: the dedicated system user (default ${SYSTEMD_DEFAULTS.user})
+  --user NAME       systemd: the dedicated system user (default ${SYSTEMD_DEFAULTS.user});
+                    windows: the service account (default ${WINDOWS_DEFAULTS.account};
+                    also NT AUTHORITY\\NetworkService, DOMAIN\\gmsa$, DOMAIN\\user)
   --name ID         windows: the service id (default ${WINDOWS_DEFAULTS.id})`,
   flags: {
     string: ["config", "bin", "workdir", "config-path", "user", "name"],
@@ -56,6 +66,12 @@ ${CONFIG_HELP}
       return EXIT.ok;
     }
     const workdir = stringFlag(args, "workdir") ?? WINDOWS_DEFAULTS.workdir;
+    const account = stringFlag(args, "user") ?? WINDOWS_DEFAULTS.account;
+    try {
+      parseAccount(account);
+    } catch (err) {
+      throw new UsageError(`--user: ${(err as Error).message}`);
+    }
     const opts = {
       config,
       // A local path means nothing on another OS: there the config is expected in workdir.
@@ -64,6 +80,7 @@ ${CONFIG_HELP}
       bin: stringFlag(args, "bin") ?? WINDOWS_DEFAULTS.bin,
       workdir,
       id: stringFlag(args, "name") ?? WINDOWS_DEFAULTS.id,
+      account,
     };
     console.log(winswXml(opts).trimEnd());
     console.error(windowsInstallLines(opts).trimEnd());

@@ -15,7 +15,7 @@ export type ServiceConfig = BaseConfig & {
   roles: {
     monitor?: { enabled?: boolean; output: { path: string } };
     upload_processor?: { enabled?: boolean; download_dir: string };
-    watcher?: { enabled?: boolean; watches: { path: string }[] };
+    watcher?: { enabled?: boolean; watches: { path: string }[]; cookie_interval?: number };
   };
 };
 
