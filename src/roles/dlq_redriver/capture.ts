@@ -92,13 +92,20 @@ function validDate(v: unknown): Date | undefined {
 }
 
 /** The `Jetport-Dlq-Reason` for an advisory. */
-export function advisoryReason(adv: Advisory, originalFound: boolean): string {
+export function advisoryReason(adv: Advisory, originalFound: boolean, note = ""): string {
   const why = adv.kind === "max_deliveries"
     ? `max deliveries reached (${adv.deliveries})`
     : `terminated by consumer${adv.reason ? `: ${adv.reason}` : ""}`;
   return originalFound ? why : `${why}; original no longer in stream ${adv.stream} ` +
-    "(acked away under workqueue/interest retention, expired or deleted): provenance only";
+    `(acked away under workqueue/interest retention, expired or deleted${note}): provenance only`;
 }
+
+/**
+ * How long after its advisory a message may be missing from a payload mirror that has not reached
+ * its sequence yet before the entry is stored provenance-only: a mirror that stopped (its
+ * consumer lost with a leader and not yet back) must not hold capture up forever.
+ */
+export const MIRROR_WAIT = 60_000;
 
 /** What capture needs. */
 export interface CaptureContext {
@@ -141,14 +148,19 @@ export class MirrorBehindError extends Error {
 export async function capture(ctx: CaptureContext, adv: Advisory): Promise<CaptureResult> {
   let original = await read(ctx, adv.stream, adv.seq);
   const mirror = original ? undefined : ctx.mirrorOf(adv.stream);
-  if (mirror) original = await readMirror(ctx, mirror, adv.seq);
+  let note = "";
+  if (mirror) {
+    const kept = await readMirror(ctx, mirror, adv);
+    original = kept.original;
+    if (kept.behind) note = `; payload mirror ${mirror} had not reached it ${MIRROR_WAIT} ms later`;
+  }
   const ack = await deadLetter(ctx.publisher, ctx.target, {
     stream: adv.stream,
     consumer: adv.consumer,
     subject: original?.subject ?? "",
     seq: adv.seq,
     deliveries: adv.deliveries,
-    reason: advisoryReason(adv, original !== undefined),
+    reason: advisoryReason(adv, original !== undefined, note),
     data: original?.data,
     headers: original?.headers,
     failedAt: adv.timestamp,
@@ -176,23 +188,24 @@ async function read(
 }
 
 /**
- * Message `seq` from a payload mirror. The server deletes a workqueue/interest message only after
- * the mirror's consumer took it, but the mirror may store it a moment after the advisory is sent:
- * a mirror that has not reached `seq` yet throws {@link MirrorBehindError} (capture is retried).
+ * Message `adv.seq` from a payload mirror. The server deletes a workqueue/interest message only
+ * after the mirror's consumer took it, but the mirror may store it a moment after the advisory is
+ * sent: a mirror that has not reached the sequence yet throws {@link MirrorBehindError} (capture
+ * is retried) until {@link MIRROR_WAIT} after the advisory, then reports `behind`.
  */
 async function readMirror(
   ctx: CaptureContext,
   mirror: string,
-  seq: number,
-): Promise<OriginalMessage | undefined> {
-  const found = await read(ctx, mirror, seq);
-  if (found) return found;
+  adv: Advisory,
+): Promise<{ original?: OriginalMessage; behind?: boolean }> {
+  const found = await read(ctx, mirror, adv.seq);
+  if (found) return { original: found };
   const info = await ctx.jsm.streams.info(mirror).catch((err) => {
     if (isStreamNotFound(err)) return undefined;
     throw err;
   });
-  if (info && info.state.last_seq < seq) {
-    throw new MirrorBehindError(mirror, seq, info.state.last_seq);
-  }
-  return undefined;
+  if (!info || info.state.last_seq >= adv.seq) return {};
+  const age = adv.timestamp ? Date.now() - adv.timestamp.getTime() : Infinity;
+  if (age < MIRROR_WAIT) throw new MirrorBehindError(mirror, adv.seq, info.state.last_seq);
+  return { behind: true };
 }

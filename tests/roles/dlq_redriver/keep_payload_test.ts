@@ -6,7 +6,7 @@ import {
   RetentionPolicy,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { assert, assertEquals, assertMatch, waitFor } from "../../helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects, waitFor } from "../../helpers/assert.ts";
 import { natsServerBin, natsServerVersion, startNatsServer } from "../../helpers/nats_server.ts";
 import { runRoleInProcess } from "../../helpers/role.ts";
 import { loadConfig } from "../../../src/roles/checks.ts";
@@ -15,6 +15,13 @@ import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 import { jetport } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
 import { provenanceOf } from "../../../src/nats/dlq.ts";
+import {
+  type Advisory,
+  capture,
+  type CaptureContext,
+  MIRROR_WAIT,
+  MirrorBehindError,
+} from "../../../src/roles/dlq_redriver/capture.ts";
 import { allMessages, client, runConsumer, startRedriver, testMessage } from "./helpers.ts";
 
 /** Vertector's two streams (seed 002): a work queue and an interest stream. */
@@ -300,6 +307,47 @@ Deno.test("keep_payload: a workqueue source's consumer created after the role st
     const [entry] = await allMessages(jsm, "DLQ");
     assertEquals([...entry.data], [...data]);
     assertEquals(provenanceOf(entry.header)!.subject, "academic.exam.created");
+  } finally {
+    await nc.close();
+  }
+});
+
+Deno.test("capture: a payload mirror behind the advisory's seq is retried, and after MIRROR_WAIT the entry is provenance-only and says why", async () => {
+  await using nats = await startNatsServer();
+  const nc = await client(nats.url);
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    await jsm.streams.add({ name: "DLQ", subjects: ["dlq.>"] });
+    // Stands in for a mirror whose consumer stopped at seq 1: it never reaches seq 5.
+    await jsm.streams.add({ name: "STALLED", subjects: ["stalled"] });
+    await js.publish("stalled", new Uint8Array([1]));
+    const ctx: CaptureContext = {
+      jsm,
+      publisher: js,
+      target: { stream: "DLQ", subjectPrefix: "dlq" },
+      allowDirect: () => Promise.resolve(false),
+      mirrorOf: () => "STALLED",
+    };
+    const adv = (ageMs: number): Advisory => ({
+      kind: "terminated",
+      stream: "GONE", // the source itself is gone: only the mirror could have the payload
+      consumer: "worker",
+      seq: 5,
+      deliveries: 1,
+      timestamp: new Date(Date.now() - ageMs),
+    });
+    await assertRejects(() => capture(ctx, adv(0)), MirrorBehindError);
+    assertEquals((await jsm.streams.info("DLQ")).state.messages, 0, "nothing stored yet");
+    const res = await capture(ctx, adv(MIRROR_WAIT + 1000));
+    assert(res.stored && !res.originalFound);
+    const [entry] = await allMessages(jsm, "DLQ");
+    const p = provenanceOf(entry.header)!;
+    assert(p.missing);
+    assertMatch(
+      p.reason,
+      /payload mirror STALLED had not reached it 60000 ms later\): provenance only$/,
+    );
   } finally {
     await nc.close();
   }
