@@ -17,6 +17,9 @@ export function redact(text: string): string {
   for (const s of secrets) {
     if (out.includes(s)) out = out.replaceAll(s, "[redacted]");
   }
-  // URLs with inline credentials: nats://user:pass@host
-  return out.replace(/(\w+:\/\/[^:\/\s@]+:)[^@\s\/]+@/g, "$1[redacted]@");
+  // URLs with inline credentials: nats://user:pass@host, and nats://TOKEN@host (a NATS URL's
+  // user info without a password is a token).
+  return out
+    .replace(/(\w+:\/\/[^:\/\s@]+:)[^@\s\/]+@/g, "$1[redacted]@")
+    .replace(/(\w+:\/\/)[^:\/\s@\[]+@/g, "$1[redacted]@");
 }
