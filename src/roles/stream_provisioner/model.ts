@@ -85,9 +85,19 @@ function normalPlacement(p: { cluster?: string; tags?: string[] }) {
   return { cluster: p.cluster ?? "", tags: [...(p.tags ?? [])].sort() };
 }
 
-/** The placement a declaration asks for (the server's type wants both keys). */
+/**
+ * The placement a declaration asks for, with only the keys it declares. The server compares
+ * placements with Go's `reflect.DeepEqual`, where an empty tag list differs from none, and treats
+ * a different placement as a move (refused together with a replica change): sending `tags: []`
+ * for a stream that has none would turn every update into a move. nats.js's type wants both keys
+ * although the server's are optional, hence the cast.
+ */
 function placement(p: { cluster?: string; tags?: string[] } | undefined): Placement | undefined {
-  return p && { cluster: p.cluster ?? "", tags: p.tags ?? [] };
+  if (!p) return undefined;
+  return {
+    ...(p.cluster ? { cluster: p.cluster } : {}),
+    ...(p.tags?.length ? { tags: p.tags } : {}),
+  } as Placement;
 }
 
 /** A declared mirror or source as the server's `StreamSource`. */

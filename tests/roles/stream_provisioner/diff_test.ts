@@ -34,3 +34,10 @@ Deno.test("diff: a duplicate window longer than max_age is what the server clamp
   const decl = streamSchema.parse({ name: "C", subjects: "c.>", max_age: "1m" });
   assertEquals(normalStreamDecl(decl).duplicate_window, 60_000);
 });
+
+Deno.test("request: a placement carries only the declared keys (an empty tag list would be a move)", () => {
+  const decl = streamSchema.parse({ name: "P", subjects: "p", placement: { cluster: "east" } });
+  assertEquals(streamRequest(decl).placement, { cluster: "east" });
+  const tagged = streamSchema.parse({ name: "P", subjects: "p", placement: { tags: ["ssd"] } });
+  assertEquals(streamRequest(tagged).placement, { tags: ["ssd"] });
+});
