@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Compiles jetport with `deno compile` for each target triple given (default: this machine's) into
-# $OUT_DIR (default dist/), stamps the git commit into the binary, and writes SHA256SUMS.
+# $OUT_DIR (default dist/) as jetport-<target>, jetport-<target>.exe for Windows (names without the
+# version, so a download link or install script need not change per release; `jetport version`
+# and the commit stamp tell the version), stamps the git commit into the binary, and writes
+# SHA256SUMS. `build.sh --list [targets]` prints "target file" per target and compiles nothing.
 #
 # Permissions are exactly those of the "jetport" task in deno.json, baked into the binary:
 #   --allow-read / --allow-write  config, secret files, watched dirs, state_dir, logs, downloads
@@ -18,14 +21,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DENO="${DENO:-$PWD/.tools/node_modules/deno/deno}"
+# The targets `deno compile --target` accepts.
+SUPPORTED=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-pc-windows-msvc
+  x86_64-apple-darwin aarch64-apple-darwin)
+
+# The file name of the binary for target $1.
+artifact() {
+  if [[ "$1" == *-windows-* ]]; then echo "jetport-$1.exe"; else echo "jetport-$1"; fi
+}
+
+list=false
+if [[ "${1:-}" == "--list" ]]; then list=true; shift; fi
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=("$("$DENO" eval -p 'Deno.build.target')")
+for target in "${targets[@]}"; do
+  if [[ " ${SUPPORTED[*]} " != *" $target "* ]]; then
+    echo "build.sh: unknown target \"$target\"; deno compile builds: ${SUPPORTED[*]}" >&2
+    exit 2
+  fi
+done
+if $list; then
+  for target in "${targets[@]}"; do echo "$target $(artifact "$target")"; done
+  exit 0
+fi
+
 OUT_DIR="${OUT_DIR:-dist}"
 PERMS=$(sed -n 's/.*"jetport": "deno run \(.*\) main.ts".*/\1/p' deno.json)
 VERSION=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' deno.json | head -n 1)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src main.ts deno.json 2>/dev/null; then COMMIT="$COMMIT-dirty"; fi
 [[ -n "$PERMS" ]] || { echo "build.sh: no \"jetport\" task in deno.json" >&2; exit 1; }
-targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=("$("$DENO" eval -p 'Deno.build.target')")
 if [[ -n "${DENORT_BIN:-}" && ${#targets[@]} -gt 1 ]]; then
   echo "build.sh: DENORT_BIN is one runtime for one target; give that target only" >&2
   exit 2
@@ -40,10 +65,8 @@ sed -i "s/BUILD_COMMIT: string = \".*\"/BUILD_COMMIT: string = \"$COMMIT\"/" src
 
 built=()
 for target in "${targets[@]}"; do
-  ext=""
-  [[ "$target" == *windows* ]] && ext=".exe"
-  out="$OUT_DIR/jetport-$VERSION-$target$ext"
-  echo "compiling $out (commit $COMMIT)"
+  out="$OUT_DIR/$(artifact "$target")"
+  echo "compiling $out (jetport $VERSION, commit $COMMIT)"
   # shellcheck disable=SC2086
   if ! "$DENO" compile --quiet --frozen --target "$target" $PERMS --output "$out" main.ts; then
     echo "build.sh: deno compile failed for $target. Without internet access it needs" >&2

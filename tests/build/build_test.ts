@@ -42,6 +42,8 @@ Deno.test("build: nothing is read from next to the source at run time", async ()
   for (const file of files) {
     const text = await Deno.readTextFile(file);
     text.split("\n").forEach((line, i) => {
+      // Comments (JSDoc's {@link import("...")} included) are not run.
+      if (/^\s*(\*|\/\*|\/\/)/.test(line)) return;
       // import.meta.main is fine; url/dirname/filename point into the binary's virtual tree.
       const meta = /import\.meta\.(url|dirname|filename|resolve)/.test(line);
       const dynamic = /(^|[^.\w])import\s*\(/.test(line);
@@ -65,6 +67,82 @@ Deno.test("build: the binary's permissions are the jetport task's, with no -A", 
   ]);
 });
 
+/** Runs `cmd args` in the repository root; returns exit code, stdout and stderr. */
+async function inRoot(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    env: { DENO: Deno.execPath(), ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("build: make build names one binary per release target, Windows' with .exe", async () => {
+  // What `make build` would run, without running it.
+  const dry = await inRoot("make", ["-n", "build"]);
+  assertEquals(dry.code, 0, dry.stderr);
+  const command = dry.stdout.trim().split("\n").find((l) => l.includes("scripts/build.sh"));
+  assert(command, dry.stdout);
+  const targets = command.replace(/^.*scripts\/build\.sh\s+/, "").split(/\s+/);
+  assertEquals(targets, [
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-pc-windows-msvc",
+    "x86_64-apple-darwin",
+    "aarch64-apple-darwin",
+  ]);
+
+  const out = `${await Deno.makeTempDir({ prefix: "jetport-dist-" })}/dist`;
+  const listed = await inRoot("bash", ["scripts/build.sh", "--list", ...targets], { OUT_DIR: out });
+  assertEquals(listed.code, 0, listed.stderr);
+  assertEquals(
+    listed.stdout,
+    [
+      "x86_64-unknown-linux-gnu jetport-x86_64-unknown-linux-gnu",
+      "aarch64-unknown-linux-gnu jetport-aarch64-unknown-linux-gnu",
+      "x86_64-pc-windows-msvc jetport-x86_64-pc-windows-msvc.exe",
+      "x86_64-apple-darwin jetport-x86_64-apple-darwin",
+      "aarch64-apple-darwin jetport-aarch64-apple-darwin",
+      "",
+    ].join("\n"),
+  );
+  // Listing compiles nothing and stamps nothing.
+  assertEquals(await exists(out), false);
+  assertMatch(await Deno.readTextFile(`${ROOT}src/build_info.ts`), /BUILD_COMMIT: string = "dev"/);
+
+  // No target: this machine's.
+  const host = await inRoot("bash", ["scripts/build.sh", "--list"]);
+  assertEquals(
+    host.stdout,
+    `${TARGET} jetport-${TARGET}${TARGET.includes("windows") ? ".exe" : ""}\n`,
+  );
+});
+
+Deno.test("build: a target deno compile cannot build is refused before anything is compiled", async () => {
+  const out = `${await Deno.makeTempDir({ prefix: "jetport-dist-" })}/dist`;
+  const bad = await inRoot("bash", ["scripts/build.sh", "x86_64-pc-windows-gnu"], { OUT_DIR: out });
+  assertEquals(bad.code, 2);
+  assertMatch(
+    bad.stderr,
+    /unknown target "x86_64-pc-windows-gnu"; deno compile builds: .*x86_64-pc-windows-msvc/,
+  );
+  assertEquals(await exists(out), false);
+});
+
+/** Whether `path` exists. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
 const reason = cannotCompile();
 Deno.test({
   name: `build: compiled binary runs version, validate and run${
@@ -73,18 +151,12 @@ Deno.test({
   ignore: reason !== undefined,
   async fn() {
     const out = await Deno.makeTempDir({ prefix: "jetport-dist-" });
-    const build = await new Deno.Command("bash", {
-      args: ["scripts/build.sh", TARGET],
-      cwd: ROOT,
-      env: { OUT_DIR: out, DENO: Deno.execPath() },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const build = await inRoot("bash", ["scripts/build.sh", TARGET], { OUT_DIR: out });
+    assertEquals(build.code, 0, build.stderr);
     const dec = new TextDecoder();
-    assertEquals(build.code, 0, dec.decode(build.stderr));
-    const bin = `${out}/jetport-${denoJson.version}-${TARGET}`;
+    const bin = `${out}/jetport-${TARGET}`;
     const sums = await Deno.readTextFile(`${out}/SHA256SUMS`);
-    assertMatch(sums, new RegExp(`^[0-9a-f]{64}  jetport-${denoJson.version}-${TARGET}\n$`));
+    assertMatch(sums, new RegExp(`^[0-9a-f]{64}  jetport-${TARGET}\n$`));
     // The stamp is restored after the build.
     assertMatch(
       await Deno.readTextFile(`${ROOT}src/build_info.ts`),
