@@ -1,6 +1,6 @@
 import { AckPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { assert, assertEquals, assertMatch, waitFor } from "../../helpers/assert.ts";
+import { assert, assertEquals, assertMatch, sleep, waitFor } from "../../helpers/assert.ts";
 import { versionAtLeast } from "../../../src/nats/version.ts";
 import { type Harness, harness, runRole, sectionFor } from "./harness.ts";
 
@@ -111,4 +111,27 @@ Deno.test("upload_processor: a delivery already dead-lettered sends the same DLQ
   );
   assertEquals(await h.handlerLog(), [`start ${redriven.event_id}`, `done ${redriven.event_id}`]);
   assertEquals(run.metrics.counter("upload_failed_total", "").get({ reason: "handler_failed" }), 1);
+});
+
+Deno.test("upload_processor: a live holder refreshes its claim while the handler runs, so it never looks lapsed", async () => {
+  await using h = await harness();
+  await shortAckWait(h); // claims lapse 3 s after their last refresh
+  const section = sectionFor(h);
+  (section.handler.env as Record<string, string>).SLEEP = "5";
+  await using _run = await runRole(h, section);
+  const kv = await new Kvm(h.nc).open(BUCKET);
+  const event = await h.upload(text("slow"));
+  await h.publish(event);
+  await waitFor(async () => (await h.handlerLog()).length === 1, 30_000, "handler started");
+  const started = Date.now();
+  let oldest = 0;
+  while (!(await h.handlerLog()).includes(`done ${event.event_id}`)) {
+    const entry = await kv.get(event.event_id);
+    const record = entry?.operation === "PUT" ? JSON.parse(entry.string()) : undefined;
+    if (record?.state === "claimed") oldest = Math.max(oldest, Date.now() - record.at);
+    await sleep(200);
+  }
+  assert(Date.now() - started > 3000, "the handler outlived one claim TTL");
+  assert(oldest < 3000, `the claim was ${oldest} ms old at worst`);
+  assertEquals((await h.handlerLog()).length, 2);
 });

@@ -1,10 +1,15 @@
 import { assertEquals, assertMatch, assertRejects } from "../../helpers/assert.ts";
 import { uploadProcessorSchema } from "../../../src/roles/upload_processor/config.ts";
 import { UploadFailure } from "../../../src/roles/upload_processor/failure.ts";
-import { createHandler, type HandlerJob } from "../../../src/roles/upload_processor/handler.ts";
+import {
+  createHandler,
+  type HandlerJob,
+  handlerProbe,
+} from "../../../src/roles/upload_processor/handler.ts";
 import { uploadEvent } from "./producer.ts";
 
 const handlerOf = (cfg: unknown) => createHandler(uploadProcessorSchema.shape.handler.parse(cfg));
+const probeOf = (cfg: unknown) => handlerProbe(uploadProcessorSchema.shape.handler.parse(cfg));
 
 async function job(): Promise<HandlerJob & { dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "jetport-handler-" });
@@ -106,11 +111,26 @@ Deno.test("http: 2xx ok (file sent as multipart), 429/5xx retry, 4xx permanent",
   }
 });
 
-Deno.test("http: nobody listening is a retry, and the file is not left open", async () => {
+Deno.test("http: nobody listening is a retry that names the handler as down, and the file is not left open", async () => {
   const j = await job();
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  const run = handlerOf({ http: { url: `http://127.0.0.1:${port}/` } });
-  assertMatch(await failure(run(j, never)), /^retry handler_failed: POST .* failed/);
+  const cfg = { http: { url: `http://127.0.0.1:${port}/` } };
+  const err = await assertRejects(() => handlerOf(cfg)(j, never), UploadFailure);
+  assertMatch(`${err.kind} ${err.reason}: ${err.message}`, /^retry handler_failed: POST .* failed/);
+  assertEquals(err.outage, "handler");
+  assertEquals(await probeOf(cfg)(), false, "the probe sees it down too");
+});
+
+Deno.test("http handler probe: down while refusing or answering 502/503/504, up on any other answer", async () => {
+  let status = 503;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    return new Response(null, { status });
+  });
+  const probe = probeOf({ http: { url: `http://127.0.0.1:${server.addr.port}/hook` } });
+  assertEquals(await probe(), false, "503");
+  status = 405; // a handler that takes only POST is up
+  assertEquals(await probe(), true, "405");
+  assertEquals(await probeOf({ exec: ["true"] })(), true, "an exec handler is never down");
 });
