@@ -139,7 +139,7 @@ export async function explainConnectFailure(
   if (info?.tls_verify && !cfg.tls?.cert_file) {
     return "the server requires a client certificate (TLS verify): set nats.tls.cert_file and nats.tls.key_file to a certificate signed by a CA the server trusts";
   }
-  if (info?.tls_verify) {
+  if (info?.tls_verify && (alert || /timeout|closed|disconnect|reset|EPIPE/i.test(message))) {
     return `TLS handshake failed: the server did not accept the client certificate ${cfg.tls?.cert_file}; check that a CA the server trusts signed it and that it has not expired`;
   }
   if (info && !info.tls_required && !info.tls_available && cfg.tls) {
