@@ -395,3 +395,21 @@ Deno.test("service windows: the account may write state_dir, logs, output and wa
   );
   assertStringIncludes(readOnly, `'D:\\jet port\\data--1\\state' /grant '${principal}:(OI)(CI)M'`);
 });
+
+Deno.test("service windows: a folder inside another is granted once, whatever its case", () => {
+  const config = configSchema.parse(parse(`
+state_dir: 'C:\\Data\\jetport'
+roles:
+  watcher:
+    watches:
+      - { name: inbox, path: 'c:/DATA/jetport/inbox' }
+      - { name: other, path: 'C:\\Data\\jetport-other' }
+`));
+  const grants = windowsInstallLines(options({ config })).split("\n")
+    .filter((l) => l.startsWith("icacls.exe")).map((l) => l.split(" /grant")[0]);
+  assertEquals(grants, [
+    "icacls.exe 'D:\\jet port\\data--1'",
+    "icacls.exe 'C:\\Data\\jetport'",
+    "icacls.exe 'C:\\Data\\jetport-other'",
+  ]);
+});

@@ -2,6 +2,7 @@
  * `jetport service systemd|windows`: prints a ready service definition for the config.
  * @module
  */
+import { resolve } from "node:path";
 import { type Command, EXIT } from "../command.ts";
 import { stringFlag, UsageError } from "../args.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
@@ -57,7 +58,7 @@ ${CONFIG_HELP}
       console.log(
         systemdUnit({
           config,
-          configFile: given ?? absoluteHere(configPath(args)),
+          configFile: given ?? resolve(configPath(args)),
           bin: stringFlag(args, "bin") ?? SYSTEMD_DEFAULTS.bin,
           user: stringFlag(args, "user") ?? SYSTEMD_DEFAULTS.user,
           workdir: stringFlag(args, "workdir") ?? SYSTEMD_DEFAULTS.workdir,
@@ -76,7 +77,7 @@ ${CONFIG_HELP}
       config,
       // A local path means nothing on another OS: there the config is expected in workdir.
       configFile: given ??
-        (Deno.build.os === "windows" ? absoluteHere(configPath(args)) : `${workdir}\\jetport.yaml`),
+        (Deno.build.os === "windows" ? resolve(configPath(args)) : `${workdir}\\jetport.yaml`),
       bin: stringFlag(args, "bin") ?? WINDOWS_DEFAULTS.bin,
       workdir,
       id: stringFlag(args, "name") ?? WINDOWS_DEFAULTS.id,
@@ -87,10 +88,3 @@ ${CONFIG_HELP}
     return EXIT.ok;
   },
 };
-
-/** The config path as given, made absolute against the current directory. */
-function absoluteHere(path: string): string {
-  if (/^([A-Za-z]:[\\/]|[\\/])/.test(path)) return path;
-  const sep = Deno.build.os === "windows" ? "\\" : "/";
-  return `${Deno.cwd()}${sep}${path.replace(/^\.[\\/]/, "")}`;
-}

@@ -5,6 +5,7 @@
  */
 import { posix, win32 } from "node:path";
 import type { BaseConfig } from "../../config/schema.ts";
+import { osPaths } from "../paths.ts";
 
 /**
  * What a service definition reads of the config: the daemon-wide sections and the role keys that
@@ -63,10 +64,12 @@ export function servicePaths(
     });
   }
   const resolved = found.map((p) => ({ ...p, path: absolute(p.path, workdir, style) }));
-  const sep = style === "windows" ? "\\" : "/";
-  const inside = (child: string, parent: string) =>
-    child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+  // Nested or equal, with Windows' rules (either separator, any case) on a Windows target.
+  const os = osPaths(style);
+  const inside = (child: string, parent: string) => os.keyOf(parent, child) !== undefined;
   return resolved.filter((p, i) =>
-    !resolved.some((q, j) => j !== i && inside(p.path, q.path) && (p.path !== q.path || j < i))
+    !resolved.some((q, j) =>
+      j !== i && inside(p.path, q.path) && (!os.same(p.path, q.path) || j < i)
+    )
   );
 }

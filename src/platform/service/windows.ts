@@ -10,6 +10,7 @@
  * `New-Service` alone cannot run jetport.exe: it is not a service program (docs/operations.md).
  * @module
  */
+import { win32 } from "node:path";
 import { absolute, type ServiceConfig, type ServicePath, servicePaths } from "./paths.ts";
 import { STOP_MARGIN_SECONDS } from "./systemd.ts";
 
@@ -166,7 +167,7 @@ export function windowsRight(p: ServicePath, config: ServiceConfig): "(OI)(CI)M"
 export function windowsInstallLines(opts: WindowsOptions): string {
   const paths = servicePaths(opts.config, opts.workdir, "windows");
   const account = parseAccount(opts.account);
-  const exeDir = opts.bin.replace(/\\[^\\]*$/, "");
+  const exeDir = win32.dirname(opts.bin);
   const exe = psQuote(`${exeDir}\\jetport-service.exe`);
   const q = psQuote;
   const grant = (path: string, right: string, why: string) =>
