@@ -371,3 +371,14 @@ Deno.test("provision --json: plan, apply and verify print one JSON report with e
   assertEquals(error.error.code, "CONFIG_INVALID");
   assertStringIncludes(error.error.problems![0].message, "stream S: replicas 3 needs a JetStream");
 });
+
+Deno.test("provision: a flag of another mode is a usage error, not ignored", async () => {
+  await using nats = await startNatsServer();
+  const file = await provisioner(nats, `streams:\n  - { name: S, subjects: [s] }`);
+  const plan = await provision("plan", file, "--all");
+  assertEquals(plan.code, 2, plan.stdout + plan.stderr);
+  assertStringIncludes(plan.stderr, "--all does not apply to provision plan");
+  const exported = await provision("export", file, "--allow-destructive");
+  assertEquals(exported.code, 2, exported.stdout + exported.stderr);
+  assertStringIncludes(exported.stderr, "--allow-destructive does not apply to provision export");
+});

@@ -161,6 +161,14 @@ dropped change left drift; verify: also a degraded stream).`,
     if (!given || args._.length > 1) {
       throw new UsageError(`expected one of ${MODES.join(", ")}, got "${args._.join(" ")}"`);
     }
+    // Flags of one mode given to another would be ignored: say so instead.
+    const exportOnly = ["all", "stream", "kv", "object-store"];
+    const wrong = given === "export"
+      ? ["allow-destructive", "json"].filter((f) => args.flags[f] !== undefined)
+      : exportOnly.filter((f) => args.flags[f] !== undefined);
+    if (wrong.length > 0) {
+      throw new UsageError(`--${wrong[0]} does not apply to provision ${given}`);
+    }
     const config = await loadConfigFlag(args);
     if (given === "export") return await exportCommand(args, config);
     const mode: Mode = given;
