@@ -189,6 +189,7 @@ export function startDurableConsumer(options: DurableConsumerOptions): DurableCo
           expires: options.expires ?? PULL_EXPIRES,
         });
         pulling = iter;
+        if (stopping.signal.aborted) iter.close(); // stop() came while the pull was being set up
         const startedAt = Date.now();
         if (failures > 0) log.info("consuming {where} again", { where });
         if (pulls++ > 0) options.onRepull?.();
