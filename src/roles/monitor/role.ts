@@ -18,7 +18,7 @@ import { jsonLine, parseFileEvent, textLine } from "./event_line.ts";
 import { DurableError, ensureDurable, streamMissing } from "./durable.ts";
 import { monitorMetrics } from "./metrics.ts";
 import { createReacks } from "./reacks.ts";
-import { openWrittenRecord, writtenPath } from "./written.ts";
+import { currentBootId, openWrittenRecord, writtenPath } from "./written.ts";
 import { cutUncommittedTail } from "./log_tail.ts";
 import { createBatchWriter, logEnd } from "./batch_writer.ts";
 import { openRotatingFile } from "../../platform/rotating_file.ts";
@@ -59,7 +59,20 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
   const log = ctx.log;
   const metrics = monitorMetrics(ctx.metrics, stream, consumer);
   const journalPath = writtenPath(ctx.config.state_dir, consumer);
-  const written = await openWrittenRecord(journalPath, { fsync: cfg.output.fsync });
+  const written = await openWrittenRecord(journalPath, {
+    fsync: cfg.output.fsync,
+    bootId: currentBootId(),
+  });
+  if (written.fromEarlierBoot()) {
+    log.warn(
+      "the machine restarted since {journal} was written: {path} is not cut back (an " +
+        "event unacked at the crash may get a second line)",
+      {
+        journal: journalPath,
+        path: cfg.output.path,
+      },
+    );
+  }
   const committed = written.committed();
   if (committed) {
     const repair = await cutUncommittedTail(cfg.output.path, cfg.output.rotate.keep, committed);
@@ -81,7 +94,7 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
     keep: cfg.output.rotate.keep,
     fsync: cfg.output.fsync,
   });
-  await written.commit([], await logEnd(file.path));
+  await written.begin(logEnd(file.path));
   log.info("writing events of {where} to {path} ({format})", {
     where,
     path: cfg.output.path,
