@@ -24,7 +24,8 @@ import { createDedupe } from "./dedupe.ts";
 import { loadMasterKey } from "./envelope.ts";
 import { createHandler, handlerProbe } from "./handler.ts";
 import { uploadMetrics } from "./metrics.ts";
-import { ACK_ATTEMPTS, createOutcomes } from "./outcome.ts";
+import { limitsFor } from "./limits.ts";
+import { createOutcomes } from "./outcome.ts";
 import type { PulledMsg } from "./pulled.ts";
 import { createPuller, type Puller } from "./puller.ts";
 import { resolveS3Settings, s3Getter } from "./s3.ts";
@@ -59,12 +60,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     const version = () => ctx.nats.serverVersion();
-    const info = await ensureConsumer(jsm, cfg, ctx.config);
-    const ackWaitMs = (info.config.ack_wait ?? 30e9) / 1e6;
-    // Heartbeat well inside ack_wait so a slow download or handler never looks abandoned.
-    const heartbeatMs = Math.max(100, ackWaitMs / 3);
-    const limit = workerCount(info.config.max_ack_pending ?? -1);
-    const maxDeliveries = deliveryBound(info.config.max_deliver ?? -1);
+    const limits = limitsFor(cfg, await ensureConsumer(jsm, cfg, ctx.config), log);
     const bucket = await ensureDedupeBucket(
       js,
       jsm,
@@ -74,8 +70,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
     );
     const dedupe = createDedupe(bucket.kv, js, {
       bucket: cfg.dedupe_bucket,
-      // A claim lapses about when the server would redeliver a crashed holder's message.
-      claimTtlMs: Math.max(3000, ackWaitMs),
+      claimTtlMs: limits.claimTtlMs,
       perKeyTtl: bucket.perKeyTtl,
       owner: crypto.randomUUID(),
     });
@@ -87,9 +82,8 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       publisher,
       dlq,
       serverVersion: version,
-      // All attempts at confirming an ack fit in ack_wait, so a retried ack still lands in time.
-      ackTimeoutMs: Math.max(200, Math.min(5000, heartbeatMs * 3 / ACK_ATTEMPTS)),
-      maxDeliveries,
+      ackTimeoutMs: limits.ackTimeoutMs,
+      maxDeliveries: limits.maxDeliveries,
     });
     const probeHandler = handlerProbe(cfg.handler);
     const pause = cfg.circuit_breaker.pause_consumer
@@ -116,7 +110,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       dedupe,
       breaker,
       outcomes,
-      heartbeatMs,
+      heartbeatMs: limits.heartbeatMs,
       stopping: stopping.signal,
       abort: abort.signal,
     });
@@ -129,7 +123,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
     log.info("consuming {stream}/{consumer} with {n} workers into {dir}", {
       stream: cfg.stream,
       consumer: cfg.consumer,
-      n: limit,
+      n: limits.workers,
       dir: cfg.download_dir,
     });
     const dispatch = (msg: PulledMsg) => {
@@ -146,7 +140,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       stream: cfg.stream,
       consumer: cfg.consumer,
       expires: cfg.fetch_wait,
-      limit,
+      limit: limits.workers,
       busy: () => inFlight.size,
       held: () => breaker.open,
       deliver: dispatch,
@@ -156,30 +150,6 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       log,
     });
     running = { puller, publisher, breaker };
-  }
-
-  /** Workers: `concurrency`, but never more than the consumer lets this process hold. */
-  function workerCount(maxAckPending: number): number {
-    if (maxAckPending <= 0 || maxAckPending >= cfg.concurrency) return cfg.concurrency;
-    log.warn("concurrency {c} is above the consumer's max_ack_pending {m}; using {m} workers", {
-      c: cfg.concurrency,
-      m: maxAckPending,
-    });
-    return maxAckPending;
-  }
-
-  /** `retry.max_deliveries`, lowered to the consumer's `max_deliver` (-1: no bound at all). */
-  function deliveryBound(maxDeliver: number): number {
-    const own = cfg.retry.max_deliveries;
-    if (maxDeliver > 0) return own > 0 ? Math.min(own, maxDeliver) : maxDeliver;
-    if (own < 0) {
-      log.warn(
-        "retry.max_deliveries is -1 and consumer {stream}/{consumer} has no max_deliver: an " +
-          "event that keeps failing with a retryable error is retried for ever, never dead-lettered",
-        { stream: cfg.stream, consumer: cfg.consumer },
-      );
-    }
-    return own;
   }
 
   async function stop(deadline: number) {
