@@ -83,7 +83,7 @@ roles: { dlq_redriver: {} }
       "--config",
       file,
     ]);
-    const rows = JSON.parse(byReason.stdout);
+    const rows = JSON.parse(byReason.stdout).entries;
     assertEquals(rows.map((r: { seq: number }) => r.seq), [1]);
     assertEquals(rows[0].consumer, "c1");
 

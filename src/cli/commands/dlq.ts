@@ -14,7 +14,7 @@ import { getOriginal } from "../../nats/msg_get.ts";
 import { parseDuration } from "../../config/units.ts";
 import { parseRate } from "../rate.ts";
 import { storedMessageLine } from "../message_line.ts";
-import { printJsonLine } from "../json.ts";
+import { printJson, printJsonLine } from "../json.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { onShutdownSignal } from "../../platform/signals.ts";
 import {
@@ -235,13 +235,8 @@ Exit codes: 0 done, 1 NATS unreachable, some entries failed, or interrupted; 2 b
       // Headers are enough to choose; a redrive reads each payload when it republishes it.
       const entries = await listEntries(js, jsm, target, filter, { headersOnly: true, direct });
       if (sub === "list") {
-        console.log(
-          args.flags.json
-            ? JSON.stringify(entries.map(entryJson), null, 2)
-            : entries.length
-            ? entryTable(entries)
-            : "(no entries)",
-        );
+        if (args.flags.json) printJson({ entries: entries.map(entryJson) });
+        else console.log(entries.length ? entryTable(entries) : "(no entries)");
         return EXIT.ok;
       }
 

@@ -11,6 +11,7 @@ import type { Counter, Gauge, Registry } from "../../http/metrics.ts";
 import type { DlqTarget } from "../../nats/dlq.ts";
 import type { Publisher } from "../../nats/publisher.ts";
 import type { DlqRedriverConfig } from "./config.ts";
+import { ADVISORY_KINDS } from "./capture.ts";
 
 /** The role's metrics. */
 export interface DlqMetrics {
@@ -28,27 +29,39 @@ export interface DlqMetrics {
   depth: Gauge;
 }
 
-/** Registers the role's metrics. */
-export function dlqMetrics(m: Registry): DlqMetrics {
+/**
+ * Registers the role's metrics; every configured source (`STREAM/CONSUMER`) is a series at 0 from
+ * the start, so the first capture or redrive shows in `increase()` and alerts.
+ */
+export function dlqMetrics(m: Registry, sources: readonly string[]): DlqMetrics {
+  const bySource = { labels: { source: sources } };
   return {
     captured: m.counter(
       "dlq_captured_total",
       "Dead messages stored in the DLQ by capture, by source and kind",
+      { labels: { source: sources, kind: Object.keys(ADVISORY_KINDS) } },
     ),
     duplicates: m.counter(
       "dlq_capture_duplicates_total",
       "Advisories for messages the DLQ already held, by source",
+      bySource,
     ),
     captureFailures: m.counter(
       "dlq_capture_failures_total",
       "Captures that failed and will be retried, by source",
+      bySource,
     ),
-    redriven: m.counter("dlq_redriven_total", "Entries redriven automatically, by source"),
+    redriven: m.counter(
+      "dlq_redriven_total",
+      "Entries redriven automatically, by source",
+      bySource,
+    ),
     parked: m.gauge(
       "dlq_parked",
       "Entries auto-redrive leaves alone (max_redrives reached, or no payload), by source",
+      bySource,
     ),
-    depth: m.gauge("dlq_depth", "Entries in the DLQ, by source"),
+    depth: m.gauge("dlq_depth", "Entries in the DLQ, by source", bySource),
   };
 }
 

@@ -42,7 +42,7 @@ export function createDlqRedriver(ctx: RoleContext, cfg: DlqRedriverConfig): Rol
   const target = dlqTarget(ctx.config) ??
     { stream: cfg.dlq_stream, subjectPrefix: cfg.subject_prefix };
   const log = ctx.log;
-  const metrics = dlqMetrics(ctx.metrics);
+  const metrics = dlqMetrics(ctx.metrics, cfg.sources.map((s) => `${s.stream}/${s.consumer}`));
   const stopping = new AbortController();
   const loops: Promise<void>[] = [];
   let notReady: string | undefined = "starting";
