@@ -144,8 +144,8 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
         if (max_attempts >= 0 && tries > max_attempts) throw err;
         reason = `connecting to ${shown} (last attempt: ${err.reason})`;
         // The same failure again is news only at debug: a server down for an hour is one line.
-        if (err.message !== last) log.error("{error}; retrying", { error: err.message });
-        else log.debug("{error}; retrying (attempt {tries})", { error: err.message, tries });
+        if (err.message !== last) log.error("{error} (retrying)", { error: err.message });
+        else log.debug("{error} (retrying, attempt {tries})", { error: err.message, tries });
         last = err.message;
         await delay(backoffDelay(tries - 1, wait, max_wait, jitter), stopConnecting.signal);
         if (closing) throw new Error("closed before connecting");
@@ -176,10 +176,9 @@ export function openConnection(cfg: NatsConfig, metrics: Registry): NatsHandle {
     });
     return conn;
   })();
+  // Giving up (max_attempts reached) is the owner's to report: the daemon logs it and exits 1.
   ready.catch((err) => {
-    if (closing) return;
-    reason = err.message;
-    log.error("gave up connecting to NATS: {error}", { error: reason });
+    if (!closing) reason = err.message;
   });
 
   /**

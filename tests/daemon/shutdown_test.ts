@@ -137,7 +137,7 @@ shutdown: { grace: ${GRACE_MS}ms }
 `);
   await using daemon = startDaemon(file);
   // The first attempt failed and the daemon waits 10 s before the next one.
-  await daemon.waitForLog(/cannot connect to NATS at .*connection refused.*; retrying/, 30_000);
+  await daemon.waitForLog(/cannot connect to NATS at .*connection refused.* \(retrying\)/, 30_000);
   const t0 = Date.now();
   daemon.signal("SIGTERM");
   const status = await daemon.exit();
