@@ -15,7 +15,8 @@ import {
   deadLetterOrTerminate,
 } from "../../nats/dead_letter_or_terminate.ts";
 import { BadFileEventError } from "./event_line.ts";
-import type { LogEnd, WrittenRecord } from "./written.ts";
+import type { WrittenRecord } from "./written.ts";
+import { logEnd } from "./log_tail.ts";
 import type { Reacks } from "./reacks.ts";
 import type { MonitorMetrics } from "./metrics.ts";
 
@@ -40,12 +41,6 @@ export interface BatchWriterParts {
   dlq: DeadLetterDestination | undefined;
   /** The connected server's version (term reasons). */
   serverVersion(): string | undefined;
-}
-
-/** Where the live log file ends now (a synchronous stat: cheaper than a trip to the I/O pool). */
-export function logEnd(path: string): LogEnd {
-  const info = Deno.statSync(path);
-  return { ino: info.ino ?? 0, size: info.size };
 }
 
 /**

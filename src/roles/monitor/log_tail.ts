@@ -1,5 +1,5 @@
 /**
- * Start-up repair of the monitor's log after a kill -9: lines written after the last batch the
+ * Where the monitor's log ends, and its start-up repair after a kill -9: lines written after the last batch the
  * written-sequence journal committed (see `written.ts`) belong to events that were never acked
  * and will come again, so they are cut off here, and written once when they do. The uncommitted
  * batch may have rotated the log (once or more: `path` → `path.1` → ...); the committed file is
@@ -8,6 +8,12 @@
  * @module
  */
 import type { LogEnd } from "./written.ts";
+
+/** Where the live log file ends now (a synchronous stat: cheaper than a trip to the I/O pool). */
+export function logEnd(path: string): LogEnd {
+  const info = Deno.statSync(path);
+  return { ino: info.ino ?? 0, size: info.size };
+}
 
 /** What {@link cutUncommittedTail} found. */
 export type TailRepair =

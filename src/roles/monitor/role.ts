@@ -7,7 +7,8 @@
  *   consumer, and hands over batches;
  * - `batch_writer.ts` writes, flushes, records (`written.ts`) and acks a batch, and dead-letters
  *   what is not a file event;
- * - `written.ts` + `log_tail.ts` make "one line per stream sequence" survive restarts and kill -9;
+ * - `output.ts` opens the log and its written-sequence journal (`written.ts`), cutting off lines
+ *   a kill -9 left unrecorded (`log_tail.ts`): "one line per stream sequence" survives restarts;
  * - `reacks.ts` sends acks again that a dying consumer leader may have lost.
  * @module
  */
@@ -18,10 +19,8 @@ import { jsonLine, parseFileEvent, textLine } from "./event_line.ts";
 import { DurableError, ensureDurable, streamMissing } from "./durable.ts";
 import { monitorMetrics } from "./metrics.ts";
 import { createReacks } from "./reacks.ts";
-import { currentBootId, openWrittenRecord, writtenPath } from "./written.ts";
-import { cutUncommittedTail } from "./log_tail.ts";
-import { createBatchWriter, logEnd } from "./batch_writer.ts";
-import { openRotatingFile } from "../../platform/rotating_file.ts";
+import { openOutput } from "./output.ts";
+import { createBatchWriter } from "./batch_writer.ts";
 import { beforeDeadline } from "../../platform/delay.ts";
 import { dlqTarget } from "../../nats/dlq.ts";
 import { isStreamNotFound } from "../../nats/errors.ts";
@@ -52,49 +51,13 @@ export function createMonitor(ctx: RoleContext, cfg: MonitorConfig): Role {
   };
 }
 
-/** Opens the log and the journal (repairing a torn tail), then starts consuming. */
+/** Opens the output, then starts consuming. */
 async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<RunningMonitor> {
   const { stream, consumer } = cfg;
   const where = `${stream}/${consumer}`;
   const log = ctx.log;
   const metrics = monitorMetrics(ctx.metrics, stream, consumer);
-  const journalPath = writtenPath(ctx.config.state_dir, consumer);
-  const written = await openWrittenRecord(journalPath, {
-    fsync: cfg.output.fsync,
-    bootId: currentBootId(),
-  });
-  if (written.fromEarlierBoot()) {
-    log.warn(
-      "the machine restarted since {journal} was written: {path} is not cut back (an " +
-        "event unacked at the crash may get a second line)",
-      {
-        journal: journalPath,
-        path: cfg.output.path,
-      },
-    );
-  }
-  const committed = written.committed();
-  if (committed) {
-    const repair = await cutUncommittedTail(cfg.output.path, cfg.output.rotate.keep, committed);
-    if (repair.kind === "cut") {
-      log.warn("cut {bytes} bytes of lines never acked from the end of {path} (kill -9?)", {
-        bytes: repair.bytes,
-        path: cfg.output.path,
-      });
-    } else if (repair.kind === "unknown") {
-      log.warn("{path} is not where {journal} says the log ended ({why}); writing on", {
-        path: cfg.output.path,
-        journal: journalPath,
-        why: repair.why,
-      });
-    }
-  }
-  const file = await openRotatingFile(cfg.output.path, {
-    maxSize: cfg.output.rotate.max_size,
-    keep: cfg.output.rotate.keep,
-    fsync: cfg.output.fsync,
-  });
-  await written.begin(logEnd(file.path));
+  const { file, written } = await openOutput(cfg, ctx.config.state_dir, log);
   log.info("writing events of {where} to {path} ({format})", {
     where,
     path: cfg.output.path,
