@@ -54,10 +54,12 @@ export function uploadMetrics(registry: Registry): UploadMetrics {
     circuitOpen: registry.gauge(
       "upload_circuit_open",
       "1 while S3 or the http handler is down and the processor is not pulling",
+      { labels: {} },
     ),
     circuitOpened: registry.counter(
       "upload_circuit_opened_total",
       "Times the upload processor stopped pulling because a dependency was down",
+      { labels: {} },
     ),
   };
 }
