@@ -4,7 +4,7 @@ import { assertEquals, assertStringIncludes } from "../helpers/assert.ts";
 import { startNatsServer } from "../helpers/nats_server.ts";
 import { jetport, jetportCommand } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
-import { isEnvelope, lineMessage } from "../../src/cli/commands/publish.ts";
+import { isEnvelope, lineBatches, lineMessage } from "../../src/cli/commands/publish.ts";
 
 async function setup() {
   const nats = await startNatsServer();
@@ -114,4 +114,37 @@ Deno.test("publish: envelope detection and {line} msg ids", () => {
     { headers: [] },
   );
   assertEquals(replayed.msgId, "orig");
+});
+
+/** The lines `lineBatches` reads from a stream of `chunks`, as [number, text, bytes, error]. */
+async function readLines(chunks: (string | number[])[]) {
+  const stream = ReadableStream.from(
+    chunks.map((c) => typeof c === "string" ? new TextEncoder().encode(c) : new Uint8Array(c)),
+  );
+  const out = [];
+  for await (const batch of lineBatches(stream)) {
+    for (const l of batch) out.push([l.n, l.text, new TextDecoder().decode(l.bytes), l.error]);
+  }
+  return out;
+}
+
+Deno.test("publish: lines split across reads, CRLF, blank lines counted, last line without a break", async () => {
+  assertEquals(await readLines(['{"a":1}\n{"b"', ":2}\r\n\n  \n", "3\n", "4"]), [
+    [1, '{"a":1}', '{"a":1}', undefined],
+    [2, '{"b":2}', '{"b":2}', undefined],
+    [5, "3", "3", undefined],
+    [6, "4", "4", undefined],
+  ]);
+});
+
+Deno.test("publish: a UTF-8 character split across reads is one character; bytes that are not UTF-8 name their line", async () => {
+  const euro = [...new TextEncoder().encode('"€"\n')]; // the € is 3 bytes
+  const lines = await readLines([euro.slice(0, 2), euro.slice(2), [0x22, 0xff, 0x22, 0x0a], "5\n"]);
+  assertEquals(lines, [
+    [1, '"€"', '"€"', undefined],
+    [2, "", '"\ufffd"', "not UTF-8 text"],
+    [3, "5", "5", undefined],
+  ]);
+  const m = lineMessage('"€"', 1, { subject: "s", headers: [] }, new TextEncoder().encode('"€"'));
+  assertEquals(m.data, new TextEncoder().encode('"€"')); // a bare payload is sent as its bytes
 });

@@ -10,7 +10,12 @@ import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
 import { type MessageLine, objectToHeaders, payloadBytes } from "../message_line.ts";
 import { parseDuration } from "../../config/units.ts";
 import { connectOnce } from "../../nats/connection.ts";
-import { createPublisher, type OutgoingMessage, type Publisher } from "../../nats/publisher.ts";
+import {
+  createPublisher,
+  type OutgoingMessage,
+  type PubAck,
+  type Publisher,
+} from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { JSON_HELP, printJson, wantsJson } from "../json.ts";
 
@@ -43,8 +48,17 @@ export interface PublishDefaults {
   headers: [string, string][];
 }
 
-/** Turns line `lineNo` of a JSONL file into a message; throws with a reason when it cannot. */
-export function lineMessage(text: string, lineNo: number, d: PublishDefaults): OutgoingMessage {
+/**
+ * Turns line `lineNo` of a JSONL file into a message; throws with a reason when it cannot.
+ * `bytes`, when given, are the line's UTF-8 bytes: a bare payload is sent as them, not encoded
+ * again.
+ */
+export function lineMessage(
+  text: string,
+  lineNo: number,
+  d: PublishDefaults,
+  bytes?: Uint8Array,
+): OutgoingMessage {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -58,7 +72,7 @@ export function lineMessage(text: string, lineNo: number, d: PublishDefaults): O
   const fromHeader = headers?.get("Nats-Msg-Id") || undefined;
   return {
     subject,
-    data: env ? payloadBytes(env) : text,
+    data: env ? payloadBytes(env) : bytes ?? text,
     msgId: env?.msg_id ?? fromHeader ?? d.msgId?.replaceAll("{line}", String(lineNo)),
     headers,
   };
@@ -80,22 +94,94 @@ function parseHeaders(values: string[]): [string, string][] {
   });
 }
 
-/** Lines of a text stream, with their 1-based numbers; blank lines are skipped. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<[string, number]> {
-  let rest = "";
+/** One non-blank line of a JSONL input. */
+export interface Line {
+  /** Its 1-based number. */
+  n: number;
+  /** Its text (without the line break); empty when it is not UTF-8. */
+  text: string;
+  /** Its bytes: the UTF-8 of `text`, a view into the read buffer. */
+  bytes: Uint8Array;
+  /** Set when the line cannot be read as text. */
+  error?: string;
+}
+
+const NL = 0x0a;
+const CR = 0x0d;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The non-blank lines of a byte stream, one batch per read, so the caller awaits once per read
+ * rather than once per line (each await lets the client flush a socket write of its own). The
+ * whole lines of a read are decoded at once; when they are ASCII, byte offsets are character
+ * offsets and a line's text is a slice of that. A trailing `\r` is dropped.
+ */
+export async function* lineBatches(stream: ReadableStream<Uint8Array>): AsyncGenerator<Line[]> {
+  let carry: Uint8Array | undefined;
   let n = 0;
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let i: number;
-    while ((i = rest.indexOf("\n")) >= 0) {
-      const line = rest.slice(0, i).replace(/\r$/, "");
-      rest = rest.slice(i + 1);
-      n++;
-      if (line.trim()) yield [line, n];
-    }
+  for await (const chunk of stream) {
+    const bytes = carry?.length ? concat(carry, chunk) : chunk;
+    const end = bytes.lastIndexOf(NL) + 1;
+    carry = bytes.subarray(end);
+    if (end === 0) continue;
+    const batch: Line[] = [];
+    n = splitLines(bytes.subarray(0, end), n, batch);
+    yield batch;
   }
-  n++;
-  if (rest.trim()) yield [rest, n];
+  if (carry?.length) {
+    const batch: Line[] = [];
+    splitLines(carry, n, batch);
+    yield batch;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * Appends the non-blank lines of `region` (whole lines; the last may lack its `\n`) to `out`,
+ * numbered after `n`; returns the number of the last line.
+ */
+function splitLines(region: Uint8Array, n: number, out: Line[]): number {
+  let ascii: string | undefined;
+  try {
+    const text = utf8.decode(region);
+    if (text.length === region.length) ascii = text;
+  } catch { /* not UTF-8 somewhere: decoded line by line below, to name the line */ }
+  let start = 0;
+  while (start < region.length) {
+    let end = region.indexOf(NL, start);
+    const next = end < 0 ? region.length : end + 1;
+    if (end < 0) end = region.length;
+    if (end > start && region[end - 1] === CR) end--;
+    n++;
+    const bytes = region.subarray(start, end);
+    let text = "";
+    let error: string | undefined;
+    if (ascii !== undefined) text = ascii.slice(start, end);
+    else {
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        error = "not UTF-8 text";
+      }
+    }
+    if (error || !isBlank(bytes, text)) out.push({ n, text, bytes, error });
+    start = next;
+  }
+  return n;
+}
+
+/** Whether a line holds only white space (the first byte decides for most lines). */
+function isBlank(bytes: Uint8Array, text: string): boolean {
+  const first = bytes[0];
+  if (first === undefined) return true;
+  if (first > 0x20 && first < 0x80) return false;
+  return text.trim() === "";
 }
 
 /** Counts of a publish run. */
@@ -124,39 +210,60 @@ export function formatCounts(s: PublishSummary): string {
   return `${s.published} published, ${s.duplicates} duplicates, ${s.failed} failed`;
 }
 
-/** Publishes `msgs` with backpressure, reporting failures by `where`; resolves with counts. */
-async function publishAll(
+/** How many messages the command keeps awaiting their PubAck. */
+const WINDOW = 1024;
+
+/**
+ * Publishes every item of `batches` with backpressure, naming failures by `where`; resolves with
+ * counts once every message is acknowledged or has failed. The items of a batch are sent in one
+ * synchronous run until the window is full, so the client writes them to the socket together.
+ */
+async function publishAll<T>(
   publisher: Publisher,
-  msgs: AsyncIterable<{ msg?: OutgoingMessage; where: string; error?: string }>,
+  batches: AsyncIterable<T[]>,
+  toMessage: (item: T) => OutgoingMessage,
+  where: (item: T) => string,
   onDone: () => void = () => {},
 ): Promise<PublishSummary & { failures: PublishFailure[] }> {
   const summary = { published: 0, duplicates: 0, failed: 0, failures: [] as PublishFailure[] };
-  const pending = new Set<Promise<void>>();
-  const fail = (where: string, why: string) => {
+  let outstanding = 0;
+  let drained: (() => void) | undefined;
+  const fail = (item: T, why: string) => {
     summary.failed++;
     if (summary.failed <= NAMED_FAILURES) {
-      summary.failures.push({ where, message: why });
-      console.error(`${where}: ${why}`);
+      const at = where(item);
+      summary.failures.push({ where: at, message: why });
+      console.error(`${at}: ${why}`);
     } else if (summary.failed === NAMED_FAILURES + 1) console.error("(more failures not shown)");
     onDone();
   };
-  for await (const { msg, where, error } of msgs) {
-    if (!msg) {
-      fail(where, error ?? "unreadable");
-      continue;
+  const settle = () => {
+    if (--outstanding === 0) drained?.();
+  };
+  const acked = (ack: PubAck) => {
+    if (ack.duplicate) summary.duplicates++;
+    else summary.published++;
+    onDone();
+    settle();
+  };
+  for await (const batch of batches) {
+    for (const item of batch) {
+      let msg: OutgoingMessage;
+      try {
+        msg = toMessage(item);
+      } catch (err) {
+        fail(item, (err as Error).message);
+        continue;
+      }
+      if (publisher.inFlight >= WINDOW) await publisher.room();
+      outstanding++;
+      publisher.publish(msg).then(acked, (err) => {
+        fail(item, (err as Error).message);
+        settle();
+      });
     }
-    await publisher.room();
-    const p = publisher.publish(msg).then(
-      (ack) => {
-        if (ack.duplicate) summary.duplicates++;
-        else summary.published++;
-        onDone();
-      },
-      (err) => fail(where, (err as Error).message),
-    ).finally(() => pending.delete(p));
-    pending.add(p);
   }
-  await Promise.all(pending);
+  if (outstanding > 0) await new Promise<void>((r) => drained = r);
   return summary;
 }
 
@@ -214,17 +321,32 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
     const config = await loadConfigFlag(args);
     const input = file !== undefined && file !== "-" ? await Deno.open(file) : undefined;
     const nc = await connectOnce(config.nats);
-    const publisher = createPublisher(nc, { name: "cli", deadline: timeout });
+    const publisher = createPublisher(nc, { name: "cli", deadline: timeout, window: WINDOW });
     const progress = startProgress({
       label: "publish",
       unit: "msgs",
       silent: args.flags.quiet === true || file === undefined,
     });
     try {
-      const source = file === undefined
-        ? single(data, defaults)
-        : fromLines(lines(input?.readable ?? Deno.stdin.readable), file, defaults);
-      const s = await publishAll(publisher, source, () => progress.tick());
+      const tick = () => progress.tick();
+      const s = file === undefined
+        ? await publishAll(publisher, single(data), (payload) => ({
+          subject: subject!,
+          data: payload,
+          msgId: defaults.msgId,
+          headers: withHeaders(undefined, defaults.headers),
+        }), () =>
+          "message", tick)
+        : await publishAll(
+          publisher,
+          lineBatches(input?.readable ?? Deno.stdin.readable),
+          (line) => {
+            if (line.error) throw new Error(line.error);
+            return lineMessage(line.text, line.n, defaults, line.bytes);
+          },
+          (line) => `${file}:${line.n}`,
+          tick,
+        );
       progress.done();
       if (wantsJson(args)) printJson(s);
       else console.error(`publish: ${formatCounts(s)}`);
@@ -240,30 +362,6 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
   },
 };
 
-async function* single(data: string | undefined, d: PublishDefaults) {
-  const payload = data ?? await new Response(Deno.stdin.readable).text();
-  yield {
-    where: "message",
-    msg: {
-      subject: d.subject!,
-      data: payload,
-      msgId: d.msgId,
-      headers: withHeaders(undefined, d.headers),
-    },
-  };
-}
-
-async function* fromLines(
-  source: AsyncIterable<[string, number]>,
-  file: string,
-  d: PublishDefaults,
-) {
-  for await (const [text, n] of source) {
-    const where = `${file}:${n}`;
-    try {
-      yield { where, msg: lineMessage(text, n, d) };
-    } catch (err) {
-      yield { where, error: (err as Error).message };
-    }
-  }
+async function* single(data: string | undefined): AsyncGenerator<string[]> {
+  yield [data ?? await new Response(Deno.stdin.readable).text()];
 }
