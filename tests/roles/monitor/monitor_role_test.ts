@@ -159,6 +159,32 @@ Deno.test("monitor role: events delivered again (a consumer reset to the start) 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("monitor role: lines a kill -9 left in the log without a journal line are cut at start and written once", async () => {
+  await using nats = await startNatsServer();
+  await using c = await client(nats.url);
+  await createFilesStream(c.jsm);
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
+  const log = `${dir}/m.log`;
+  await publish(c.nc, Array.from({ length: 10 }, (_, i) => fileEvent("added", `a${i}.txt`)));
+  {
+    await using _m = await runMonitor(nats.url, { monitor: { output: { path: log } } });
+    await waitFor(async () => (await readLines(log)).length === 10, 20_000, "10 lines");
+  }
+  // As if killed after writing the next batch's lines, before its journal line and its acks.
+  await publish(c.nc, Array.from({ length: 5 }, (_, i) => fileEvent("added", `b${i}.txt`)));
+  await Deno.writeTextFile(log, "a line of a batch never recorded\n".repeat(5), { append: true });
+  await using _m = await runMonitor(nats.url, { monitor: { output: { path: log } } });
+  await waitFor(
+    async () => (await readLines(log)).at(-1)?.includes("b4.txt"),
+    20_000,
+    "the last event's line",
+  );
+  const lines = await readLines(log);
+  assertEquals(lines.filter((l) => l.includes("never recorded")), [], "the unrecorded lines cut");
+  assertEquals(lines.length, 15, "each event once");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("monitor role: a push consumer under its name is a clear error, not a hang", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
