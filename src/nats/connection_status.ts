@@ -41,8 +41,13 @@ export function connectionMetrics(registry: Registry): ConnectionMetrics {
       "Reconnections to NATS, by the server reconnected to",
     ),
     disconnects: registry.counter("nats_disconnects_total", "Disconnections from NATS, by server"),
-    lameDuck: registry.counter("nats_lame_duck_total", "Lame-duck-mode notices from servers"),
-    errors: registry.counter("nats_errors_total", "Asynchronous errors reported by servers"),
+    // Unlabelled: exported at 0 from start, so the first notice shows in increase() and alerts.
+    lameDuck: registry.counter("nats_lame_duck_total", "Lame-duck-mode notices from servers", {
+      labels: {},
+    }),
+    errors: registry.counter("nats_errors_total", "Asynchronous errors reported by servers", {
+      labels: {},
+    }),
   };
 }
 

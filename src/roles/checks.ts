@@ -5,6 +5,7 @@
  * @module
  */
 import type { ConfigCheck } from "../config/checks.ts";
+import { natsFileChecks } from "../config/nats_files.ts";
 import {
   type ConfigSpec,
   loadConfig as loadWith,
@@ -24,10 +25,10 @@ export const ROLE_CHECKS: Record<RoleName, readonly ConfigCheck<Config>[]> = {
   watcher: [watcherChecks],
 };
 
-/** The config of this build: its schema and every role's checks. */
+/** The config of this build: its schema, the daemon-wide checks and every role's checks. */
 export const CONFIG_SPEC: ConfigSpec<Config> = {
   schema: configSchema,
-  checks: Object.values(ROLE_CHECKS).flat(),
+  checks: [natsFileChecks, ...Object.values(ROLE_CHECKS).flat()],
 };
 
 /** Reads and validates the config file at `file`; throws `ConfigError` listing every problem. */

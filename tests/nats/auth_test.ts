@@ -205,16 +205,27 @@ Deno.test("auth: operator mode with a .creds file; expired or missing files are 
       [seed],
     );
   });
-  await t.step("missing .creds file or CA file → names the key and the file", async () => {
-    await refused(
-      `{ servers: "${server.url}", creds_file: "${dir}/gone.creds" }`,
-      /^jetport provision: cannot read nats\.creds_file .*gone\.creds: no such file$/,
-    );
-    await refused(
-      `{ servers: "${server.url}", creds_file: "${creds}", tls: { ca_file: "${dir}/gone.pem" } }`,
-      /^jetport provision: cannot read nats\.tls\.ca_file .*gone\.pem: no such file$/,
-    );
-  });
+  await t.step(
+    "missing .creds file or CA file → a config error naming the key and the file",
+    async () => {
+      for (
+        const [nats, expected] of [
+          [
+            `{ servers: "${server.url}", creds_file: "${dir}/gone.creds" }`,
+            /^  .*:\d+:\d+: nats\.creds_file: cannot read .*gone\.creds: no such file$/m,
+          ],
+          [
+            `{ servers: "${server.url}", creds_file: "${creds}", tls: { ca_file: "${dir}/gone.pem" } }`,
+            /^  .*:\d+:\d+: nats\.tls\.ca_file: cannot read .*gone\.pem: no such file$/m,
+          ],
+        ] as const
+      ) {
+        const out = await apply(nats);
+        assertEquals(out.code, 2, out.stdout + out.stderr);
+        assertMatch(out.stderr, expected);
+      }
+    },
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
