@@ -25,7 +25,12 @@ Deno.test("deadLetterOrTerminate: copies to the DLQ then terms; naks when the DL
       subjects: ["jobs.>"],
       retention: RetentionPolicy.Workqueue,
     });
-    await jsm.consumers.add("JOBS", { durable_name: "w", ack_policy: AckPolicy.Explicit });
+    // One message in flight at a time: a naked jobs.a comes back before jobs.b is delivered.
+    await jsm.consumers.add("JOBS", {
+      durable_name: "w",
+      ack_policy: AckPolicy.Explicit,
+      max_ack_pending: 1,
+    });
     const h = headers();
     h.append("X-A", "1");
     h.append("X-A", "2");
