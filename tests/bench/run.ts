@@ -35,6 +35,7 @@ export const BENCHES: (() => Promise<{ default: Bench }>)[] = [
   () => import("./cluster_bench.ts"),
   () => import("./upload_bench.ts"),
   () => import("./go/versus_bench.ts"),
+  () => import("./startup_bench.ts"),
 ];
 
 function cell(v: string | number): string {
