@@ -1,5 +1,7 @@
 /**
- * The CLI: dispatches `jetport <command>`, prints help, maps errors to exit codes.
+ * The CLI: dispatches `jetport <command>`, prints help, maps errors to exit codes. A command's
+ * module is imported only when it runs (or for the help), so `jetport publish` does not load the
+ * daemon and `jetport run` does not load the other commands: start-up time is module loading.
  * @module
  */
 import { parseArgs, UsageError } from "./args.ts";
@@ -8,31 +10,33 @@ import { ConfigError } from "../config/errors.ts";
 import { redact } from "../platform/redact.ts";
 import { closest } from "../config/suggest.ts";
 import { type JsonError, jsonProblem, printJson } from "./json.ts";
-import { runCommand } from "./commands/run.ts";
-import { validateCommand } from "./commands/validate.ts";
-import { versionCommand } from "./commands/version.ts";
-import { provisionCommand } from "./commands/provision.ts";
-import { statusCommand } from "./commands/status.ts";
-import { serviceCommand } from "./commands/service.ts";
-import { replayCommand } from "./commands/replay.ts";
-import { publishCommand } from "./commands/publish.ts";
-import { dlqCommand } from "./commands/dlq.ts";
+
+/** A command as the dispatch knows it before importing it. */
+export interface CommandEntry {
+  /** The command word. */
+  name: string;
+  /** Imports the command (string-literal specifiers: `deno compile` bundles them). */
+  load(): Promise<Command>;
+}
 
 /** Every command, in the order `jetport --help` lists them. */
-export const COMMANDS: Command[] = [
-  runCommand,
-  validateCommand,
-  provisionCommand,
-  statusCommand,
-  dlqCommand,
-  publishCommand,
-  replayCommand,
-  serviceCommand,
-  versionCommand,
+export const COMMANDS: CommandEntry[] = [
+  { name: "run", load: async () => (await import("./commands/run.ts")).runCommand },
+  { name: "validate", load: async () => (await import("./commands/validate.ts")).validateCommand },
+  {
+    name: "provision",
+    load: async () => (await import("./commands/provision.ts")).provisionCommand,
+  },
+  { name: "status", load: async () => (await import("./commands/status.ts")).statusCommand },
+  { name: "dlq", load: async () => (await import("./commands/dlq.ts")).dlqCommand },
+  { name: "publish", load: async () => (await import("./commands/publish.ts")).publishCommand },
+  { name: "replay", load: async () => (await import("./commands/replay.ts")).replayCommand },
+  { name: "service", load: async () => (await import("./commands/service.ts")).serviceCommand },
+  { name: "version", load: async () => (await import("./commands/version.ts")).versionCommand },
 ];
 
 /** The top-level help text. */
-function topHelp(commands: Command[] = COMMANDS): string {
+function topHelp(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return `jetport: file events, uploads, provisioning and dead letters around NATS JetStream
 
@@ -49,23 +53,22 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config, 3 drift foun
 /** Runs the CLI with `argv`; resolves with the process exit code. */
 export async function main(
   argv: readonly string[],
-  commands: Command[] = COMMANDS,
+  commands: CommandEntry[] = COMMANDS,
 ): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    console.log(topHelp(commands));
-    return name === undefined ? EXIT.usage : EXIT.ok;
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    console.log(topHelp(await Promise.all(commands.map((c) => c.load()))));
+    return first === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (name === "--version" || name === "-V") {
-    return versionCommand.run(parseArgs(rest, versionCommand.flags));
-  }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const name = first === "--version" || first === "-V" ? "version" : first;
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     const hint = closest(name, commands.map((c) => c.name));
     console.error(`jetport: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
     console.error(`Run "jetport --help" for the list.`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   // Known before parsing, so a usage error can be reported in JSON too.
   const json = rest.some((a) => a === "--json" || a === "--json=true") &&
     command.flags.boolean?.includes("json") === true;

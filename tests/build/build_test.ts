@@ -46,7 +46,10 @@ Deno.test("build: nothing is read from next to the source at run time", async ()
       if (/^\s*(\*|\/\*|\/\/)/.test(line)) return;
       // import.meta.main is fine; url/dirname/filename point into the binary's virtual tree.
       const meta = /import\.meta\.(url|dirname|filename|resolve)/.test(line);
-      const dynamic = /(^|[^.\w])import\s*\(/.test(line);
+      // A dynamic import of a string-literal relative path is bundled by deno compile like a
+      // static import (the CLI's commands and the registry's roles load that way, to start
+      // fast); only a computed specifier would be read from next to the source.
+      const dynamic = /(^|[^.\w])import\s*\((?!"\.\.?\/[^"]+\.ts"\))/.test(line);
       if (meta || dynamic) offenders.push(`${file.slice(ROOT.length)}:${i + 1}: ${line.trim()}`);
     });
   }
@@ -163,7 +166,8 @@ Deno.test({
       /BUILD_COMMIT: string = "dev"/,
     );
 
-    // Run from an empty directory: nothing next to the source may be needed.
+    // Run from an empty directory: nothing next to the source may be needed (the watcher's code,
+    // imported when the role starts, included).
     const cwd = await Deno.makeTempDir();
     const run = async (args: string[]) => {
       const o = await new Deno.Command(bin, { args, cwd, stdout: "piped", stderr: "piped" })
@@ -187,7 +191,9 @@ Deno.test({
 nats: { servers: "${nats.url}" }
 http: { listen: "127.0.0.1:${httpPort}" }
 state_dir: ${cwd}/state
+roles: { watcher: { watches: [{ name: empty, path: ${cwd}/watched }] } }
 `);
+    await Deno.mkdir(`${cwd}/watched`);
     const valid = await run(["validate", "--config", config]);
     assertEquals(valid.code, 0, valid.stderr);
 
