@@ -3,8 +3,9 @@
  * `event_id`. Before the handler runs, a worker *claims* the event with a KV create, which the
  * server refuses when the key exists: of two processes that got the same event (a redelivery after
  * a consumer-leader change, `ack_wait` running out), only one runs the handler; the other gives the
- * message back for later. The record then moves to `done` (handler ran: later deliveries are only
- * acked) or `dead` (dead-lettered: later deliveries of the same stream sequence only re-send the
+ * message back for later. The record then moves to `done` (handler ran: it keeps the result
+ * event, and later deliveries only publish that same result again, deduplicated by its
+ * `Nats-Msg-Id`, and are acked) or `dead` (dead-lettered: later deliveries of the same stream sequence only re-send the
  * same DLQ entry, so a result can never be stored after the DLQ entry of that delivery, nor a DLQ
  * entry after the result).
  *
@@ -23,13 +24,13 @@ import { retryable } from "./failure.ts";
 /** What is stored under an event id. */
 type DedupeRecord =
   | { state: "claimed"; owner: string; at: number }
-  | { state: "done"; processed_at: string }
+  | { state: "done"; processed_at: string; result?: unknown }
   | { state: "dead"; seq: number; reason: string };
 
 /** The outcome of {@link Dedupe.claim}. */
 export type ClaimResult =
   | { kind: "claimed"; claim: Claim }
-  | { kind: "done" }
+  | { kind: "done"; result?: unknown }
   | { kind: "dead"; reason: string }
   | { kind: "busy"; ageMs: number };
 
@@ -39,8 +40,11 @@ export interface Claim {
   refresh(): Promise<void>;
   /** Gives the claim up so a later delivery can take it (a retryable failure). */
   release(): Promise<void>;
-  /** Records the event as processed (the handler ran). */
-  done(): Promise<void>;
+  /**
+   * Records the event as processed (the handler ran), with its result event, so a redelivery
+   * can publish that result again if this delivery could not (see `outcome.ts`).
+   */
+  done(result?: unknown): Promise<void>;
   /** Records that delivery `seq` was dead-lettered with `reason` (before the DLQ publish). */
   dead(seq: number, reason: string): Promise<void>;
 }
@@ -71,7 +75,7 @@ function isConflict(err: unknown): boolean {
 function parse(value: Uint8Array): DedupeRecord {
   try {
     const v = JSON.parse(new TextDecoder().decode(value));
-    if (v?.state === "claimed" || v?.state === "dead") return v;
+    if (v?.state === "claimed" || v?.state === "dead" || v?.state === "done") return v;
   } catch { /* an older jetport's record: `{processed_at}` */ }
   return { state: "done", processed_at: "" };
 }
@@ -110,10 +114,10 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
         held.delete(eventId);
         await kv.delete(eventId, { previousSeq: revision }).catch(() => {/* it expires */});
       },
-      async done() {
+      async done(result) {
         held.delete(eventId);
         // Unconditional: the handler has run, whoever holds the key now.
-        const record = { state: "done", processed_at: new Date().toISOString() };
+        const record = { state: "done", processed_at: new Date().toISOString(), result };
         await kv.put(eventId, JSON.stringify(record));
       },
       async dead(seq, reason) {
@@ -146,7 +150,7 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
         });
         if (!entry || entry.operation !== "PUT") continue;
         const current = parse(entry.value);
-        if (current.state === "done") return { kind: "done" };
+        if (current.state === "done") return { kind: "done", result: current.result };
         if (current.state === "dead" && current.seq === seq) {
           return { kind: "dead", reason: current.reason };
         }

@@ -36,6 +36,12 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** Called with each chunk's size as it arrives from S3 (metrics). */
   onBytes?: (n: number) => void;
+  /**
+   * Awaited before the complete file is moved into place; when it rejects, the file is dropped
+   * and its rejection thrown. Lets the download overlap the dedupe claim while only the claim's
+   * holder ever writes the final path (another delivery of the event may be working on it).
+   */
+  placeAfter?: Promise<unknown>;
 }
 
 async function getMetadata(event: UploadEvent, opts: DownloadOptions): Promise<EnvelopeMetadata> {
@@ -102,7 +108,8 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
     path = localPath(opts.downloadDir, event.file_uuid, originalFilename);
     dek = opts.masterKey ? await unwrapDataKey(metadata.kek, opts.masterKey) : undefined;
   } catch (err) {
-    data.then((res) => res.body?.cancel(), () => {});
+    // An aborted transfer's body is errored: cancelling it rejects, which is of no interest.
+    data.then((res) => res.body?.cancel(), () => {}).catch(() => {});
     throw err;
   }
   const res = await data;
@@ -119,6 +126,7 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
     }, opts.signal);
     if (dek) stream = stream.pipeThrough(decryptStream(dek));
     await stream.pipeTo(file.writable, { signal: opts.signal });
+    await opts.placeAfter;
     await Deno.mkdir(dirname(path), { recursive: true });
     await Deno.rename(temp, path);
   } catch (err) {

@@ -19,6 +19,9 @@ export type FailureKind = "retry" | "permanent";
  * - `s3_error`: S3 answered with an error other than "not found" (or did not answer).
  * - `handler_failed`, `handler_timeout`: the handler said no, or ran out of time.
  * - `shutdown`: the daemon stopped before the work finished.
+ * - `result_unpublished`: the handler ran but its result event was not stored (the result stream
+ *   refused it or did not answer); the message is not acked, so its redelivery publishes the
+ *   result again.
  * - `internal`: anything unexpected (a bug, a full disk, ...); retried.
  */
 export type FailureReason =
@@ -31,6 +34,7 @@ export type FailureReason =
   | "handler_failed"
   | "handler_timeout"
   | "shutdown"
+  | "result_unpublished"
   | "internal";
 
 /**

@@ -1,10 +1,16 @@
 /**
- * How one delivery ends: acked after success (dedupe record first, result event after), naked
- * for a retry with backoff, or dead-lettered and terminated, and in which order the traces of
- * each are written. The order is what keeps one event's states from being stored out of order:
- * `done` is recorded before the ack and the result, `dead` before the DLQ entry, and both are
- * final in the dedupe bucket (`dedupe.ts`), so a later delivery of the same message repeats the
- * same outcome instead of producing another.
+ * How one delivery ends: acked after success, naked for a retry with backoff, or dead-lettered
+ * and terminated, and in which order the traces of each are written. After a success: the `done`
+ * record (holding the result event) first, then the result event, its PubAck awaited, then the
+ * ack. A crash anywhere in between loses nothing: the redelivery finds `done` and publishes the
+ * same result with the same `Nats-Msg-Id` (`<event_id>:result`), which the result stream stores
+ * once within its duplicate window, then acks. Acking first (as before) lost the result when the
+ * process died between the ack and the publish. The `done` record goes before the result, not
+ * after or beside it: a result stored without `done` could be followed by a re-run of the handler
+ * that fails and puts a DLQ entry after the result. `done` is recorded before the result, `dead`
+ * before the DLQ entry, and both are final in the dedupe bucket (`dedupe.ts`), so a later delivery
+ * of the same message repeats the same outcome instead of producing another: an older state is
+ * never stored after a newer one.
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -15,7 +21,7 @@ import type { Publisher } from "../../nats/publisher.ts";
 import type { UploadProcessorConfig } from "./config.ts";
 import type { Claim } from "./dedupe.ts";
 import type { UploadEvent } from "./event.ts";
-import type { UploadFailure } from "./failure.ts";
+import { retryable, UploadFailure } from "./failure.ts";
 import type { UploadMetrics } from "./metrics.ts";
 import type { PulledMsg } from "./pulled.ts";
 
@@ -65,14 +71,21 @@ export interface OutcomeDeps {
   ackTimeoutMs: number;
   /** Deliveries after which a retryable failure is dead-lettered; -1: never. */
   maxDeliveries: number;
+  /** Fires at the grace deadline: a result publish still waiting is given up (redelivered). */
+  abort: AbortSignal;
 }
 
 /** The three ways a delivery ends. */
 export interface Outcomes {
   /** Acks and waits for the confirmation (retried; a failure is logged, not thrown). */
   ack(msg: PulledMsg): Promise<void>;
-  /** Records `done`, acks, publishes the result event. */
+  /** Records `done` (with the result), publishes the result event and awaits it, then acks. */
   succeed(msg: PulledMsg, event: UploadEvent, claim: Claim, result: ResultEvent): Promise<void>;
+  /**
+   * A delivery of an event already `done`: publishes its recorded result again (the stream
+   * drops it as a duplicate if it was stored), then acks. False when not acked (given back).
+   */
+  repeat(msg: PulledMsg, eventId: string, result: unknown): Promise<boolean>;
   /** Naks for a retry, or (permanent, retries used up) records `dead`, dead-letters, terms. */
   fail(msg: PulledMsg, failure: UploadFailure, claim?: Claim): Promise<void>;
   /** Dead-letters and terms `msg` with `reason` (recorded `dead` earlier), then counts it. */
@@ -144,13 +157,79 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
     });
   }
 
+  /** Resolves when `p` does, rejects with a `shutdown` failure when `abort` fires first. */
+  function unlessAborted<T>(p: Promise<T>): Promise<T> {
+    const signal = deps.abort;
+    if (signal.aborted) return Promise.reject(retryable("shutdown", "stopped before the result"));
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(retryable("shutdown", "stopped before the result was stored"));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    return Promise.race([p, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  /**
+   * Publishes `result` (when results are on and there is one) and awaits its PubAck, then acks.
+   * A result not stored leaves the message unacked (naked for a retry) and returns false.
+   */
+  async function publishThenAck(msg: PulledMsg, eventId: string, result: unknown) {
+    if (cfg.publish_result && result !== undefined) {
+      const published = publisher.publish({
+        subject: cfg.publish_result,
+        data: JSON.stringify(result),
+        msgId: `${eventId}:result`,
+      });
+      try {
+        await unlessAborted(published);
+      } catch (err) {
+        published.catch(() => {/* given up on above */});
+        const failure = err instanceof UploadFailure ? err : retryable(
+          "result_unpublished",
+          `result event for ${eventId} not stored on ${cfg.publish_result}: ` +
+            (err as Error).message,
+        );
+        await fail(msg, failure);
+        return false;
+      }
+    }
+    await ack(msg);
+    return true;
+  }
+
+  async function fail(msg: PulledMsg, failure: UploadFailure, claim?: Claim) {
+    const deliveries = msg.info.deliveryCount;
+    const exhausted = failure.kind === "retry" && failure.reason !== "shutdown" &&
+      deps.maxDeliveries > 0 && deliveries >= deps.maxDeliveries;
+    if (failure.kind === "retry" && !exhausted) {
+      await claim?.release();
+      // Work cut short by shutdown goes back at once so another instance can take it.
+      retryLater(msg, failure.reason, failure.message, failure.reason === "shutdown");
+      return;
+    }
+    const reason = `${failure.reason}: ${failure.message}` +
+      (exhausted ? ` (gave up after ${deliveries} deliveries)` : "");
+    if (claim) {
+      try {
+        await attempts(() => claim.dead(msg.info.streamSequence, reason));
+      } catch (err) {
+        // Not recorded: no DLQ entry either, or a later delivery could still succeed after it.
+        retryLater(msg, "dedupe_unavailable", `recording dead: ${(err as Error).message}`);
+        return;
+      }
+    }
+    await deadLetterAndTerm(msg, reason);
+  }
+
   return {
     ack,
     deadLetterAndTerm,
+    fail,
+    repeat: publishThenAck,
     async succeed(msg, event, claim, result) {
       try {
         // Retried like the ack: during a bucket leader election the first tries time out.
-        await attempts(() => claim.done());
+        await attempts(() => claim.done(result));
       } catch (err) {
         // The handler has run: acking without the record is better than running it again.
         log.warn("could not record {event_id} in {bucket}: {error}", {
@@ -159,7 +238,7 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
           error: (err as Error).message,
         });
       }
-      await ack(msg);
+      if (!await publishThenAck(msg, event.event_id, result)) return;
       metrics.processed.inc();
       log.info("processed {event_id} ({stream}/{seq}) in {ms} ms", {
         event_id: event.event_id,
@@ -167,42 +246,6 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
         seq: msg.info.streamSequence,
         ms: result.duration_ms,
       });
-      if (!cfg.publish_result) return;
-      // Not awaited: a missing result stream must not hold a worker for the publish deadline.
-      publisher.publish({
-        subject: cfg.publish_result,
-        data: JSON.stringify(result),
-        msgId: `${event.event_id}:result`,
-      }).catch((err) => {
-        log.error("result event for {event_id} not published to {subject}: {error}", {
-          event_id: event.event_id,
-          subject: cfg.publish_result,
-          error: (err as Error).message,
-        });
-      });
-    },
-    async fail(msg, failure, claim) {
-      const deliveries = msg.info.deliveryCount;
-      const exhausted = failure.kind === "retry" && failure.reason !== "shutdown" &&
-        deps.maxDeliveries > 0 && deliveries >= deps.maxDeliveries;
-      if (failure.kind === "retry" && !exhausted) {
-        await claim?.release();
-        // Work cut short by shutdown goes back at once so another instance can take it.
-        retryLater(msg, failure.reason, failure.message, failure.reason === "shutdown");
-        return;
-      }
-      const reason = `${failure.reason}: ${failure.message}` +
-        (exhausted ? ` (gave up after ${deliveries} deliveries)` : "");
-      if (claim) {
-        try {
-          await attempts(() => claim.dead(msg.info.streamSequence, reason));
-        } catch (err) {
-          // Not recorded: no DLQ entry either, or a later delivery could still succeed after it.
-          retryLater(msg, "dedupe_unavailable", `recording dead: ${(err as Error).message}`);
-          return;
-        }
-      }
-      await deadLetterAndTerm(msg, reason);
     },
   };
 }

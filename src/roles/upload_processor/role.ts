@@ -84,6 +84,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       serverVersion: version,
       ackTimeoutMs: limits.ackTimeoutMs,
       maxDeliveries: limits.maxDeliveries,
+      abort: abort.signal,
     });
     const probeHandler = handlerProbe(cfg.handler);
     const pause = cfg.circuit_breaker.pause_consumer

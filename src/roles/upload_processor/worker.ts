@@ -12,8 +12,8 @@ import { dirname } from "node:path";
 import { nakAfter, retryDelay } from "../../nats/ack.ts";
 import type { Breaker } from "./breaker.ts";
 import type { UploadProcessorConfig } from "./config.ts";
-import type { Claim, Dedupe } from "./dedupe.ts";
-import { download } from "./download.ts";
+import type { Claim, ClaimResult, Dedupe } from "./dedupe.ts";
+import { download, type Downloaded } from "./download.ts";
 import { parseUploadEvent, type UploadEvent } from "./event.ts";
 import { asFailure, retryable } from "./failure.ts";
 import type { Handler } from "./handler.ts";
@@ -70,18 +70,19 @@ export function createWorker(deps: WorkerDeps): Worker {
     return event;
   }
 
-  /** Download + handler; outage failures wait for the breaker and try again. */
-  async function run(msg: PulledMsg, event: UploadEvent, file: { path?: string }) {
-    for (;;) {
-      if (deps.stopping.aborted) throw retryable("shutdown", "stopping before the work began");
+  /**
+   * Download + handler; outage failures wait for the breaker and try again. `first` is the
+   * download started beside the claim; retries download again.
+   */
+  async function run(
+    msg: PulledMsg,
+    event: UploadEvent,
+    file: { path?: string },
+    first: Promise<Downloaded>,
+  ) {
+    for (let next = first;; next = fetch(event, deps.abort)) {
       try {
-        const got = await download(event, {
-          downloadDir: cfg.download_dir,
-          s3: deps.s3,
-          masterKey: deps.masterKey,
-          signal: deps.abort,
-          onBytes: (n) => metrics.bytes.inc(undefined, n),
-        });
+        const got = await next;
         file.path = got.path;
         const h0 = performance.now();
         try {
@@ -104,7 +105,49 @@ export function createWorker(deps: WorkerDeps): Worker {
         if (!breaker.failed(failure, event.event_id)) throw failure;
         await breaker.closed(deps.stopping);
       }
+      if (deps.stopping.aborted) throw retryable("shutdown", "stopping before the work began");
     }
+  }
+
+  function fetch(event: UploadEvent, signal: AbortSignal, placeAfter?: Promise<unknown>) {
+    return download(event, {
+      downloadDir: cfg.download_dir,
+      s3: deps.s3,
+      masterKey: deps.masterKey,
+      signal,
+      onBytes: (n) => metrics.bytes.inc(undefined, n),
+      placeAfter,
+    });
+  }
+
+  /**
+   * Claims the event while its download already runs (the claim is a KV round trip or two; the
+   * GETs need not wait for it). The file is moved into place only once the claim is held, and
+   * the handler runs only then; when the claim is not ours the download is cancelled.
+   */
+  async function claimWhileDownloading(msg: PulledMsg, event: UploadEvent) {
+    const claiming = deps.dedupe.claim(event.event_id, msg.info.streamSequence);
+    const cancel = new AbortController();
+    const signal = AbortSignal.any([deps.abort, cancel.signal]);
+    const placeAfter = claiming.then((c) => {
+      if (c.kind !== "claimed") throw new Error("not claimed");
+    });
+    placeAfter.catch(() => {/* the download may end before it waits for this */});
+    const downloading = fetch(event, signal, placeAfter);
+    downloading.catch(() => {/* awaited in run() or dropped below */});
+    let claimed: ClaimResult;
+    try {
+      claimed = await claiming;
+    } catch (err) {
+      cancel.abort();
+      await downloading.catch(() => {});
+      throw err;
+    }
+    if (claimed.kind !== "claimed") {
+      cancel.abort();
+      await downloading.catch(() => {});
+    }
+    return { claimed, downloading };
   }
 
   return async (msg) => {
@@ -121,9 +164,9 @@ export function createWorker(deps: WorkerDeps): Worker {
       // Messages that arrive while a dependency is down wait here, heartbeated, not naked.
       await breaker.closed(deps.stopping);
       if (deps.stopping.aborted) throw retryable("shutdown", "stopping before the work began");
-      const claimed = await deps.dedupe.claim(event.event_id, msg.info.streamSequence);
+      const { claimed, downloading } = await claimWhileDownloading(msg, event);
       if (claimed.kind === "done") {
-        await outcomes.ack(msg);
+        if (!await outcomes.repeat(msg, event.event_id, claimed.result)) return;
         metrics.duplicates.inc();
         log.info("event {event_id} ({stream}/{seq}) was already processed; acked", {
           event_id: event.event_id,
@@ -149,7 +192,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         return;
       }
       claim = claimed.claim;
-      const { outputPath } = await run(msg, event, file);
+      const { outputPath } = await run(msg, event, file, downloading);
       keep = cfg.keep_files;
       await outcomes.succeed(msg, event, claim, {
         event_id: event.event_id,
