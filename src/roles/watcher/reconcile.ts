@@ -11,7 +11,7 @@ import type { Logger } from "@logtape/logtape";
 import type { WatchConfig } from "./config.ts";
 import type { PathFilter } from "./filter.ts";
 import type { WatcherMetrics } from "./metrics.ts";
-import { walkTree } from "./scan.ts";
+import { unaddressable, walkTree } from "./scan.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { type FileState, lstatState, sameState } from "./state.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
@@ -207,7 +207,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         const path = keyJoin(dir, entry.name);
         // Only what a scan would record counts (not temp files, not the cookie file).
         const wanted = entry.isDirectory ? filter.dir(path) : filter.file(path);
-        if (wanted && !tree.snapshot.has(path)) mark(path);
+        if (wanted && !tree.snapshot.has(path) && !unaddressable(root, path)) mark(path);
       }
       for (const path of tree.children(dir)) {
         if (!names.has(keyBase(path))) mark(path);

@@ -8,10 +8,18 @@
  */
 import type { PathFilter } from "./filter.ts";
 import { type FileState, lstatState } from "./state.ts";
-import { keyJoin, paths as osPaths } from "../../platform/paths.ts";
+import { keyBase, keyJoin, paths as osPaths } from "../../platform/paths.ts";
 
 /** Entries `lstat`ed per slice. */
 const SLICE = 256;
+
+/**
+ * True when the entry at `key` was listed but cannot be opened by its name: Deno reads a name that
+ * is not valid UTF-8 with U+FFFD in place of the bad bytes, and no file has that name.
+ */
+export function unaddressable(root: string, key: string): boolean {
+  return keyBase(key).includes("\uFFFD") && lstatState(osPaths.fromKey(root, key)) === null;
+}
 
 /** What {@link walkTree} reports to. */
 export interface TreeVisitor {
@@ -59,6 +67,9 @@ export async function walkTree(
       let state: FileState | null;
       try {
         state = lstatState(osPaths.fromKey(root, path));
+        if (state === null && unaddressable(root, path)) {
+          throw new Error("its name is not valid UTF-8, which Deno cannot open: rename it");
+        }
       } catch (err) {
         state = visit.unreadable(path, err as Error) ?? null;
       }
