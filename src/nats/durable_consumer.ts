@@ -78,10 +78,17 @@ export interface DurableConsumerOptions {
   prepare?(clients: ConsumerClients): Promise<void>;
   /**
    * Handles one batch (1..`batch` messages, in delivery order) and settles every message in it
-   * (ack, nak or term). Not called once stopping: messages that arrive then are naked. A throw
-   * ends the loop: {@link DurableConsumer.closed} rejects with it.
+   * (ack, nak or term), or takes them to settle later (then give `drain`). Not called once
+   * stopping: messages that arrive then are naked. A throw ends the loop:
+   * {@link DurableConsumer.closed} rejects with it.
    */
   handle(batch: JsMsg[]): void | Promise<void>;
+  /**
+   * For a `handle` that settles batches after it returned (group commit): resolves when every
+   * message it took is settled, rejects like a throw of `handle`. Awaited when a pull ends
+   * (before the next one, and at stop).
+   */
+  drain?(): Promise<void>;
   /**
    * Called when a pull starts that follows an earlier one (a leader change, a lost consumer, an
    * error): the old consumer leader may have lost the last acks, so a caller that remembers them
@@ -161,14 +168,18 @@ export function startDurableConsumer(options: DurableConsumerOptions): DurableCo
 
   /** Hands what `iter` delivers to `handle` in batches until the pull ends. */
   async function consume(iter: ConsumerMessages): Promise<void> {
-    for await (const batch of batches(iter, options.batch)) {
-      if (stopping.signal.aborted) {
-        // Intake stopped: give them back for another instance or the next start.
-        for (const msg of batch) msg.nak();
-        continue;
+    try {
+      for await (const batch of batches(iter, options.batch)) {
+        if (stopping.signal.aborted) {
+          // Intake stopped: give them back for another instance or the next start.
+          for (const msg of batch) msg.nak();
+          continue;
+        }
+        await options.handle(batch);
+        notReady = undefined;
       }
-      await options.handle(batch);
-      notReady = undefined;
+    } finally {
+      await options.drain?.();
     }
   }
 

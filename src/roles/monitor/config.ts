@@ -22,7 +22,7 @@ export const monitorSchema = z.strictObject({
     }).prefault({}),
   }).prefault({}),
   /** Most messages written, flushed and acked together (and pulled per request). */
-  batch: z.number().int().min(1).max(10_000).default(256),
+  batch: z.number().int().min(1).max(10_000).default(500),
 });
 
 /** A parsed `roles.monitor` section. */

@@ -67,7 +67,7 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
   const nc = await ctx.nats.ready;
   const reacks = createReacks();
   const dlq = dlqTarget(ctx.config);
-  const writeBatch = createBatchWriter({
+  const writer = createBatchWriter({
     file,
     written,
     reacks,
@@ -81,7 +81,7 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
     },
     dlq: dlq && { publisher: jetstream(nc), target: dlq },
     serverVersion: () => ctx.nats.serverVersion(),
-  });
+  }, cfg.batch);
 
   const resend = (why: string) => {
     const n = reacks.resend(nc);
@@ -133,7 +133,8 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
     batch: cfg.batch,
     log,
     prepare,
-    handle: writeBatch,
+    handle: writer.write,
+    drain: writer.drain,
     // Any pull after the first may follow a leader change: the old leader may have lost acks.
     onRepull: () => resend(`pulling ${where} again`),
     isFatal: (err) => err instanceof DurableError && err.code === "PUSH_CONSUMER",
