@@ -31,6 +31,8 @@ import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 const MESSAGES = Number(Deno.env.get("BENCH_PUBLISH_MESSAGES") ?? 100_000);
 const EVENTS = Number(Deno.env.get("BENCH_MONITOR_EVENTS") ?? 100_000);
 const UPLOADS = Number(Deno.env.get("BENCH_UPLOAD_SMALL") ?? 300);
+/** `BENCH_VERSUS=publish` (or `monitor`, `upload`, comma-separated) runs only those rows. */
+const ONLY = Deno.env.get("BENCH_VERSUS")?.split(",");
 const WINDOW = 1000;
 const WORKERS = 3;
 const PAYLOAD = JSON.stringify({ path: "a/b/c.txt", size: 1234 });
@@ -278,7 +280,12 @@ async function uploadRow(): Promise<Row> {
 const bench: Bench = {
   name: "versus-go",
   async run(): Promise<BenchTable[]> {
-    const rows = [...await publishRows(), await monitorRow(), await uploadRow()];
+    const wanted = (part: string) => !ONLY || ONLY.includes(part);
+    const rows = [
+      ...wanted("publish") ? await publishRows() : [],
+      ...wanted("monitor") ? [await monitorRow()] : [],
+      ...wanted("upload") ? [await uploadRow()] : [],
+    ];
     return [{
       title: "jetport vs the Go client (nats.go), same server, same run",
       columns: ["what", "unit", "jetport", "Go", "jetport / Go", "goal"],
