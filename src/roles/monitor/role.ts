@@ -69,6 +69,7 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
   const dlq = dlqTarget(ctx.config);
   const writer = createBatchWriter({
     file,
+    maxSize: cfg.output.rotate.max_size,
     written,
     reacks,
     metrics,

@@ -49,6 +49,7 @@ Deno.test("batch writer: batches handed over during a flush are written as one g
   const written = await openWrittenRecord(`${dir}/written`, { fsync: false, bootId: "b" });
   const writer = createBatchWriter({
     file,
+    maxSize: 1 << 20,
     written,
     reacks: createReacks(),
     metrics: monitorMetrics(new Registry(), "FILES", "w"),
