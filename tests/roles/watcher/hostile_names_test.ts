@@ -1,7 +1,7 @@
 /**
- * Names a watch must survive: a file name with a newline, one that is not valid UTF-8, files that
- * are gone before they could be `lstat`ed. None may stop the watch; each is announced, or named
- * in one clear warning when it cannot be.
+ * Names and trees a watch must survive: a file name with a newline, one that is not valid UTF-8,
+ * a directory tree 10k levels deep, files that are gone before they could be `lstat`ed. None may
+ * stop the watch; each is announced, or named in one clear warning when it cannot be.
  */
 import { assert, assertEquals } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
@@ -66,6 +66,36 @@ Deno.test("watcher: a name that is not valid UTF-8 is named in one warning; the 
     0,
     "a listing that shows such a name is not taken for lost events",
   );
+  await watcher.stop();
+  await nc.close();
+});
+
+Deno.test("watcher: a directory tree 10k levels deep does not stop the watch", async () => {
+  await using logs = await captureLogs();
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  const root = await tempDir("deep");
+  // Made one relative step at a time: the whole path is far longer than PATH_MAX (4096), which
+  // Deno's own calls (they resolve against the working directory) cannot reach.
+  const make = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import os, sys\nos.chdir(sys.argv[1])\nfor _ in range(10000):\n  os.mkdir('d')\n" +
+      "  os.chdir('d')\nopen('f.txt', 'w').write('x')\n",
+      root,
+    ],
+  }).output();
+  assertEquals(make.code, 0, new TextDecoder().decode(make.stderr));
+  await Deno.writeTextFile(`${root}/top.txt`, "top");
+  await using watcher = await startWatcher(server.url, await tempDir("state"), {
+    watches: [{ name: "deep", path: root, settle: "100ms" }],
+  });
+  const events = await eventsBeforeMarker(nc, root);
+  assertEquals(events.map((e) => e.path), ["top.txt"], "the reachable file; no directory events");
+  // Where the path gets too long for the OS, one warning names the place; the watch goes on.
+  const warned = logs.lines.filter((l) => l.includes("cannot read") && l.includes("too long"));
+  assertEquals(warned.length, 1, logs.lines.join("").slice(0, 2000));
   await watcher.stop();
   await nc.close();
 });
