@@ -1,13 +1,14 @@
 /**
  * S3-compatible GET with SigV4.
  *
- * Uses `aws4fetch` rather than `@aws-sdk/client-s3`: one small dependency-free module on top of
- * `fetch`, so the response body is a web `ReadableStream` that pipes straight through decryption
- * into a file, with no Node stream shims; the AWS SDK brings in ~100 modules (and its own retry
- * layer we would have to switch off) for the one call we make.
+ * Plain `fetch` signed by `sigv4.ts` rather than `@aws-sdk/client-s3`: the response body is a web
+ * `ReadableStream` that pipes straight through decryption into a file, with no Node stream shims;
+ * the AWS SDK brings in ~100 modules (and its own retry layer we would have to switch off) for
+ * the one call we make. (`aws4fetch`, used before, signs through async `crypto.subtle` calls,
+ * which cost 3.5 ms per GET on the loaded bench machine; see `sigv4.ts`.)
  * @module
  */
-import { AwsClient } from "aws4fetch";
+import { sigV4Signer, uriEncode } from "./sigv4.ts";
 import { permanent, retryable } from "./failure.ts";
 import type { UploadProcessorConfig } from "./config.ts";
 
@@ -98,8 +99,9 @@ export async function answers(url: string, signal?: AbortSignal): Promise<boolea
 
 /** The object URL for `bucket/key`, path-style or virtual-hosted. */
 export function objectUrl(settings: S3Settings, bucket: string, key: string): string {
-  const path = key.split("/").map(encodeURIComponent).join("/");
-  if (settings.forcePathStyle) return `${settings.endpoint}/${encodeURIComponent(bucket)}/${path}`;
+  // Encoded as SigV4's canonical path wants it, so the path sent is the path signed.
+  const path = key.split("/").map(uriEncode).join("/");
+  if (settings.forcePathStyle) return `${settings.endpoint}/${uriEncode(bucket)}/${path}`;
   const url = new URL(settings.endpoint);
   url.hostname = `${bucket}.${url.hostname}`;
   return `${url.origin}/${path}`;
@@ -107,20 +109,15 @@ export function objectUrl(settings: S3Settings, bucket: string, key: string): st
 
 /** Creates an {@link S3Getter} signing with SigV4. */
 export function s3Getter(settings: S3Settings): S3Getter {
-  const client = new AwsClient({
-    accessKeyId: settings.accessKeyId,
-    secretAccessKey: settings.secretAccessKey,
-    sessionToken: settings.sessionToken,
-    service: "s3",
-    region: settings.region,
-    retries: 0, // retries are the consumer's job: nak with backoff, not a hidden loop here
-  });
+  // No retries here: they are the consumer's job (nak with backoff), not a hidden loop.
+  const sign = sigV4Signer(settings);
   return {
     async get(bucket, key, signal) {
       const where = `s3://${bucket}/${key}`;
       let res: Response;
       try {
-        res = await client.fetch(objectUrl(settings, bucket, key), { method: "GET", signal });
+        const url = new URL(objectUrl(settings, bucket, key));
+        res = await fetch(url, { headers: sign(url), signal });
       } catch (err) {
         const message = `GET ${where} failed: ${(err as Error).message}`;
         // A shutdown abort is not an outage; a refused or broken connection is.

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../../helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../helpers/assert.ts";
 import {
   decryptStream,
   MasterKeyError,
@@ -50,10 +50,10 @@ Deno.test("unwrapDataKey: right master key gives the DEK; a wrong one is permane
   const master = newMasterKey();
   const dek = newMasterKey();
   const kek = b64(await seal(master, dek));
-  assertEquals(await unwrapDataKey(kek, master), dek);
-  const err = await assertRejects(() => unwrapDataKey(kek, newMasterKey()), UploadFailure);
+  assertEquals(unwrapDataKey(kek, master), dek);
+  const err = assertThrows(() => unwrapDataKey(kek, newMasterKey()), UploadFailure);
   assertEquals((err as UploadFailure).reason, "decrypt_failed");
-  await assertRejects(() => unwrapDataKey("not base64!", master), UploadFailure);
+  assertThrows(() => unwrapDataKey("not base64!", master), UploadFailure);
 });
 
 Deno.test("parseMasterKey: 32 raw bytes or base64 of 32 bytes; anything else is a config error", () => {

@@ -1,6 +1,7 @@
 import { AwsV4Signer } from "aws4fetch";
 import { assertEquals } from "../../helpers/assert.ts";
 import { verifySigV4 } from "../../helpers/s3_server.ts";
+import { sigV4Signer, uriEncode } from "../../../src/roles/upload_processor/sigv4.ts";
 
 // The worked examples of AWS's "Signature Calculations for the Authorization Header" (S3 API
 // reference): same credentials, date and host; the signatures are the documented ones.
@@ -70,4 +71,26 @@ Deno.test("verifySigV4: keys with '@', spaces and non-ASCII, as jetport's signer
     assertEquals(verifySigV4(req, secrets), undefined, key);
     assertEquals(verifySigV4({ ...req, method: "DELETE" }, secrets)?.code, "SignatureDoesNotMatch");
   }
+});
+
+Deno.test("sigV4Signer: its GETs verify, session token and odd keys included; another secret does not", () => {
+  const creds = {
+    region: "eu-central-1",
+    accessKeyId: "AKIDEXAMPLE",
+    secretAccessKey: "secret/with+chars",
+    sessionToken: "token==",
+  };
+  const sign = sigV4Signer(creds);
+  const key = ["a@b.com", "résumé final (1)!.pdf"].map(uriEncode).join("/");
+  const url = new URL(`http://127.0.0.1:9000/bucket/${key}?versionId=x y`);
+  const now = new Date();
+  const headers = sign(url, now);
+  headers.set("host", url.host);
+  const req = { method: "GET", url: url.href, headers, bodySha256: "" };
+  assertEquals(verifySigV4(req, { AKIDEXAMPLE: creds.secretAccessKey }, now), undefined);
+  assertEquals(headers.get("x-amz-security-token"), "token==");
+  assertEquals(
+    verifySigV4(req, { AKIDEXAMPLE: "another" }, now)?.code,
+    "SignatureDoesNotMatch",
+  );
 });
