@@ -34,8 +34,8 @@ const ENVELOPE_KEYS = new Set([
 /** Whether a parsed line is an envelope rather than a bare payload. */
 export function isEnvelope(value: unknown): value is MessageLine {
   if (!value || typeof value !== "object" || Array.isArray(value)) return false;
-  const keys = Object.keys(value);
-  return ("data" in value || "data_base64" in value) && keys.every((k) => ENVELOPE_KEYS.has(k));
+  return ("data" in value || "data_base64" in value) &&
+    Object.keys(value).every((k) => ENVELOPE_KEYS.has(k));
 }
 
 /** What every message of one run shares. */
