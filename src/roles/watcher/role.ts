@@ -1,34 +1,20 @@
 /**
- * The `watcher` role: one reconciling watch per configured directory, their events going through
- * one on-disk outbox to one publisher (in order, each with its `Nats-Msg-Id`). Ready once every
- * watch has finished its initial scan.
+ * The `watcher` role: one reconciling watch per configured directory (`watch.ts`), their events
+ * going through one on-disk outbox (`outbox.ts`) and the sender (`sender.ts`) to one publisher,
+ * each with its `Nats-Msg-Id`, in order per file. Ready once every watch has finished its initial
+ * scan.
  * @module
  */
-import { headers as newHeaders } from "@nats-io/nats-core";
 import type { Role, RoleContext } from "../role.ts";
-import { createPublisher, type Publisher, PublishError } from "../../nats/publisher.ts";
+import { createPublisher, type Publisher } from "../../nats/publisher.ts";
 import { buildEvent, changeId, eventSubject, fileSha256 } from "./event.ts";
 import { watcherMetrics } from "./metrics.ts";
-import { openOutbox, type Outbox, type OutboxRecord } from "./outbox.ts";
+import { openOutbox, type Outbox } from "./outbox.ts";
+import { type Sender, startSender } from "./sender.ts";
 import { paths } from "../../platform/paths.ts";
 import { createWatch, type WatchFs, type WatchRunner } from "./watch.ts";
 import type { Change } from "./tree.ts";
 import type { WatchConfig, WatcherConfig } from "./config.ts";
-
-/** How long the sender pauses after a publish failed for a retryable reason. */
-const RETRY_PAUSE = 1000;
-
-/**
- * The publisher's order keys of a record: its file, and for a rename the file it came from, so
- * the stream holds each file's events in the order they happened (see the publisher's docs).
- */
-function orderKeys(rec: OutboxRecord): string[] | undefined {
-  const c = rec.change;
-  if (!c) return undefined;
-  const keys = [JSON.stringify([c.watch, c.path])];
-  if (c.oldPath !== undefined) keys.push(JSON.stringify([c.watch, c.oldPath]));
-  return keys;
-}
 
 /** What the role can be given instead of the real thing (tests). */
 export interface WatcherDeps {
@@ -49,10 +35,7 @@ export function createWatcherRole(
   let publisher: Publisher | undefined;
   let watches: WatchRunner[] = [];
   let notReady: string | undefined = "initial scan not done";
-  let stopping = false;
-  let sending: Promise<void> | undefined;
-  let pauseUntil = 0;
-  let lastFailureLog = 0;
+  let sender: Sender | undefined;
   // The outbox depth gauge is refreshed on a timer: per event it cost more than the event.
   let depthTimer: ReturnType<typeof setTimeout> | undefined;
   // The outbox number each watch's saved snapshot includes; older records may be deleted.
@@ -82,65 +65,10 @@ export function createWatcherRole(
     });
   }
 
-  function onFailure(rec: OutboxRecord, err: unknown) {
-    const code = err instanceof PublishError ? err.code : "unknown";
-    if (code === "stream_error" || code === "invalid_ack") {
-      // The stream will never take this event (too large, ...): say so and keep going.
-      ctx.log.error("event {msgId} on {subject} dropped: {error}", {
-        msgId: rec.msgId,
-        subject: rec.subject,
-        error: (err as Error).message,
-      });
-      outbox!.ack(rec.n);
-      return;
-    }
-    if (stopping) return; // stays in the outbox for the next start
-    pauseUntil = Date.now() + RETRY_PAUSE;
-    outbox!.rewind();
-    if (Date.now() - lastFailureLog > 10_000) {
-      lastFailureLog = Date.now();
-      ctx.log.warn("publishing file events failed ({error}); {depth} wait in the outbox", {
-        error: (err as Error).message,
-        depth: outbox!.depth,
-      });
-    }
-  }
-
-  async function sendLoop(out: Outbox, pub: Publisher) {
-    while (true) {
-      const rec = await out.next();
-      if (!rec) return;
-      while (!stopping && (!ctx.nats.connected() || Date.now() < pauseUntil)) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      if (stopping && !ctx.nats.connected()) return;
-      await pub.room();
-      let h;
-      if (rec.headers) {
-        h = newHeaders();
-        for (const [k, v] of Object.entries(rec.headers)) h.set(k, v);
-      }
-      pub.publish({
-        subject: rec.subject,
-        data: rec.data,
-        msgId: rec.msgId,
-        headers: h,
-        orderKeys: orderKeys(rec),
-      }).then(
-        () => {
-          out.ack(rec.n);
-          metrics.published.inc(rec.labels);
-        },
-        (err) => onFailure(rec, err),
-      );
-    }
-  }
-
   return {
     name: "watcher",
     notReadyReason: () => notReady,
     async start() {
-      stopping = false;
       await Deno.mkdir(paths.join(stateDir, "snapshots"), { recursive: true });
       const out = await openOutbox(paths.join(stateDir, "outbox"));
       outbox = out;
@@ -157,7 +85,13 @@ export function createWatcherRole(
         metrics: ctx.metrics,
         name: "watcher",
       });
-      sending = sendLoop(out, publisher);
+      sender = startSender({
+        outbox: out,
+        publisher,
+        connected: () => ctx.nats.connected(),
+        log: ctx.log,
+        metrics,
+      });
       watches = cfg.watches.map((watch) => {
         const runner: WatchRunner = createWatch({
           watch,
@@ -195,12 +129,12 @@ export function createWatcherRole(
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      stopping = true;
+      const sent = sender?.stop();
       await publisher?.close(deadline);
       await outbox?.close().catch((err) =>
         ctx.log.error("cannot close the outbox: {error}", { error: (err as Error).message })
       );
-      await sending;
+      await sent;
       clearInterval(depthTimer);
       if (outbox) metrics.outboxDepth.set(outbox.depth);
       if (outbox && outbox.depth > 0) {
