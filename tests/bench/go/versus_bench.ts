@@ -185,8 +185,10 @@ async function monitorRow(): Promise<Row> {
       state_dir: `${dir}/state`,
       roles: { monitor: { output: { path: `${dir}/jetport.log` } } },
     });
-    const t0 = performance.now();
+    // Timed from the role's start like the Go program from its bind: connect and opening the log
+    // excluded, creating the consumer and every pull included.
     await using monitor = await runRoleInProcess(config, "monitor", ROLE_FACTORIES.monitor);
+    const t0 = performance.now();
     const acked = monitor.metrics.counter("monitor_acked_total", "");
     const labels = { stream: "FILES", consumer: "file-monitor" };
     await waitFor(() => acked.get(labels) >= EVENTS, 600_000, `${EVENTS} events acked`);
