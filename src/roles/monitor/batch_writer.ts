@@ -17,7 +17,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "@logtape/logtape";
 import type { RotatingFile } from "../../platform/rotating_file.ts";
-import { nakAfter } from "../../nats/ack.ts";
+import { ackEach, nakAfter } from "../../nats/ack.ts";
 import {
   type DeadLetterDestination,
   deadLetterOrTerminate,
@@ -152,10 +152,8 @@ export function createBatchWriter(parts: BatchWriterParts, maxGroup: number): Ba
       }
       metrics.flushed((performance.now() - t0) / 1000);
       // Only now is every line in the file and named in the journal: the acks may go out.
-      for (const msg of good) {
-        msg.ack();
-        reacks.remember(msg);
-      }
+      ackEach(good);
+      for (const msg of good) reacks.remember(msg);
       metrics.linesWritten(good.length);
       metrics.acked(good.length);
     }
