@@ -1,9 +1,14 @@
 import { parse } from "yaml";
-import { assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { jetport } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { configSchema } from "../../src/roles/schemas.ts";
 import { SYSTEMD_DEFAULTS, systemdQuote, systemdUnit } from "../../src/platform/service/systemd.ts";
+import {
+  stopTimeoutSeconds,
+  WINDOWS_DEFAULTS,
+  winswXml,
+} from "../../src/platform/service/windows.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -190,4 +195,155 @@ Deno.test("service: the CLI prints the WinSW XML on stdout and install lines on 
   const bad = await jetport(["service", "launchd", "--config", file]);
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, `unknown kind "launchd"; expected one of systemd, windows`);
+});
+
+/** An element of a (small, generated) XML document. */
+interface XmlElement {
+  name: string;
+  attrs: Record<string, string>;
+  text: string;
+  children: XmlElement[];
+}
+
+/** Reads the XML jetport generates: elements, attributes, text, comments; throws when ill-formed. */
+function readXml(xml: string): XmlElement {
+  const body = xml.replace(/<!--[^]*?-->/g, "");
+  const root: XmlElement = { name: "#document", attrs: {}, text: "", children: [] };
+  const stack = [root];
+  const tag = /<(\/?)([A-Za-z][\w.-]*)((?:\s+[\w.-]+="[^"]*")*)\s*(\/?)>|([^<]+)/g;
+  let consumed = 0;
+  for (const m of body.matchAll(tag)) {
+    if (m.index !== consumed) throw new Error(`not XML at ${JSON.stringify(body.slice(consumed))}`);
+    consumed += m[0].length;
+    const top = stack[stack.length - 1];
+    if (m[5] !== undefined) {
+      top.text += m[5].trim();
+      continue;
+    }
+    const [, closing, name, attrText, selfClosing] = m;
+    if (closing) {
+      if (top.name !== name) throw new Error(`</${name}> closes <${top.name}>`);
+      stack.pop();
+      continue;
+    }
+    const attrs = Object.fromEntries(
+      [...attrText.matchAll(/([\w.-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]]),
+    );
+    const el: XmlElement = { name, attrs, text: "", children: [] };
+    top.children.push(el);
+    if (!selfClosing) stack.push(el);
+  }
+  if (consumed !== body.length || stack.length !== 1) throw new Error("unclosed element");
+  assertEquals(root.children.length, 1, "one root element");
+  return root.children[0];
+}
+
+/**
+ * WinSW 2.x's XML configuration, as documented (doc/xmlConfigFile.md and
+ * doc/loggingAndErrorReporting.md of the WinSW repository): the children `<service>` accepts,
+ * theirs, their attributes, and what their values may be.
+ */
+const DURATION = /^\d+ ?(ms|sec|secs|min|mins|hour|hours|day|days)$/;
+const WINSW: Record<string, { children?: string[]; attrs?: string[]; value?: RegExp }> = {
+  service: {
+    children: [
+      "id",
+      "name",
+      "description",
+      "executable",
+      "startmode",
+      "delayedAutoStart",
+      "depend",
+      "logpath",
+      "logmode",
+      "log",
+      "argument",
+      "arguments",
+      "startargument",
+      "stopargument",
+      "stopexecutable",
+      "stoptimeout",
+      "env",
+      "interactive",
+      "beeponshutdown",
+      "download",
+      "onfailure",
+      "resetfailure",
+      "securtityDescriptor",
+      "serviceaccount",
+      "workingdirectory",
+      "priority",
+      "stopparentprocessfirst",
+    ],
+  },
+  id: { value: /^[A-Za-z0-9_-]+$/ },
+  startmode: { value: /^(Boot|System|Automatic|Manual)$/ },
+  delayedAutoStart: { value: /^(true|false|)$/ },
+  stopparentprocessfirst: { value: /^(true|false)$/ },
+  stoptimeout: { value: DURATION },
+  resetfailure: { value: DURATION },
+  onfailure: { attrs: ["action", "delay"] },
+  log: {
+    attrs: ["mode"],
+    children: [
+      "sizeThreshold",
+      "keepFiles",
+      "pattern",
+      "autoRollAtTime",
+      "zipOlderThanNumDays",
+      "zipDateFormat",
+    ],
+  },
+  sizeThreshold: { value: /^\d+$/ },
+  keepFiles: { value: /^\d+$/ },
+  serviceaccount: { children: ["domain", "user", "password", "allowservicelogon"] },
+  allowservicelogon: { value: /^(true|false)$/ },
+};
+
+/** Every way `el` and what is below it breaks {@link WINSW}. */
+function winswProblems(el: XmlElement, where = el.name): string[] {
+  const rule = WINSW[el.name] ?? {};
+  const out: string[] = [];
+  for (const a of Object.keys(el.attrs)) {
+    if (!rule.attrs?.includes(a)) out.push(`${where}: attribute ${a} is not WinSW's`);
+  }
+  if (rule.value && !rule.value.test(el.text)) out.push(`${where}: bad value "${el.text}"`);
+  for (const child of el.children) {
+    if (!rule.children?.includes(child.name)) out.push(`${where}: <${child.name}> is not WinSW's`);
+    out.push(...winswProblems(child, `${where}/${child.name}`));
+  }
+  return out;
+}
+
+Deno.test("service windows: the WinSW definition uses only WinSW's documented elements, with valid values", () => {
+  for (const account of ["NT AUTHORITY\\LocalService", "LocalSystem", "CORP\\svc$", ".\\jet"]) {
+    const xml = winswXml({
+      ...WINDOWS_DEFAULTS,
+      account,
+      config: FULL,
+      configFile: "jetport.yaml",
+    });
+    const service = readXml(xml);
+    assertEquals(service.name, "service");
+    assertEquals(winswProblems(service), [], account);
+    const names = service.children.map((c) => c.name);
+    for (const required of ["id", "executable", "workingdirectory", "stoptimeout", "log"]) {
+      assert(names.includes(required), `<${required}> present`);
+    }
+    // Restart on failure, log rotation by size, the grace plus margin as the stop timeout.
+    const failures = service.children.filter((c) => c.name === "onfailure");
+    assert(failures.length > 0 && failures.every((f) => f.attrs.action === "restart"));
+    for (const f of failures) assertMatch(f.attrs.delay, DURATION);
+    assertEquals(service.children.find((c) => c.name === "log")!.attrs.mode, "roll-by-size");
+    const stop = service.children.find((c) => c.name === "stoptimeout")!.text;
+    assertEquals(stop, `${stopTimeoutSeconds(FULL)} sec`);
+    assert(stopTimeoutSeconds(FULL) > 20, "more than shutdown.grace (20s)");
+    assertEquals(
+      service.children.filter((c) => c.name === "argument").map((c) => c.text),
+      ["run", "--config", "C:\\ProgramData\\jetport\\jetport.yaml"],
+    );
+  }
+  // A name that would break the XML is escaped, not passed through.
+  const odd = winswXml({ ...WINDOWS_DEFAULTS, config: FULL, configFile: "a&b<c>.yaml" });
+  assertEquals(winswProblems(readXml(odd)), []);
 });
