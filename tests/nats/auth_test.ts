@@ -212,11 +212,11 @@ Deno.test("auth: operator mode with a .creds file; expired or missing files are 
         const [nats, expected] of [
           [
             `{ servers: "${server.url}", creds_file: "${dir}/gone.creds" }`,
-            /^  .*:\d+:\d+: nats\.creds_file: cannot read .*gone\.creds: no such file$/m,
+            /^ {2}.*:\d+:\d+: nats\.creds_file: cannot read .*gone\.creds: no such file$/m,
           ],
           [
             `{ servers: "${server.url}", creds_file: "${creds}", tls: { ca_file: "${dir}/gone.pem" } }`,
-            /^  .*:\d+:\d+: nats\.tls\.ca_file: cannot read .*gone\.pem: no such file$/m,
+            /^ {2}.*:\d+:\d+: nats\.tls\.ca_file: cannot read .*gone\.pem: no such file$/m,
           ],
         ] as const
       ) {
