@@ -15,6 +15,7 @@ import {
   streamOwners,
 } from "../../roles/stream_provisioner/provision.ts";
 import { ProvisionError } from "../../roles/stream_provisioner/errors.ts";
+import type { ApplyResult } from "../../roles/stream_provisioner/apply.ts";
 import { redact } from "../../platform/redact.ts";
 import { formatPath } from "../../config/errors.ts";
 import { dlqAdvice } from "../../roles/dlq_redriver/checks.ts";
@@ -58,15 +59,7 @@ export interface ProvisionReport {
   /** Declared streams/buckets whose replicas are degraded, one line each. */
   degraded: string[];
   /** What apply did; null for plan and verify. */
-  applied: {
-    created: number;
-    updated: number;
-    recreated: number;
-    unchanged: number;
-    refused: number;
-    dropped: string[];
-    failed: string[];
-  } | null;
+  applied: ApplyResult | null;
 }
 
 /** The `--json` report of a run. */
