@@ -18,6 +18,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "@logtape/logtape";
 import type { RotatingFile } from "../../platform/rotating_file.ts";
 import { ackEach, nakAfter } from "../../nats/ack.ts";
+import { delay } from "../../platform/delay.ts";
 import {
   type DeadLetterDestination,
   deadLetterOrTerminate,
@@ -27,6 +28,9 @@ import type { WrittenRecord } from "./written.ts";
 import { logEnd } from "./log_tail.ts";
 import type { Reacks } from "./reacks.ts";
 import type { MonitorMetrics } from "./metrics.ts";
+
+/** How long a hand-over made during a flush waits for more to arrive (ms). */
+const GATHER = 1;
 
 /** Redelivery delay for messages whose line could not be written, or whose DLQ copy failed. */
 const RETRY_DELAY = 5_000;
@@ -202,8 +206,15 @@ export function createBatchWriter(parts: BatchWriterParts, maxGroup: number): Ba
           next.push({ msg, bad: err.message });
         }
       }
-      flushing ??= flushAll();
-      flushing.catch(() => {}); // seen by the next write or drain
+      if (!flushing) {
+        flushing = flushAll();
+        flushing.catch(() => {}); // seen by the next write or drain
+        return;
+      }
+      // A flush is running: let more arrive before taking them (a moment, or until the next group
+      // starts), instead of a hand-over per message or two (a promise and a generator step each).
+      room ??= Promise.withResolvers();
+      await Promise.race([room.promise, delay(GATHER)]);
     },
     async drain() {
       while (flushing) await flushing.catch(() => {});
