@@ -77,8 +77,8 @@ export interface OutcomeDeps {
 
 /** The three ways a delivery ends. */
 export interface Outcomes {
-  /** Acks and waits for the confirmation (retried; a failure is logged, not thrown). */
-  ack(msg: PulledMsg): Promise<void>;
+  /** Resolves once every ack sent so far is confirmed or given up on (for the role's stop). */
+  confirmed(): Promise<void>;
   /** Records `done` (with the result), publishes the result event and awaits it, then acks. */
   succeed(msg: PulledMsg, event: UploadEvent, claim: Claim, result: ResultEvent): Promise<void>;
   /**
@@ -95,6 +95,7 @@ export interface Outcomes {
 /** Creates the outcomes of a running role. */
 export function createOutcomes(deps: OutcomeDeps): Outcomes {
   const { cfg, log, metrics, publisher, dlq } = deps;
+  const unconfirmed = new Set<Promise<void>>();
 
   async function ack(msg: PulledMsg) {
     // While a consumer leader is being elected the confirmation does not come: the ack is sent
@@ -193,7 +194,10 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
         return false;
       }
     }
-    await ack(msg);
+    // The worker is free once the ack is sent; its confirmation (and re-sends) go on behind it.
+    // Nothing depends on it: an ack lost after all is a redelivery that finds `done`.
+    const confirming = ack(msg).finally(() => unconfirmed.delete(confirming));
+    unconfirmed.add(confirming);
     return true;
   }
 
@@ -222,7 +226,7 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
   }
 
   return {
-    ack,
+    confirmed: async () => void await Promise.allSettled([...unconfirmed]),
     deadLetterAndTerm,
     fail,
     repeat: publishThenAck,

@@ -25,7 +25,7 @@ import { loadMasterKey } from "./envelope.ts";
 import { createHandler, handlerProbe } from "./handler.ts";
 import { uploadMetrics } from "./metrics.ts";
 import { limitsFor } from "./limits.ts";
-import { createOutcomes } from "./outcome.ts";
+import { createOutcomes, type Outcomes } from "./outcome.ts";
 import type { PulledMsg } from "./pulled.ts";
 import { createPuller, type Puller } from "./puller.ts";
 import { resolveS3Settings, s3Getter } from "./s3.ts";
@@ -38,6 +38,7 @@ const MAX_PULL_FAILURES = 10;
 /** What a started role holds. */
 interface Running {
   puller: Puller;
+  outcomes: Outcomes;
   publisher: Publisher;
   breaker: Breaker;
 }
@@ -150,7 +151,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       },
       log,
     });
-    running = { puller, publisher, breaker };
+    running = { puller, outcomes, publisher, breaker };
   }
 
   async function stop(deadline: number) {
@@ -167,6 +168,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       abort.abort();
       await Promise.allSettled([...inFlight]);
     }
+    if (running) await beforeDeadline(running.outcomes.confirmed(), deadline);
     await running?.publisher.close(Math.max(deadline, Date.now() + 1000));
   }
 

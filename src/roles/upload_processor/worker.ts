@@ -100,7 +100,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         }
       } catch (err) {
         const failure = asFailure(err);
-        if (file.path) removeFile(file.path);
+        if (file.path) await removeFile(file.path);
         file.path = undefined;
         if (!breaker.failed(failure, event.event_id)) throw failure;
         await breaker.closed(deps.stopping);
@@ -205,15 +205,12 @@ export function createWorker(deps: WorkerDeps): Worker {
       await outcomes.fail(msg, asFailure(err), claim);
     } finally {
       clearInterval(heartbeat);
-      if (file.path && !keep) removeFile(file.path);
+      if (file.path && !keep) await removeFile(file.path);
     }
   };
 }
 
-/** Sync for the reason `download.ts`'s createTemp() gives: one file and its directory. */
-function removeFile(file: string) {
-  try {
-    Deno.removeSync(file);
-    Deno.removeSync(dirname(file));
-  } catch { /* gone already, or the directory holds another file of the upload */ }
+async function removeFile(file: string) {
+  await Deno.remove(file).catch(() => {});
+  await Deno.remove(dirname(file)).catch(() => {/* not empty: another file of the upload */});
 }
