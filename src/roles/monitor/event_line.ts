@@ -131,9 +131,33 @@ export function sizeKb(ev: FileEvent): string {
  * new path and appends `, From: <old path>`.
  */
 export function textLine(ev: FileEvent, received: Date): string {
-  const from = ev.old_path ? `, From: ${displayPath(ev.root, ev.old_path)}` : "";
+  const from = ev.old_path ? `, From: ${oneLine(displayPath(ev.root, ev.old_path))}` : "";
   return `[${formatLocalTime(eventTime(ev, received))}] File ${ev.operation.toUpperCase()}: ` +
-    `${displayPath(ev.root, ev.path)}, Size: ${sizeKb(ev)} KB${from}\n`;
+    `${oneLine(displayPath(ev.root, ev.path))}, Size: ${sizeKb(ev)} KB${from}\n`;
+}
+
+/** Control characters, and the Unicode line and paragraph separators some viewers break on. */
+// deno-lint-ignore no-control-regex
+const LINE_BREAKERS = /[\u0000-\u001f\u007f\u2028\u2029]/g;
+
+/**
+ * A file name may hold a newline or other control characters; written as they are they would
+ * split one event into two log lines (or forge a second one). They are written escaped
+ * (`\n`, `\r`, `\t`, else `\u00XX`), so every event is exactly one line. Backslashes stay as
+ * they are: they are Windows path separators in the original line format.
+ */
+export function oneLine(path: string): string {
+  return path.replace(
+    LINE_BREAKERS,
+    (c) =>
+      c === "\n"
+        ? "\\n"
+        : c === "\r"
+        ? "\\r"
+        : c === "\t"
+        ? "\\t"
+        : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** Where a message came from, recorded in JSON lines. */

@@ -4,6 +4,7 @@ import {
   displayPath,
   formatLocalTime,
   jsonLine,
+  oneLine,
   parseFileEvent,
   textLine,
 } from "../../../src/roles/monitor/event_line.ts";
@@ -54,6 +55,31 @@ Deno.test("event line: a rename names the old path; size falls back to bytes / 1
   assertEquals(
     textLine(ev, new Date(0)),
     "[2030-01-02 03:04:05] File RENAMED: data/in/sub/b.txt, Size: 2.00 KB, From: data/in/a.txt\n",
+  );
+});
+
+Deno.test("event line: a name with a newline, a tab or other control characters stays one line", () => {
+  const ev = parseFileEvent(enc({
+    operation: "renamed",
+    root: "in",
+    path: "two\nlines\t.txt",
+    old_path: "bell\u0007\r\u2028.txt",
+    size: 0,
+    timestamp: received.getTime(),
+  }));
+  const line = textLine(ev, received);
+  assertEquals(line.split("\n").length, 2, "one line and its newline");
+  assertEquals(
+    line,
+    "[2030-01-02 03:04:05] File RENAMED: in/two\\nlines\\t.txt, Size: 0.00 KB, " +
+      "From: in/bell\\u0007\\r\\u2028.txt\n",
+  );
+  // The name not valid UTF-8 arrives with U+FFFD in place of the bad bytes: printed as it is.
+  assertEquals(oneLine("caf\ufffd.txt"), "caf\ufffd.txt");
+  // JSON lines escape by themselves.
+  assertEquals(
+    jsonLine(ev, { stream: "FILES", seq: 1, subject: "f" }, received).split("\n").length,
+    2,
   );
 });
 
