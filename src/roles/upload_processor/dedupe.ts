@@ -12,8 +12,11 @@
  * A claim is refreshed at every heartbeat and expires when its holder stops refreshing it (the
  * process crashed): with a per-key TTL (`Nats-TTL`) on buckets that allow it (nats-server 2.11+,
  * buckets jetport creates there), else by the claim's timestamp (a claim older than its TTL may be
- * taken over; this trusts the processes' clocks to agree within the TTL). Every takeover and
- * refresh is a compare-and-set on the key's revision, so two takers never both win.
+ * taken over; this trusts the processes' clocks to agree within the TTL). A taker also waits
+ * until it has seen the same lapsed claim unchanged for a third of the TTL: after a bucket
+ * outage longer than the TTL every claim looks old, and a live holder gets that long to write
+ * again. Every takeover and refresh is a compare-and-set on the key's revision, so two takers
+ * never both win.
  * @module
  */
 import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
@@ -84,6 +87,8 @@ function parse(value: Uint8Array): DedupeRecord {
 export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): Dedupe {
   const ttl = opts.perKeyTtl ? `${Math.max(1, Math.ceil(opts.claimTtlMs / 1000))}s` : undefined;
   const held = new Set<string>();
+  /** Lapsed claims this process has seen: event id → that claim's revision and when first seen. */
+  const lapsedSince = new Map<string, { revision: number; since: number }>();
   const failed = (what: string, err: unknown) =>
     retryable("internal", `dedupe bucket ${opts.bucket}: ${what}: ${(err as Error).message}`);
 
@@ -129,6 +134,27 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
     };
   }
 
+  /**
+   * True once this process has seen the same lapsed revision of `eventId` for a third of a claim
+   * life. An old timestamp alone is not enough: after a bucket leader election longer than a
+   * claim life every claim looks lapsed, while its live holder has the handler's result in hand
+   * and is retrying its `done` write; taking over then would run the handler twice. A live holder
+   * writes (refresh or `done`) well within that third once the bucket answers again.
+   */
+  function stillLapsed(eventId: string, revision: number): boolean {
+    const now = performance.now();
+    const seen = lapsedSince.get(eventId);
+    if (seen?.revision === revision) return now - seen.since >= opts.claimTtlMs / 3;
+    for (const [id, { since }] of lapsedSince) {
+      // Insertion order is age order: forget events another process took over long ago.
+      if (now - since < opts.claimTtlMs * 10) break;
+      lapsedSince.delete(id);
+    }
+    lapsedSince.delete(eventId);
+    lapsedSince.set(eventId, { revision, since: now });
+    return false;
+  }
+
   async function create(eventId: string, record: DedupeRecord): Promise<Claim | undefined> {
     try {
       return holding(eventId, await kv.create(eventId, JSON.stringify(record), ttl));
@@ -157,10 +183,11 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
         if (current.state === "claimed") {
           const age = Date.now() - current.at;
           // Our own claim that we do not hold is one whose release failed: take it back.
-          const lapsed = age > opts.claimTtlMs ||
+          const lapsed = (age > opts.claimTtlMs && stillLapsed(eventId, entry.revision)) ||
             (current.owner === opts.owner && !held.has(eventId));
           if (!lapsed) return { kind: "busy", ageMs: age };
         }
+        lapsedSince.delete(eventId);
         // A lapsed claim, or the dead record of another delivery (the event was redriven).
         const revision = await swap(eventId, record, entry.revision, true).catch((err) => {
           throw failed("take over", err);

@@ -15,6 +15,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { nakAfter, retryDelay } from "../../nats/ack.ts";
+import { delay } from "../../platform/delay.ts";
 import { deadLetterOrTerminate } from "../../nats/dead_letter_or_terminate.ts";
 import type { DlqTarget } from "../../nats/dlq.ts";
 import type { Publisher } from "../../nats/publisher.ts";
@@ -38,6 +39,9 @@ export interface ResultEvent {
   /** Where the output is: reported by the handler, else the kept local file. */
   output_path?: string;
 }
+
+/** Pause between tries of the `done` record (see `recordDone`). */
+const DONE_RETRY_MS = 250;
 
 /** How often an unconfirmed ack (or a dedupe write) is tried before the role gives up on it. */
 export const ACK_ATTEMPTS = 4;
@@ -225,6 +229,32 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
     await deadLetterAndTerm(msg, reason);
   }
 
+  /**
+   * Writes `done` until it lands (or the grace deadline): the handler has run, and a delivery
+   * that finds no `done` runs it again once the claim lapses. A bucket leader election refuses
+   * writes at once ("jetstream is not enabled") for seconds, longer than a claim may live, and
+   * the ack is often lost in the same election: a few quick tries were not enough. Meanwhile the
+   * worker's heartbeat keeps the message and the claim alive.
+   */
+  async function recordDone(eventId: string, claim: Claim, result: unknown) {
+    for (let failures = 0;; failures++) {
+      try {
+        return await claim.done(result);
+      } catch (err) {
+        if (deps.abort.aborted) throw err;
+        if (failures === 0) {
+          log.warn("recording {event_id} in {bucket} failed ({error}); retrying until it lands", {
+            event_id: eventId,
+            bucket: cfg.dedupe_bucket,
+            error: (err as Error).message,
+          });
+        }
+        await delay(DONE_RETRY_MS, deps.abort);
+        if (deps.abort.aborted) throw err;
+      }
+    }
+  }
+
   return {
     confirmed: async () => void await Promise.allSettled([...unconfirmed]),
     deadLetterAndTerm,
@@ -232,10 +262,9 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
     repeat: publishThenAck,
     async succeed(msg, event, claim, result) {
       try {
-        // Retried like the ack: during a bucket leader election the first tries time out.
-        await attempts(() => claim.done(result));
+        await recordDone(event.event_id, claim, result);
       } catch (err) {
-        // The handler has run: acking without the record is better than running it again.
+        // Only at the grace deadline: acking without the record beats running the handler again.
         log.warn("could not record {event_id} in {bucket}: {error}", {
           event_id: event.event_id,
           bucket: cfg.dedupe_bucket,
