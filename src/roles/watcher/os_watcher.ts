@@ -41,9 +41,9 @@ export interface OsWatcherOptions {
   onEvent(event: Deno.FsEvent): void;
   /**
    * Events may have been missed: `watcher_error` (a loss: the watcher failed and is reopened) or
-   * `poll` (back to events after polling: what changed in between).
+   * `reopen` (back to events after polling: what changed in between).
    */
-  onRescan(reason: "watcher_error" | "poll"): void;
+  onRescan(reason: "watcher_error" | "reopen"): void;
 }
 
 /** The running OS watcher of one root. */
@@ -149,7 +149,7 @@ export function createOsWatcher(root: string, options: OsWatcherOptions): OsWatc
       log.info("watch {watch}: the OS accepts file watches again; back to events", {
         watch: name,
       });
-      options.onRescan("poll");
+      options.onRescan("reopen");
       pump(w);
     },
     get polling() {

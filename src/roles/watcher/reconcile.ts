@@ -4,6 +4,10 @@
  * is announced. New directories are scanned at once (files created inside them produce no
  * events); directories with activity are listed once quiet, and entries the listing finds but no
  * event named are a loss (events were dropped here, so they may have been dropped anywhere).
+ * Each such directory, and each new one scanned, is listed once more when the whole watch has been
+ * quiet for `settle`: Deno drops events while JavaScript is behind (under CPU starvation, all the
+ * late events of a directory at once), and the OS watch on a new directory is added only after
+ * its creation event is sent, so a scan of it can run before files written into it get events.
  * A full rescan walks the root the same way.
  * @module
  */
@@ -22,6 +26,9 @@ import { keyBase, keyJoin, keyParent, type OsPaths } from "../../platform/paths.
  * scan of 100k files holds a few thousand short-lived objects at a time, not 100k long-lived ones.
  */
 const CHUNK = 256;
+
+/** A directory with activity is listed again after this long even if the watch never goes quiet. */
+const RELIST_MAX_MS = 5000;
 
 /** What {@link createReconciler} needs. */
 export interface ReconcilerOptions {
@@ -75,6 +82,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   // Directories with activity: listed once quiet, since Deno drops events when JavaScript does
   // not read them fast enough (and the kernel when its queue overflows) without telling anyone.
   const touchedDirs = new Map<string, number>();
+  // Directories with activity, and new ones scanned: directory → its last activity, listed again
+  // once the whole watch is quiet (see the module doc).
+  const relistDirs = new Map<string, number>();
+  let lastMark = 0;
   // Files found by a fresh start that were still being written: announced later, still initial.
   const initialPending = new Set<string>();
   // Paths that could not be read, logged once each (a scan every poll_interval must not spam).
@@ -139,7 +150,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
             if (tree.snapshot.has(path)) observed.set(path, null);
           } else if (state.dir) {
             const prev = tree.snapshot.get(path);
-            if (!prev?.dir || prev.ino !== state.ino) observed.set(path, state);
+            if (!prev?.dir || prev.ino !== state.ino) {
+              observed.set(path, state);
+              if (!fresh) relistDirs.set(path, now);
+            }
           } else {
             considerFile(path, state, unsettled.get(path), now, observed);
             if (fresh && !observed.has(path) && dirty.has(path)) initialPending.add(path);
@@ -182,6 +196,17 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const changes = tree.apply(observed, now, probe);
     observed.clear();
     await publish(changes, fresh);
+  }
+
+  /** Moves the directories due for their second listing to the touched ones. */
+  function relistQuiet(now: number) {
+    const watchQuiet = now - lastMark >= settle;
+    for (const [dir, at] of relistDirs) {
+      if ((watchQuiet && now - at >= settle) || now - at >= RELIST_MAX_MS) {
+        relistDirs.delete(dir);
+        if (!touchedDirs.has(dir)) touchedDirs.set(dir, now - settle);
+      }
+    }
   }
 
   /** Lists a touched directory and marks what the snapshot does not match as dirty. */
@@ -232,10 +257,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         dirty.set(rel, now);
         unsettled.delete(rel); // written again: what was seen before says nothing now
         touchedDirs.set(keyParent(rel), now);
+        relistDirs.set(keyParent(rel), now);
       }
+      if (keys.length > 0) lastMark = now; // (the cookie's events name no key)
       metrics.dirtyPaths.set(dirty.size, labels);
     },
     async processDue(now) {
+      relistQuiet(now);
       listTouched(now);
       const observed = new Map<string, FileState | null>();
       for (const [rel, since] of dirty) {
@@ -267,7 +295,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       metrics.files.set(tree.snapshot.size, labels);
     },
     async rescan(reason, fresh = false) {
-      metrics.rescans.inc({ ...labels, reason });
       try {
         const info = Deno.statSync(root);
         if (!info.isDirectory) throw new Error("not a directory");
@@ -289,6 +316,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       }
       await apply(observed, now, fresh);
       metrics.files.set(tree.snapshot.size, labels);
+      // Counted once done: a test (or an operator) reading it knows the scan's changes are out.
+      metrics.rescans.inc({ ...labels, reason });
     },
   };
 }

@@ -165,7 +165,8 @@ export function createWatch(options: WatchOptions): WatchRunner {
         loss.observe(event, cookie, now);
         reconciler.mark(keys, now);
       },
-      onRescan: (reason) => reason === "poll" ? loss.request(reason) : loss.detected(reason),
+      onRescan: (reason) =>
+        reason === "watcher_error" ? loss.detected(reason) : loss.request(reason),
     });
     return { root, os, loss, reconciler };
   }

@@ -85,11 +85,22 @@ Deno.test("watcher: tar x of a nested tree into the root: every file announced o
   const untar = await new Deno.Command("tar", { args: ["-xf", archive, "-C", root] }).output();
   assertEquals(untar.code, 0, new TextDecoder().decode(untar.stderr));
 
+  let missing: string[] = [];
   await waitFor(
-    async () => createdCounts(await readEvents(nc)).size >= expected.size,
+    async () => {
+      const created = createdCounts(await readEvents(nc));
+      missing = [...expected.keys()].filter((p) => !created.has(p));
+      return missing.length === 0;
+    },
     60_000,
-    `${expected.size} created events`,
-  );
+    "every file's created event",
+  ).catch((err) => {
+    throw new Error(
+      `${missing.length} of ${expected.size} files never announced as created: ` +
+        missing.slice(0, 20).join(", "),
+      { cause: err },
+    );
+  });
   const events = await eventsBeforeMarker(nc, root);
   assertEquals(
     [...createdCounts(events)].filter(([, n]) => n !== 1),

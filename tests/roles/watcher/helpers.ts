@@ -143,11 +143,11 @@ export async function captureLogs(): Promise<CapturedLogs> {
  * A `Deno.watchFs` stand-in: opens the real watcher and passes its events on unless `drop()` is
  * true (the kernel or Deno losing events without a word).
  */
-export function droppingWatchFs(drop: () => boolean): WatchFs {
+export function droppingWatchFs(drop: (event: Deno.FsEvent) => boolean): WatchFs {
   return (root, options) => {
     const real = Deno.watchFs(root, options);
     async function* events() {
-      for await (const event of real) if (!drop()) yield event;
+      for await (const event of real) if (!drop(event)) yield event;
     }
     return {
       close: () => real.close(),

@@ -3,7 +3,7 @@
  * running) and events lost without a word (recovered through the cookie file and a rescan).
  * The OS watcher is replaced in-process by stand-ins that fail the way Deno.watchFs does.
  */
-import { assert, assertEquals, assertMatch, waitFor } from "../../helpers/assert.ts";
+import { assert, assertEquals, assertMatch, sleep, waitFor } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import type { WatchFs } from "../../../src/roles/watcher/watch.ts";
 import {
@@ -74,8 +74,10 @@ Deno.test("watcher: the OS watch limit at open → periodic scans, logged, every
     "file.created d/e/f.txt",
     "file.deleted before.txt",
   ]);
-  assert(
-    metricValue(watcher.metrics, "watcher_rescans_total", { watch: "lim", reason: "poll" }) > 0,
+  await waitFor(
+    () => metricValue(watcher.metrics, "watcher_rescans_total", { watch: "lim", reason: "poll" }),
+    10_000,
+    "a completed poll scan",
   );
   await watcher.stop();
   await nc.close();
@@ -151,7 +153,12 @@ Deno.test("watcher: once the OS accepts watches again, the watch is back to even
   assert(logs.lines.some((l) => l.includes("accepts file watches again; back to events")));
   // One catch-up scan follows the reopening; after it, no scan runs (no polling, interval 1 h),
   // so only an event can announce this file.
-  await new Promise((r) => setTimeout(r, 500));
+  await waitFor(
+    () =>
+      metricValue(watcher.metrics, "watcher_rescans_total", { watch: "back", reason: "reopen" }),
+    10_000,
+    "the catch-up scan after reopening",
+  );
   const scans = () =>
     metricValue(watcher.metrics, "watcher_rescans_total", { watch: "back", reason: "poll" });
   const before = scans();
@@ -186,12 +193,51 @@ Deno.test("watcher: events lost without a word are recovered through the cookie 
   ]);
   const labels = { watch: "ck", reason: "cookie" };
   assert(metricValue(watcher.metrics, "watcher_loss_detections_total", labels) >= 1);
-  assert(metricValue(watcher.metrics, "watcher_rescans_total", labels) >= 1);
+  // Its events go out during the scan; the scan is counted once it is done.
+  await waitFor(
+    () => metricValue(watcher.metrics, "watcher_rescans_total", labels) >= 1,
+    10_000,
+    "the cookie rescan to complete",
+  );
   assertEquals(
     metricValue(watcher.metrics, "watcher_rescans_total", { watch: "ck", reason: "interval" }),
     0,
   );
   assert(logs.lines.some((l) => l.includes("events may have been lost (cookie)")));
+  await watcher.stop();
+  await nc.close();
+});
+
+Deno.test("watcher: a directory whose late events are all lost while the watch is busy is listed again once the watch is quiet", async () => {
+  await using server = await startNatsServer();
+  const nc = await client(server.url);
+  await createFilesStream(nc);
+  const root = await tempDir("relist");
+  await Deno.mkdir(`${root}/x`);
+  await Deno.mkdir(`${root}/y`);
+  // Deno under CPU starvation: every event of x/ after the first is dropped.
+  let dropX = false;
+  const watchFs = droppingWatchFs((e) => dropX && e.paths.some((p) => p.includes("/x/")));
+  await using watcher = await startWatcher(server.url, await tempDir("state"), {
+    cookie_interval: "0ms",
+    watches: [{ name: "relist", path: root, settle: "500ms", rescan_interval: "1h" }],
+  }, { watchFs });
+  // Other activity keeps the watch busy (a write every 20 ms, well inside `settle`).
+  let busy = true;
+  const writer = (async () => {
+    for (let i = 0; busy; i++) {
+      await Deno.writeTextFile(`${root}/y/${i % 5}.txt`, `${i}`);
+      await sleep(20);
+    }
+  })();
+  await Deno.writeTextFile(`${root}/x/a.txt`, "a");
+  // x/ has been listed once (before a.txt was announced); b.txt comes after, without an event.
+  await waitForEvents(nc, ["file.created x/a.txt"]);
+  dropX = true;
+  await Deno.writeTextFile(`${root}/x/b.txt`, "b");
+  busy = false;
+  await writer;
+  await waitForEvents(nc, ["file.created x/b.txt"]);
   await watcher.stop();
   await nc.close();
 });
