@@ -83,8 +83,11 @@ export interface OutcomeDeps {
 export interface Outcomes {
   /** Resolves once every ack sent so far is confirmed or given up on (for the role's stop). */
   confirmed(): Promise<void>;
-  /** Records `done` (with the result), publishes the result event and awaits it, then acks. */
-  succeed(msg: PulledMsg, event: UploadEvent, claim: Claim, result: ResultEvent): Promise<void>;
+  /**
+   * Records `done` (with the result), publishes the result event and awaits it, then acks.
+   * False when not acked (the result was not stored: given back for a retry).
+   */
+  succeed(msg: PulledMsg, event: UploadEvent, claim: Claim, result: ResultEvent): Promise<boolean>;
   /**
    * A delivery of an event already `done`: publishes its recorded result again (the stream
    * drops it as a duplicate if it was stored), then acks. False when not acked (given back).
@@ -271,7 +274,7 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
           error: (err as Error).message,
         });
       }
-      if (!await publishThenAck(msg, event.event_id, result)) return;
+      if (!await publishThenAck(msg, event.event_id, result)) return false;
       metrics.processed.inc();
       log.info("processed {event_id} ({stream}/{seq}) in {ms} ms", {
         event_id: event.event_id,
@@ -279,6 +282,7 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
         seq: msg.info.streamSequence,
         ms: result.duration_ms,
       });
+      return true;
     },
   };
 }

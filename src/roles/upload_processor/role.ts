@@ -51,6 +51,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
   const stopping = new AbortController(); // fired when stop begins: no new work, waits end
   const abort = new AbortController(); // fired at the grace deadline: kills what still runs
   const inFlight = new Set<Promise<void>>();
+  const behind = new Set<Promise<void>>(); // file removals after finished deliveries
   let running: Running | undefined;
 
   async function start() {
@@ -115,6 +116,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       heartbeatMs: limits.heartbeatMs,
       stopping: stopping.signal,
       abort: abort.signal,
+      behind,
     });
     if (!dlq) {
       log.warn(
@@ -168,7 +170,12 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       abort.abort();
       await Promise.allSettled([...inFlight]);
     }
-    if (running) await beforeDeadline(running.outcomes.confirmed(), deadline);
+    if (running) {
+      await beforeDeadline(
+        Promise.all([running.outcomes.confirmed(), Promise.allSettled([...behind])]),
+        deadline,
+      );
+    }
     await running?.publisher.close(Math.max(deadline, Date.now() + 1000));
   }
 

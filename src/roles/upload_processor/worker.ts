@@ -48,6 +48,8 @@ export interface WorkerDeps {
   stopping: AbortSignal;
   /** Fires at the grace deadline: running downloads and handlers are killed. */
   abort: AbortSignal;
+  /** Work left behind a finished delivery (removing its file); the role's stop awaits it. */
+  behind: Set<Promise<void>>;
 }
 
 /** Processes one delivery to its outcome; never throws. */
@@ -194,13 +196,20 @@ export function createWorker(deps: WorkerDeps): Worker {
       claim = claimed.claim;
       const { outputPath } = await run(msg, event, file, downloading);
       keep = cfg.keep_files;
-      await outcomes.succeed(msg, event, claim, {
+      const acked = await outcomes.succeed(msg, event, claim, {
         event_id: event.event_id,
         file_uuid: event.file_uuid,
         status: "processed",
         duration_ms: Math.round(performance.now() - t0),
         output_path: outputPath ?? (keep ? file.path : undefined),
       });
+      if (acked && file.path && !keep) {
+        // The next event need not wait for two fs round trips. Only after an ack: a delivery
+        // given back could be downloaded to the same path again while this removal runs.
+        const removal = removeFile(file.path).finally(() => deps.behind.delete(removal));
+        deps.behind.add(removal);
+        file.path = undefined;
+      }
     } catch (err) {
       await outcomes.fail(msg, asFailure(err), claim);
     } finally {
