@@ -267,7 +267,8 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
       try {
         await recordDone(event.event_id, claim, result);
       } catch (err) {
-        // Only at the grace deadline: acking without the record beats running the handler again.
+        // Only at the grace deadline. The result publish below is then given up as well, so the
+        // message goes back: a second handler run beats a lost result.
         log.warn("could not record {event_id} in {bucket}: {error}", {
           event_id: event.event_id,
           bucket: cfg.dedupe_bucket,
