@@ -296,7 +296,8 @@ const bench: Bench = {
         "Go: tests/bench/go/baseline (nats.go from Debian, PublishAsync window 1000; pull",
         "consumer fetching 500, same line format, fsync, ack; 3 upload workers doing both GETs,",
         "SigV4, AES-256-GCM unwrap + decrypt, file write, ack). jetport's upload figure also",
-        "includes the dedupe check and record, the handler call and the result event.",
+        "includes the dedupe claim and record, the handler call and the result event, whose",
+        "PubAck it awaits before the ack (Go sends a plain Ack); see docs/config/upload_processor.md.",
       ],
     }];
   },
