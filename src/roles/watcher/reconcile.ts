@@ -15,20 +15,18 @@ import type { Logger } from "@logtape/logtape";
 import type { WatchConfig } from "./config.ts";
 import type { PathFilter } from "./filter.ts";
 import type { WatcherMetrics } from "./metrics.ts";
-import { unaddressable, walkTree } from "./scan.ts";
+import { createRelistSchedule } from "./relist.ts";
+import { walkTree } from "./scan.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { type FileState, lstatState, sameState } from "./state.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
-import { keyBase, keyJoin, keyParent, type OsPaths } from "../../platform/paths.ts";
+import { keyParent, type OsPaths } from "../../platform/paths.ts";
 
 /**
  * Observations are applied (and their events emitted) in chunks of this many, so a burst or a
  * scan of 100k files holds a few thousand short-lived objects at a time, not 100k long-lived ones.
  */
 const CHUNK = 256;
-
-/** A directory with activity is listed again after this long even if the watch never goes quiet. */
-const RELIST_MAX_MS = 5000;
 
 /** What {@link createReconciler} needs. */
 export interface ReconcilerOptions {
@@ -70,7 +68,7 @@ export interface Reconciler {
 
 /** Creates the reconciler of one watch. */
 export function createReconciler(options: ReconcilerOptions): Reconciler {
-  const { watch, root, paths, filter, log, metrics } = options;
+  const { watch, root, paths, filter, metrics } = options;
   const settle = watch.settle;
   const labels = { watch: watch.name };
   const tree: Tree = createTree(options.snapshot);
@@ -79,53 +77,30 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const dirty = new Map<string, number>();
   // Files seen still being written: their state then, so an unchanged one counts as quiet.
   const unsettled = new Map<string, FileState>();
-  // Directories with activity: listed once quiet, since Deno drops events when JavaScript does
-  // not read them fast enough (and the kernel when its queue overflows) without telling anyone.
-  const touchedDirs = new Map<string, number>();
-  // Directories with activity, and new ones scanned: directory → its last activity, listed again
-  // once the whole watch is quiet (see the module doc).
-  const relistDirs = new Map<string, number>();
-  let lastMark = 0;
+  // Directories with activity, and new ones scanned: when they are listed (see the module doc).
+  const relist = createRelistSchedule({
+    root,
+    paths,
+    filter,
+    settle,
+    tree,
+    dirty,
+    onLoss: (reason) => options.onLoss(reason),
+  });
   // Files found by a fresh start that were still being written: announced later, still initial.
   const initialPending = new Set<string>();
-  // Paths that could not be read, logged once each (a scan every poll_interval must not spam).
-  const unreadable = new Set<string>();
 
   const probe = (rel: string) => lstatState(paths.fromKey(root, rel));
 
-  /** Logs (once per path) an entry that cannot be read; it keeps its last known state. */
-  function onUnreadable(rel: string, err: Error) {
-    if (unreadable.has(rel)) return;
-    unreadable.add(rel);
-    log.warn("watch {watch}: cannot read {path} ({error}); it keeps its last known state", {
-      watch: watch.name,
-      path: paths.fromKey(root, rel),
-      error: err.message,
-    });
-  }
-
-  function isQuiet(state: FileState, earlier: FileState | undefined, now: number): boolean {
-    return settle === 0 || now - state.mtime >= settle ||
-      (earlier !== undefined && sameState(earlier, state));
-  }
-
-  /** Adds a file observation when it changed and is quiet; otherwise keeps it dirty. */
-  function considerFile(
+  const onUnreadable = unreadableLogger(options);
+  const settling: Settling = { settle, tree, dirty, unsettled };
+  const considerFile = (
     rel: string,
     state: FileState,
     earlier: FileState | undefined,
     now: number,
     observed: Map<string, FileState | null>,
-  ) {
-    unsettled.delete(rel);
-    const prev = tree.snapshot.get(rel);
-    if (prev && sameState(prev, state)) return;
-    if (isQuiet(state, earlier, now)) observed.set(rel, state);
-    else {
-      dirty.set(rel, now);
-      unsettled.set(rel, state);
-    }
-  }
+  ) => considerSettled(settling, rel, state, earlier, now, observed);
 
   /**
    * Walks directory `rel` and everything below, observing what differs from the snapshot (entries
@@ -152,7 +127,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
             const prev = tree.snapshot.get(path);
             if (!prev?.dir || prev.ino !== state.ino) {
               observed.set(path, state);
-              if (!fresh) relistDirs.set(path, now);
+              if (!fresh) relist.scanned(path, now);
             }
           } else {
             considerFile(path, state, unsettled.get(path), now, observed);
@@ -169,25 +144,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     });
   }
 
-  async function publish(changes: Change[], fresh: boolean) {
-    for (const change of changes) {
-      if (!watch.events.includes(change.type) && change.type !== "renamed") continue;
-      if (change.type === "renamed" && !watch.events.includes("renamed")) {
-        // Without `renamed`, a rename is a deletion and a creation.
-        const { oldPath, ...created } = change;
-        if (watch.events.includes("deleted")) {
-          const old = tree.snapshot.get(oldPath!) ?? change.state;
-          await options.emit({ type: "deleted", path: oldPath!, state: old }, false);
-        }
-        if (watch.events.includes("created")) {
-          await options.emit({ ...created, type: "created" }, fresh);
-        }
-        continue;
-      }
-      const first = initialPending.delete(change.path);
-      await options.emit(change, (fresh || first) && change.type === "created");
-    }
-  }
+  const publish = (changes: Change[], fresh: boolean) =>
+    announce(changes, fresh, options, tree, initialPending);
 
   /** Applies `observed` to the tree (emptying it) and emits the changes. */
   async function apply(observed: Map<string, FileState | null>, now: number, fresh = false) {
@@ -196,50 +154,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const changes = tree.apply(observed, now, probe);
     observed.clear();
     await publish(changes, fresh);
-  }
-
-  /** Moves the directories due for their second listing to the touched ones. */
-  function relistQuiet(now: number) {
-    const watchQuiet = now - lastMark >= settle;
-    for (const [dir, at] of relistDirs) {
-      if ((watchQuiet && now - at >= settle) || now - at >= RELIST_MAX_MS) {
-        relistDirs.delete(dir);
-        if (!touchedDirs.has(dir)) touchedDirs.set(dir, now - settle);
-      }
-    }
-  }
-
-  /** Lists a touched directory and marks what the snapshot does not match as dirty. */
-  function listTouched(now: number) {
-    for (const [dir, at] of touchedDirs) {
-      if (now - at < settle) continue;
-      touchedDirs.delete(dir);
-      let entries: Deno.DirEntry[];
-      try {
-        entries = [...Deno.readDirSync(paths.fromKey(root, dir))];
-      } catch {
-        continue; // gone: its own event (or the parent's listing) covers it
-      }
-      let missed = 0;
-      const mark = (path: string) => {
-        if (dirty.has(path)) return;
-        dirty.set(path, now - settle);
-        missed++;
-      };
-      const names = new Set<string>();
-      for (const entry of entries) {
-        names.add(entry.name);
-        const path = keyJoin(dir, entry.name);
-        // Only what a scan would record counts (not temp files, not the cookie file).
-        const wanted = entry.isDirectory ? filter.dir(path) : filter.file(path);
-        if (wanted && !tree.snapshot.has(path) && !unaddressable(root, path)) mark(path);
-      }
-      for (const path of tree.children(dir)) {
-        if (!names.has(keyBase(path))) mark(path);
-      }
-      // Events were dropped here, so they may have been dropped anywhere.
-      if (missed > 0) options.onLoss("listing");
-    }
   }
 
   return {
@@ -256,15 +170,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       for (const rel of keys) {
         dirty.set(rel, now);
         unsettled.delete(rel); // written again: what was seen before says nothing now
-        touchedDirs.set(keyParent(rel), now);
-        relistDirs.set(keyParent(rel), now);
+        relist.touched(keyParent(rel), now);
       }
-      if (keys.length > 0) lastMark = now; // (the cookie's events name no key)
+      if (keys.length > 0) relist.active(now); // (the cookie's events name no key)
       metrics.dirtyPaths.set(dirty.size, labels);
     },
     async processDue(now) {
-      relistQuiet(now);
-      listTouched(now);
+      relist.listDue(now);
       const observed = new Map<string, FileState | null>();
       for (const [rel, since] of dirty) {
         if (now - since < settle) continue;
@@ -295,16 +207,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       metrics.files.set(tree.snapshot.size, labels);
     },
     async rescan(reason, fresh = false) {
-      try {
-        const info = Deno.statSync(root);
-        if (!info.isDirectory) throw new Error("not a directory");
-      } catch (err) {
-        log.error(
-          "watch {watch}: cannot scan {root}: {error}; nothing announced until it is back",
-          { watch: watch.name, root, error: (err as Error).message },
-        );
-        return;
-      }
+      if (!rootScannable(options)) return;
       const now = Date.now();
       const observed = new Map<string, FileState | null>();
       const visited = new Set<string>();
@@ -320,4 +223,98 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       metrics.rescans.inc({ ...labels, reason });
     },
   };
+}
+
+/** The state that decides whether a file has stopped being written. */
+interface Settling {
+  /** The watch's `settle`, in ms. */
+  settle: number;
+  /** The reconciler's tree. */
+  tree: Tree;
+  /** Path → when it was last marked dirty. */
+  dirty: Map<string, number>;
+  /** Files seen still being written: their state then. */
+  unsettled: Map<string, FileState>;
+}
+
+/** Adds a file observation when it changed and is quiet; otherwise keeps it dirty. */
+function considerSettled(
+  s: Settling,
+  rel: string,
+  state: FileState,
+  earlier: FileState | undefined,
+  now: number,
+  observed: Map<string, FileState | null>,
+) {
+  s.unsettled.delete(rel);
+  const prev = s.tree.snapshot.get(rel);
+  if (prev && sameState(prev, state)) return;
+  // Quiet: old enough, or unchanged since it was last seen being written.
+  const quiet = s.settle === 0 || now - state.mtime >= s.settle ||
+    (earlier !== undefined && sameState(earlier, state));
+  if (quiet) observed.set(rel, state);
+  else {
+    s.dirty.set(rel, now);
+    s.unsettled.set(rel, state);
+  }
+}
+
+/** Returns a function that logs (once per path) an entry that cannot be read. */
+function unreadableLogger(options: ReconcilerOptions): (rel: string, err: Error) => void {
+  const { watch, root, paths, log } = options;
+  // Paths that could not be read, logged once each (a scan every poll_interval must not spam).
+  const unreadable = new Set<string>();
+  return (rel, err) => {
+    if (unreadable.has(rel)) return;
+    unreadable.add(rel);
+    log.warn("watch {watch}: cannot read {path} ({error}); it keeps its last known state", {
+      watch: watch.name,
+      path: paths.fromKey(root, rel),
+      error: err.message,
+    });
+  };
+}
+
+/** Whether the root is a directory that can be scanned; logs why not. */
+function rootScannable(options: ReconcilerOptions): boolean {
+  const { watch, root, log } = options;
+  try {
+    const info = Deno.statSync(root);
+    if (!info.isDirectory) throw new Error("not a directory");
+    return true;
+  } catch (err) {
+    log.error(
+      "watch {watch}: cannot scan {root}: {error}; nothing announced until it is back",
+      { watch: watch.name, root, error: (err as Error).message },
+    );
+    return false;
+  }
+}
+
+/** Emits the changes the watch's `events` ask for. `fresh`: found by a start without snapshot. */
+async function announce(
+  changes: Change[],
+  fresh: boolean,
+  options: ReconcilerOptions,
+  tree: Tree,
+  initialPending: Set<string>,
+) {
+  const { watch } = options;
+  for (const change of changes) {
+    if (!watch.events.includes(change.type) && change.type !== "renamed") continue;
+    if (change.type === "renamed" && !watch.events.includes("renamed")) {
+      // Without `renamed`, a rename is a deletion and a creation.
+      const { oldPath, ...created } = change;
+      if (watch.events.includes("deleted")) {
+        const old = tree.snapshot.get(oldPath!) ?? change.state;
+        await options.emit({ type: "deleted", path: oldPath!, state: old }, false);
+      }
+      if (watch.events.includes("created")) {
+        await options.emit({ ...created, type: "created" }, fresh);
+      }
+      continue;
+    }
+    const first = initialPending.delete(change.path);
+    await options.emit(change, (fresh || first) && change.type === "created");
+  }
 }
