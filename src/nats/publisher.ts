@@ -18,42 +18,13 @@
  * caller can publish them again in order.
  * @module
  */
-import {
-  createInbox,
-  headers as newHeaders,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  nuid,
-  type Subscription,
-} from "@nats-io/nats-core";
+import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import type { Registry } from "../http/metrics.ts";
-import {
-  type AttemptFailure,
-  parseAckReply,
-  type PubAck,
-  PublishError,
-  type PublishErrorCode,
-} from "./publish_error.ts";
+import { createInFlight, type OutgoingMessage } from "./in_flight.ts";
+import { type PubAck, PublishError } from "./publish_error.ts";
 
 export { type PubAck, PublishError, type PublishErrorCode } from "./publish_error.ts";
-
-/** One message to publish. */
-export interface OutgoingMessage {
-  /** The subject; a stream must capture it. */
-  subject: string;
-  /** The payload. */
-  data: Uint8Array | string;
-  /** `Nats-Msg-Id` for the stream's duplicate window; a fresh unique id when omitted. */
-  msgId?: string;
-  /** Extra headers (`Nats-Expected-Last-Sequence`, ...); `Nats-Msg-Id` is set on them. */
-  headers?: MsgHdrs;
-  /**
-   * Messages sharing a key are stored in the order they were published: this one is sent once
-   * every earlier message with one of these keys is acknowledged (see the module docs).
-   */
-  orderKeys?: readonly string[];
-}
+export type { OutgoingMessage } from "./in_flight.ts";
 
 /** Options of {@link createPublisher}. */
 export interface PublisherOptions {
@@ -102,275 +73,50 @@ export interface Publisher {
   readonly queued: number;
 }
 
-interface Entry {
-  msg: OutgoingMessage;
-  msgId: string;
-  headers: MsgHdrs;
-  /** Its number: the last token of `reply`, and its key in `entries`. */
-  id: number;
-  reply: string;
-  attempts: number;
-  /** Its order keys; it is sent only while it heads each of their lanes. */
-  keys: readonly string[];
-  /** False while it waits for an earlier message with one of its keys. */
-  sent: boolean;
-  /** When the whole message fails. */
-  deadlineAt: number;
-  /** When the current attempt times out (waiting) or the next attempt is sent (backing off). */
-  dueAt: number;
-  backingOff: boolean;
-  lastFailure?: AttemptFailure;
-  resolve(ack: PubAck): void;
-  reject(err: PublishError): void;
-}
-
-const INITIAL_BACKOFF = 100;
-/** Shared by every message without order keys (one allocation less per publish). */
-const NO_KEYS: readonly string[] = [];
-
 /** Creates a publisher on `nc` (already connected). */
 export function createPublisher(nc: NatsConnection, options: PublisherOptions = {}): Publisher {
   const window = Math.max(1, options.window ?? 1024);
-  const ackTimeout = options.ackTimeout ?? 5000;
-  const deadline = options.deadline ?? 30_000;
-  const maxBackoff = options.maxBackoff ?? 2000;
-  const label = { publisher: options.name ?? "default" };
-  const m = options.metrics;
-  const published = m?.counter("publisher_published_total", "Messages stored (PubAck received)");
-  const duplicates = m?.counter(
-    "publisher_duplicates_total",
-    "Messages the stream reported as duplicates of an earlier Nats-Msg-Id",
-  );
-  const retries = m?.counter("publisher_retries_total", "Publish attempts repeated, by reason");
-  const failures = m?.counter("publisher_failures_total", "Messages that failed for good, by code");
-  const inFlightGauge = m?.gauge("publisher_in_flight", "Messages awaiting their PubAck");
-
   const prefix = createInbox(options.inboxPrefix);
-  // By number, not by reply subject: a string key is hashed on every set and lookup, which cost
-  // more than the rest of a publish (profiled at 100k messages).
-  const entries = new Map<number, Entry>();
-  // Per order key, its messages in publish order; the head is the only one sent.
-  const lanes = new Map<string, Entry[]>();
   // Called with `true` when the publisher closes before the waiter got a slot.
   const waiting: Array<(abort: boolean) => void> = [];
   let idle: Array<() => void> = [];
-  let counter = 0;
   let closed = false;
-  let sweeper: ReturnType<typeof setTimeout> | undefined;
 
-  const sub: Subscription = nc.subscribe(`${prefix}.>`, { callback: (_err, msg) => onReply(msg) });
-
-  // One timer for all messages: a per-message timer costs more than the publish itself.
-  const sweepEvery = Math.max(10, Math.min(100, Math.floor(ackTimeout / 4)));
-  function ensureSweeper() {
-    if (sweeper === undefined) sweeper = setInterval(sweep, sweepEvery);
-  }
-
-  function updateGauge() {
-    inFlightGauge?.set(entries.size, label);
-  }
-
-  /** Hands free slots to waiting messages (synchronously, so `flush` never sees a gap). */
-  function pump() {
-    while (waiting.length > 0 && entries.size < window) waiting.shift()!(false);
-  }
-
-  /**
-   * Takes `e` out of its lanes. `released`: it was stored or will never be (its successors may
-   * go now); otherwise it may not be stored and they must not overtake it: they fail `blocked`.
-   */
-  function leaveLanes(e: Entry, released: boolean) {
-    const next: Entry[] = [];
-    for (const key of e.keys) {
-      const lane = lanes.get(key)!;
-      const i = lane.indexOf(e);
-      lane.splice(i, 1);
-      if (lane.length === 0) lanes.delete(key);
-      else if (i < lane.length) next.push(lane[i]);
-    }
-    for (const n of next) {
-      if (!entries.has(n.id)) continue; // failed meanwhile through another lane
-      if (!released) {
-        fail(
-          n,
-          "blocked",
-          `publish to ${n.msg.subject} not sent: an earlier message with the same order key ` +
-            `(${e.msgId}) failed`,
-        );
-      } else if (!n.sent && n.keys.every((k) => lanes.get(k)![0] === n)) send(n);
-    }
-  }
-
-  function settled(e: Entry, released: boolean) {
-    entries.delete(e.id);
-    if (e.keys.length > 0) leaveLanes(e, released);
-    pump();
-    updateGauge();
-    if (entries.size === 0 && waiting.length === 0) {
-      if (sweeper !== undefined) {
-        clearInterval(sweeper);
-        sweeper = undefined;
-      }
+  const inFlight = createInFlight(nc, {
+    ackTimeout: options.ackTimeout ?? 5000,
+    deadline: options.deadline ?? 30_000,
+    maxBackoff: options.maxBackoff ?? 2000,
+    prefix,
+    metrics: options.metrics,
+    label: { publisher: options.name ?? "default" },
+    // Hands free slots to waiting messages (synchronously, so `flush` never sees a gap).
+    onSlotFree() {
+      while (waiting.length > 0 && inFlight.size < window) waiting.shift()!(false);
+    },
+    hasWaiting: () => waiting.length > 0,
+    onIdle() {
       const resolvers = idle;
       idle = [];
       resolvers.forEach((r) => r());
-    }
-  }
-
-  function fail(e: Entry, code: PublishErrorCode, message: string, extra = {}) {
-    if (!entries.has(e.id)) return; // settled already (a lane failed it as blocked)
-    // Refused by the stream: it will never be stored, so it cannot be overtaken.
-    settled(e, code === "stream_error" || code === "invalid_ack");
-    failures?.inc({ ...label, code });
-    e.reject(
-      new PublishError(code, message, {
-        subject: e.msg.subject,
-        msgId: e.msgId,
-        attempts: e.attempts,
-        lastFailure: e.lastFailure,
-        ...extra,
-      }),
-    );
-  }
-
-  function send(e: Entry) {
-    if (!e.sent) {
-      e.sent = true;
-      e.deadlineAt = Date.now() + deadline;
-    }
-    e.attempts++;
-    e.backingOff = false;
-    e.dueAt = Date.now() + ackTimeout;
-    try {
-      nc.publish(e.msg.subject, e.msg.data, { reply: e.reply, headers: e.headers });
-    } catch (err) {
-      fail(e, "closed", `cannot publish to ${e.msg.subject}: ${(err as Error).message}`);
-    }
-  }
-
-  function retryLater(e: Entry, failure: AttemptFailure) {
-    e.lastFailure = failure;
-    retries?.inc({ ...label, reason: failure });
-    const pause = Math.min(maxBackoff, INITIAL_BACKOFF * 2 ** Math.min(e.attempts - 1, 16));
-    e.backingOff = true;
-    e.dueAt = Date.now() + pause * (0.5 + Math.random() / 2);
-  }
-
-  function onReply(msg: Msg) {
-    const e = entries.get(parseInt(msg.subject.slice(prefix.length + 1), 36));
-    if (!e) return; // a late ack of an attempt already settled
-    const reply = parseAckReply(msg);
-    switch (reply.kind) {
-      case "ack":
-        settled(e, true);
-        published?.inc(label);
-        if (reply.ack.duplicate) duplicates?.inc(label);
-        e.resolve(reply.ack);
-        return;
-      case "retry":
-        if (!e.backingOff) retryLater(e, reply.failure);
-        return;
-      case "error":
-        fail(
-          e,
-          "stream_error",
-          `stream refused message on ${e.msg.subject}: ${reply.description}` +
-            (reply.apiCode ? ` (err_code ${reply.apiCode})` : ""),
-          { apiCode: reply.apiCode, status: reply.status },
-        );
-        return;
-      case "invalid":
-        fail(
-          e,
-          "invalid_ack",
-          `unexpected reply to a publish on ${e.msg.subject}: ${reply.description}`,
-        );
-    }
-  }
-
-  function sweep() {
-    const now = Date.now();
-    for (const e of entries.values()) {
-      if (!e.sent) continue;
-      if (now >= e.deadlineAt) {
-        const why = e.lastFailure === "no_responders"
-          ? "no stream answered (no stream captures the subject, or it has no leader)"
-          : e.lastFailure === "unavailable"
-          ? "JetStream was unavailable"
-          : "no PubAck arrived";
-        fail(
-          e,
-          "deadline_exceeded",
-          `publish to ${e.msg.subject} failed after ${e.attempts} attempt(s) in ${deadline} ms: ` +
-            `${why}; check that a stream captures the subject and that NATS is reachable`,
-        );
-      } else if (now >= e.dueAt) {
-        if (e.backingOff) send(e);
-        else retryLater(e, "timeout");
-      }
-    }
-  }
-
-  function closedError(msg: OutgoingMessage): PublishError {
-    return new PublishError("closed", `publisher is closed; cannot publish to ${msg.subject}`, {
-      subject: msg.subject,
-      msgId: msg.msgId ?? "",
-      attempts: 0,
-    });
-  }
-
-  function start(msg: OutgoingMessage): Promise<PubAck> {
-    const msgId = msg.msgId ?? nuid.next();
-    const h = msg.headers ?? newHeaders();
-    h.set("Nats-Msg-Id", msgId);
-    const id = counter++;
-    const reply = `${prefix}.${id.toString(36)}`;
-    return new Promise<PubAck>((resolve, reject) => {
-      const e: Entry = {
-        msg,
-        msgId,
-        headers: h,
-        id,
-        reply,
-        attempts: 0,
-        keys: msg.orderKeys ? [...new Set(msg.orderKeys)] : NO_KEYS,
-        sent: false,
-        deadlineAt: 0,
-        dueAt: 0,
-        backingOff: false,
-        resolve,
-        reject,
-      };
-      entries.set(id, e);
-      updateGauge();
-      ensureSweeper();
-      let first = true;
-      for (const key of e.keys) {
-        const lane = lanes.get(key);
-        if (lane) {
-          lane.push(e);
-          first = false;
-        } else lanes.set(key, [e]);
-      }
-      if (first) send(e);
-    });
-  }
+    },
+  });
+  const start = (msg: OutgoingMessage) => inFlight.start(msg);
 
   function room(): Promise<void> {
-    if (entries.size < window && waiting.length === 0) return Promise.resolve();
+    if (inFlight.size < window && waiting.length === 0) return Promise.resolve();
     return new Promise((r) => waiting.push(() => r()));
   }
 
   function publish(msg: OutgoingMessage): Promise<PubAck> {
     if (closed) return Promise.reject(closedError(msg));
-    if (entries.size < window && waiting.length === 0) return start(msg);
+    if (inFlight.size < window && waiting.length === 0) return start(msg);
     return new Promise<PubAck>((resolve, reject) => {
       waiting.push((abort) => abort ? reject(closedError(msg)) : start(msg).then(resolve, reject));
     });
   }
 
   function flush(): Promise<void> {
-    if (entries.size === 0 && waiting.length === 0) return Promise.resolve();
+    if (inFlight.size === 0 && waiting.length === 0) return Promise.resolve();
     return new Promise((r) => idle.push(r));
   }
 
@@ -385,13 +131,9 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
       ]);
       clearTimeout(timer);
       for (const w of waiting.splice(0)) w(true);
-      for (const e of [...entries.values()]) {
-        fail(e, "closed", `publisher closed before a PubAck for ${e.msg.subject} arrived`);
-      }
+      inFlight.failAll();
     }
-    if (sweeper !== undefined) clearInterval(sweeper);
-    sweeper = undefined;
-    if (!nc.isClosed()) sub.unsubscribe();
+    inFlight.stop();
   }
 
   return {
@@ -400,10 +142,19 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     flush,
     close,
     get inFlight() {
-      return entries.size;
+      return inFlight.size;
     },
     get queued() {
       return waiting.length;
     },
   };
+}
+
+/** The error of a message published after `close`. */
+function closedError(msg: OutgoingMessage): PublishError {
+  return new PublishError("closed", `publisher is closed; cannot publish to ${msg.subject}`, {
+    subject: msg.subject,
+    msgId: msg.msgId ?? "",
+    attempts: 0,
+  });
 }
