@@ -7,8 +7,9 @@ Deno.test("cluster harness: a new cluster places an R3 stream on the first try",
   await using cluster = await startNatsCluster();
   const nc = await connect({ servers: cluster.urls });
   try {
-    const jsm = await jetstreamManager(nc);
     // No retry: a harness that hands over a cluster too early fails here with "no suitable peers".
+    // The long timeout is patience, not a retry: a create waits out a meta-leader election.
+    const jsm = await jetstreamManager(nc, { timeout: 20_000 });
     const info = await jsm.streams.add({ name: "FIRST", subjects: ["first.>"], num_replicas: 3 });
     assertEquals(info.config.num_replicas, 3);
     const names = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)];
@@ -26,7 +27,8 @@ Deno.test("cluster harness: R3 stream keeps its messages across two leader kills
     reconnectTimeWait: 100,
   });
   try {
-    const jsm = await jetstreamManager(nc);
+    // A create waits out a meta-leader election, which can follow a cluster's start (seen on 2.15).
+    const jsm = await jetstreamManager(nc, { timeout: 20_000 });
     await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
     const js = jetstream(nc);
     await js.publish("r3.a", "one", { msgID: "one" });

@@ -9,6 +9,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import { delay } from "../../platform/delay.ts";
+import { isTransient } from "../../nats/errors.ts";
 import type { KvDecl } from "./config.ts";
 import {
   type Change,
@@ -99,7 +100,11 @@ export async function applyPlan(
       continue;
     }
     try {
-      await writeItem(nc, jsm, item, { streamGone, result, recreatedStreams, progress, version });
+      const write = () =>
+        writeItem(nc, jsm, item, { streamGone, result, recreatedStreams, progress, version });
+      // A destructive write deletes first: repeating it could delete what its first try created.
+      if (item.action === "destructive") await write();
+      else await throughElections(write, () => progress("warning", `${what}: no answer, retrying`));
     } catch (err) {
       // One object the server refuses does not stop the others; the run still fails (exit 1).
       result.failed.push(item.id);
@@ -107,6 +112,29 @@ export async function applyPlan(
     }
   }
   return result;
+}
+
+/** How long a create or update is retried while the cluster does not answer (an election). */
+const ELECTION_WAIT_MS = 30_000;
+const ELECTION_RETRY_MS = 500;
+
+/**
+ * Runs `write` again while it fails with a transient error (a timeout or 503 while the meta
+ * group or the stream's group elects a leader), for up to {@link ELECTION_WAIT_MS}. Only for
+ * creates and updates: the server answers a create with the existing object when it is the same,
+ * so a create whose first answer was lost is not an error the second time.
+ */
+async function throughElections(write: () => Promise<void>, onRetry: () => void): Promise<void> {
+  const until = Date.now() + ELECTION_WAIT_MS;
+  for (let told = false;; told = true) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isTransient(err) || Date.now() >= until) throw err;
+      if (!told) onRetry();
+      await delay(ELECTION_RETRY_MS);
+    }
+  }
 }
 
 /** What one write needs besides the object. */
