@@ -76,12 +76,36 @@ export async function natsServerVersion(bin: string): Promise<string> {
   return /v?(\d+\.\d+\.\d+)/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? "0.0.0";
 }
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * The kernel's ephemeral port range: ports it gives to outgoing connections. A port in it that is
+ * dialled before its server listens (a route to a node still starting, a readiness poll) can be
+ * taken by the dialler itself (a TCP self-connect on loopback), and the server then fails with
+ * "address already in use". So test servers listen below it.
+ */
+function ephemeralStart(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]);
+  } catch {
+    return 32768; // Linux's default; elsewhere a port below it is as good
+  }
+}
+
+/** Lowest port tests pick: above the well-known and registered ports most services use. */
+const LOWEST = 10_000;
+
+/** A free TCP port on 127.0.0.1, below the ephemeral range (see {@link ephemeralStart}). */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  const highest = Math.max(LOWEST + 1000, ephemeralStart());
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = LOWEST + Math.floor(Math.random() * (highest - LOWEST));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error(`no free port between ${LOWEST} and ${highest}`);
 }
 
 async function waitForPort(port: number, child: Deno.ChildProcess, timeoutMs = 10_000) {
