@@ -144,6 +144,26 @@ function holdPorts(ports: number[]): () => void {
   return () => listeners.forEach((l) => l.close());
 }
 
+/**
+ * Waits until every port can be bound again. A closed Deno listener with an `accept` still
+ * pending lets go of its socket only a tick or two later; a server started at once would find
+ * its port in use and exit.
+ */
+async function untilBindable(ports: number[], timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (const port of ports) {
+    while (true) {
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port }).close();
+        break;
+      } catch (err) {
+        if (Date.now() > until) throw new Error(`port ${port} is still in use: ${err}`);
+        await sleep(10);
+      }
+    }
+  }
+}
+
 /** Starts a JetStream-enabled server; stop it with `close()` (or `await using`). */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const bin = natsServerBin();
@@ -167,8 +187,11 @@ ${options.config ?? ""}
   let child: Deno.ChildProcess | undefined;
   let release: (() => void) | undefined;
   const spawn = async () => {
-    release?.();
-    release = undefined;
+    if (release) {
+      release();
+      release = undefined;
+      await untilBindable([port, monitorPort]);
+    }
     child = new Deno.Command(bin, {
       args: ["-c", confFile, "-l", logFile],
       stdout: "null",
