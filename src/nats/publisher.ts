@@ -57,6 +57,12 @@ export interface Publisher {
   publish(msg: OutgoingMessage): Promise<PubAck>;
   /** Resolves when the window has a free slot (backpressure for producers that loop). */
   room(): Promise<void>;
+  /**
+   * True while a publish would wait for a slot. Producers that have several messages ready
+   * publish them in one go while this is false: nats.js writes what is published in one turn of
+   * the event loop as one socket write, while an `await` per message costs one write each.
+   */
+  readonly full: boolean;
   /** Resolves once every message published so far is acknowledged or has failed. */
   flush(): Promise<void>;
   /**
@@ -102,14 +108,16 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
   });
   const start = (msg: OutgoingMessage) => inFlight.start(msg);
 
+  const hasRoom = () => inFlight.size < window && waiting.length === 0;
+
   function room(): Promise<void> {
-    if (inFlight.size < window && waiting.length === 0) return Promise.resolve();
+    if (hasRoom()) return Promise.resolve();
     return new Promise((r) => waiting.push(() => r()));
   }
 
   function publish(msg: OutgoingMessage): Promise<PubAck> {
     if (closed) return Promise.reject(closedError(msg));
-    if (inFlight.size < window && waiting.length === 0) return start(msg);
+    if (hasRoom()) return start(msg);
     return new Promise<PubAck>((resolve, reject) => {
       waiting.push((abort) => abort ? reject(closedError(msg)) : start(msg).then(resolve, reject));
     });
@@ -141,6 +149,9 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     room,
     flush,
     close,
+    get full() {
+      return !hasRoom();
+    },
     get inFlight() {
       return inFlight.size;
     },

@@ -9,6 +9,7 @@
  */
 // @ts-types="@types/picomatch"
 import picomatch from "picomatch";
+import { keyBase } from "../../platform/paths.ts";
 
 // posix: `[!a]` negates a class, as in shells (without it picomatch reads `!` literally there).
 const OPTIONS = {
@@ -33,8 +34,13 @@ export function compileGlob(glob: string): (key: string) => boolean {
   const pattern = glob.replace(/^\.\//, "").replace(/^\//, "");
   if (pattern === "") throw new GlobError(glob, "empty pattern");
   try {
-    const isMatch = picomatch(pattern, { ...OPTIONS, basename: !pattern.includes("/") });
-    return (key) => isMatch(key); // one argument: a second one would ask for a result object
+    // The regex picomatch's own matcher tests, tested here directly: its matcher builds a result
+    // object per call, which cost more than the rest of a file's filtering in a 100k-file scan.
+    // Same semantics: the pattern itself matches literally, then the regex decides (against the
+    // last segment for a pattern without a `/`).
+    const regex = picomatch.makeRe(pattern, OPTIONS);
+    if (pattern.includes("/")) return (key) => key !== "" && (key === pattern || regex.test(key));
+    return (key) => key !== "" && (key === pattern || regex.test(keyBase(key)));
   } catch (err) {
     throw new GlobError(glob, (err as Error).message);
   }

@@ -45,6 +45,8 @@ export interface Outbox {
   flushed(): Promise<void>;
   /** Resolves with the next durable record to send, or undefined once closed. */
   next(): Promise<OutboxRecord | undefined>;
+  /** The next durable record to send when one is ready now, else undefined (never waits). */
+  poll(): OutboxRecord | undefined;
   /** Marks record `n` as published (acknowledged by the stream). */
   ack(n: number): void;
   /** Sends again from the oldest unacknowledged record (after a failed publish). */
@@ -202,6 +204,17 @@ function createOutbox(opened: Opened): Outbox {
     }
   }
 
+  function poll(): OutboxRecord | undefined {
+    if (closed) return undefined;
+    if (sendN <= cursor) sendN = cursor + 1;
+    while (sendN <= memTop && acked.has(sendN)) sendN++;
+    // Read back only once half the window is free: a refill opens the segment and reads a chunk
+    // of it, which per record (an ack frees one slot) cost more than the publish.
+    if (sendN > memTop && memTop - cursor <= windowSize / 2) refill();
+    if (sendN <= memTop && sendN <= durableN) return mem.get(sendN++)!;
+    return undefined;
+  }
+
   return {
     room: () => queue.room(),
     append(record) {
@@ -216,14 +229,13 @@ function createOutbox(opened: Opened): Outbox {
     flushed: () => queue.flushed(),
     async next() {
       while (!closed) {
-        if (sendN <= cursor) sendN = cursor + 1;
-        while (sendN <= memTop && acked.has(sendN)) sendN++;
-        if (sendN > memTop) refill();
-        if (sendN <= memTop && sendN <= durableN) return mem.get(sendN++)!;
+        const rec = poll();
+        if (rec) return rec;
         await new Promise<void>((r) => (wake = r));
       }
       return undefined;
     },
+    poll,
     ack(n) {
       if (n <= cursor || acked.has(n)) return;
       acked.add(n);
@@ -237,6 +249,7 @@ function createOutbox(opened: Opened): Outbox {
     },
     rewind() {
       sendN = cursor + 1;
+      wakeSender(); // it may be waiting for an ack that will not come
     },
     get depth() {
       return nextN - 1 - cursor - acked.size;

@@ -9,6 +9,7 @@
 import type { PathFilter } from "./filter.ts";
 import { type FileState, lstatState } from "./state.ts";
 import { keyBase, keyJoin, paths as osPaths } from "../../platform/paths.ts";
+import { yieldToEventLoop } from "../../platform/delay.ts";
 
 /** Entries `lstat`ed per slice. */
 const SLICE = 256;
@@ -78,7 +79,7 @@ export async function walkTree(
       if (slice.size === SLICE) {
         await visit.states(slice);
         slice = new Map();
-        await new Promise((r) => setTimeout(r, 0));
+        await yieldToEventLoop();
       }
     }
     if (slice.size > 0) await visit.states(slice);

@@ -85,33 +85,41 @@ export function startSender(options: SenderOptions): Sender {
     }
   }
 
+  function send(rec: OutboxRecord) {
+    let h;
+    if (rec.headers) {
+      h = newHeaders();
+      for (const [k, v] of Object.entries(rec.headers)) h.set(k, v);
+    }
+    publisher.publish({
+      subject: rec.subject,
+      data: rec.data,
+      msgId: rec.msgId,
+      headers: h,
+      orderKeys: orderKeys(rec),
+    }).then(
+      () => {
+        outbox.ack(rec.n);
+        metrics.published.inc(rec.labels);
+      },
+      (err) => onFailure(rec, err),
+    );
+  }
+
   async function loop() {
     while (true) {
-      const rec = await outbox.next();
-      if (!rec) return;
+      const first = await outbox.next();
+      if (!first) return;
       while (!stopping() && (!options.connected() || Date.now() < pauseUntil)) {
         await delay(WAIT_STEP, stopSignal.signal);
       }
       if (stopping() && !options.connected()) return;
       await publisher.room();
-      let h;
-      if (rec.headers) {
-        h = newHeaders();
-        for (const [k, v] of Object.entries(rec.headers)) h.set(k, v);
-      }
-      publisher.publish({
-        subject: rec.subject,
-        data: rec.data,
-        msgId: rec.msgId,
-        headers: h,
-        orderKeys: orderKeys(rec),
-      }).then(
-        () => {
-          outbox.ack(rec.n);
-          metrics.published.inc(rec.labels);
-        },
-        (err) => onFailure(rec, err),
-      );
+      // Every record ready now goes out in this turn, without an await between them: nats.js
+      // then writes them to the socket at once (an await per record was a write per record,
+      // the largest cost of a 100k-file burst).
+      let rec: OutboxRecord | undefined = first;
+      for (; rec; rec = publisher.full ? undefined : outbox.poll()) send(rec);
     }
   }
 

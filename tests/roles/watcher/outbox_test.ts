@@ -98,3 +98,31 @@ function collect(out: Outbox, n: number): OutboxRecord[] {
   out.replay(n, (r) => recs.push(r));
   return recs;
 }
+
+Deno.test("outbox: a rewind wakes a sender waiting for acks that will not come", async () => {
+  const dir = await tempDir("outbox");
+  const out = await openOutbox(dir, SMALL);
+  for (let i = 1; i <= 3; i++) out.append(record(i));
+  await out.flushed();
+  for (let i = 1; i <= 3; i++) assertEquals((await out.next())!.n, i);
+  // Every record is out and nothing new comes: the sender waits. All three fail (NATS down past
+  // the publish deadline), so no ack will wake it; the rewind must.
+  const waiting = out.next();
+  out.rewind();
+  assertEquals((await waiting)!.n, 1);
+  await out.close();
+});
+
+Deno.test("outbox: poll hands out every ready record without waiting, then undefined", async () => {
+  const dir = await tempDir("outbox");
+  const out = await openOutbox(dir, SMALL);
+  for (let i = 1; i <= 200; i++) out.append(record(i));
+  assertEquals(out.poll(), undefined, "nothing is durable yet");
+  await out.flushed();
+  const got: number[] = [];
+  for (let rec = out.poll(); rec; rec = out.poll()) got.push(rec.n);
+  assertEquals(got, Array.from({ length: SMALL.window }, (_, i) => i + 1), "one window's worth");
+  for (const n of got) out.ack(n);
+  assertEquals(out.poll()!.n, SMALL.window + 1, "acks make room: the window reads on from disk");
+  await out.close();
+});
