@@ -15,6 +15,11 @@ import { keyBase, keyJoin, type OsPaths } from "../../platform/paths.ts";
 
 /** A directory with activity is listed again after this long even if the watch never goes quiet. */
 const RELIST_MAX_MS = 5000;
+/**
+ * The shortest quiet before a listing, whatever `settle`: at `settle: 0` a busy directory was
+ * listed at every tick, thousands of entries each time, on the path of every event's latency.
+ */
+const MIN_QUIET_MS = 100;
 
 /** What {@link createRelistSchedule} needs. */
 export interface RelistOptions {
@@ -49,6 +54,7 @@ export interface RelistSchedule {
 /** Creates the re-listing schedule of one watch. */
 export function createRelistSchedule(options: RelistOptions): RelistSchedule {
   const { root, paths, filter, settle, tree, dirty } = options;
+  const quiet = Math.max(settle, MIN_QUIET_MS);
   // Directories with activity: listed once quiet.
   const touchedDirs = new Map<string, number>();
   // Directories with activity, and new ones scanned: directory → its last activity, listed again
@@ -58,11 +64,11 @@ export function createRelistSchedule(options: RelistOptions): RelistSchedule {
 
   /** Moves the directories due for their second listing to the touched ones. */
   function relistQuiet(now: number) {
-    const watchQuiet = now - lastMark >= settle;
+    const watchQuiet = now - lastMark >= quiet;
     for (const [dir, at] of relistDirs) {
-      if ((watchQuiet && now - at >= settle) || now - at >= RELIST_MAX_MS) {
+      if ((watchQuiet && now - at >= quiet) || now - at >= RELIST_MAX_MS) {
         relistDirs.delete(dir);
-        if (!touchedDirs.has(dir)) touchedDirs.set(dir, now - settle);
+        if (!touchedDirs.has(dir)) touchedDirs.set(dir, now - quiet);
       }
     }
   }
@@ -70,7 +76,7 @@ export function createRelistSchedule(options: RelistOptions): RelistSchedule {
   /** Lists a touched directory and marks what the snapshot does not match as dirty. */
   function listTouched(now: number) {
     for (const [dir, at] of touchedDirs) {
-      if (now - at < settle) continue;
+      if (now - at < quiet) continue;
       touchedDirs.delete(dir);
       let entries: Deno.DirEntry[];
       try {

@@ -124,6 +124,11 @@ export function createWatch(options: WatchOptions): WatchRunner {
   let stopped = false;
   let busy: Promise<void> | undefined;
   let ticker: ReturnType<typeof setTimeout> | undefined;
+  // Besides the regular ticks, one at the moment the earliest changed path is due: with a short
+  // settle, waiting for the next tick was most of a file's latency (p50 17 ms at settle 0).
+  let wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  let wakeAt = Infinity;
+  let tickAgain = false;
   let lastRescan = 0;
   let lastSave = 0;
   let savedVersion = 0;
@@ -164,6 +169,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
         const { keys, cookie } = eventKeys(event, { root, paths, cookieName, filter });
         loss.observe(event, cookie, now);
         reconciler.mark(keys, now);
+        if (keys.length > 0) wakeBy(now + settle);
       },
       onRescan: (reason) =>
         reason === "watcher_error" ? loss.detected(reason) : loss.request(reason),
@@ -200,11 +206,37 @@ export function createWatch(options: WatchOptions): WatchRunner {
     if (r.reconciler.version !== savedVersion && now - lastSave >= SAVE_EVERY) await save(r);
   }
 
-  function scheduleTick() {
-    if (busy || stopped || !running) return;
+  /**
+   * Ticks (`again`: once more after the tick under way, if any). A regular tick that finds one
+   * under way is skipped: the next one comes soon enough.
+   */
+  function scheduleTick(again = false) {
+    if (stopped || !running) return;
+    if (busy) {
+      tickAgain ||= again;
+      return;
+    }
     busy = tick(running).catch((err) => {
       log.error("watch {watch}: {error}", { watch: watch.name, error: (err as Error).stack });
-    }).finally(() => (busy = undefined));
+    }).finally(() => {
+      busy = undefined;
+      if (tickAgain) {
+        tickAgain = false;
+        scheduleTick();
+      }
+    });
+  }
+
+  /** Ticks at `due` (ms since epoch), unless a tick is due earlier anyway. */
+  function wakeBy(due: number) {
+    if (stopped || due >= wakeAt) return;
+    clearTimeout(wakeTimer);
+    wakeAt = due;
+    wakeTimer = setTimeout(() => {
+      wakeTimer = undefined;
+      wakeAt = Infinity;
+      scheduleTick(true);
+    }, Math.max(0, due - Date.now()));
   }
 
   return {
@@ -226,7 +258,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       }
       await rescan(r, "start", initial);
       await save(r);
-      ticker = setInterval(scheduleTick, tickMs);
+      ticker = setInterval(() => scheduleTick(), tickMs);
       log.info("watch {watch}: watching {root} ({files} entries{mode})", {
         watch: watch.name,
         root: r.root,
@@ -237,6 +269,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
     async stop() {
       stopped = true;
       clearInterval(ticker);
+      clearTimeout(wakeTimer);
       running?.os.close();
       await busy;
       if (!running) return;
