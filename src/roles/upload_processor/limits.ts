@@ -7,7 +7,7 @@
 import type { ConsumerInfo } from "@nats-io/jetstream";
 import type { Logger } from "@logtape/logtape";
 import type { UploadProcessorConfig } from "./config.ts";
-import { ACK_ATTEMPTS } from "./outcome.ts";
+import { ACK_ATTEMPTS } from "./acks.ts";
 
 /** The role's working limits. */
 export interface Limits {
