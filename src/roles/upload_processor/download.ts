@@ -151,3 +151,9 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
   }
   return { path, originalFilename, bytes };
 }
+
+/** Removes a downloaded file, and its directory once no other file of the upload is in it. */
+export async function removeDownload(file: string): Promise<void> {
+  await Deno.remove(file).catch(() => {});
+  await Deno.remove(dirname(file)).catch(() => {/* not empty: another file of the upload */});
+}
