@@ -9,6 +9,7 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsServer } from "../helpers/nats_server.ts";
+import { PERMISSIONS } from "../helpers/jetport.ts";
 import {
   client,
   createdCounts,
@@ -100,10 +101,19 @@ async function burst(url: string, layout: Layout): Promise<BurstResult> {
   };
 }
 
+/** The daemon's V8 flags (the watcher runs in the bench's child process, tuned the same way). */
+const v8Flags = PERMISSIONS.find((f) => f.startsWith("--v8-flags="))!.slice("--v8-flags=".length);
+
 /** Runs one layout in a fresh process (this module) and returns its result. */
 async function burstInChild(layout: Layout): Promise<BurstResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--v8-flags=--expose-gc", new URL(import.meta.url).pathname, layout],
+    args: [
+      "run",
+      "-A",
+      `--v8-flags=${v8Flags},--expose-gc`,
+      new URL(import.meta.url).pathname,
+      layout,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();

@@ -56,7 +56,7 @@ Deno.test("build: nothing is read from next to the source at run time", async ()
   assertEquals(offenders, []);
 });
 
-Deno.test("build: the binary's permissions are the jetport task's, with no -A", async () => {
+Deno.test("build: the binary's permissions and V8 flags are the jetport task's, with no -A", async () => {
   const script = await Deno.readTextFile(`${ROOT}scripts/build.sh`);
   assertMatch(script, /PERMS=\$\(sed -n .*"jetport": "deno run/);
   const perms = denoJson.tasks.jetport.replace(/^deno run /, "").replace(/ main\.ts$/, "");
@@ -67,6 +67,7 @@ Deno.test("build: the binary's permissions are the jetport task's, with no -A", 
     "--allow-run",
     "--allow-sys",
     "--allow-write",
+    "--v8-flags=--heap-growing-percent=100",
   ]);
 });
 

@@ -7,7 +7,10 @@ import denoJson from "../../deno.json" with { type: "json" };
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The permission flags the daemon runs with (from the `jetport` task in deno.json). */
+/**
+ * The flags the daemon runs with: its permissions and V8 heap tuning (from the `jetport` task in
+ * deno.json, which `make build` compiles into the binary).
+ */
 export const PERMISSIONS: string[] = denoJson.tasks.jetport
   .replace(/^deno run /, "")
   .replace(/ main\.ts$/, "")
