@@ -19,12 +19,18 @@ shutdown: { grace: 60s }
       await using daemon = startDaemon(file);
       await waitReady(httpPort, 30_000);
       // Connected but never answering: the drain waits for the server, up to the grace.
-      nats.pause();
+      await nats.pause();
       try {
         daemon.signal(signal);
         await daemon.waitForLog(`received ${signal}; shutting down`);
         const t0 = Date.now();
-        daemon.signal(signal);
+        try {
+          daemon.signal(signal);
+        } catch (err) {
+          throw new Error(
+            `the daemon exited before the second ${signal}: ${err}\n${daemon.logs()}`,
+          );
+        }
         const status = await daemon.exit();
         assertEquals(status.code, code, daemon.logs());
         assert(Date.now() - t0 < 10_000, "at once, not after the 60 s grace");

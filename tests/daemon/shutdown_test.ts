@@ -122,10 +122,7 @@ Deno.test("shutdown: SIGTERM with NATS down exits 0 within the grace; the next s
 
 Deno.test("shutdown: SIGTERM with NATS frozen (connected, never answering) exits 0 within the grace; nothing lost", async () => {
   await stopWhileNatsFails(
-    (nats) => {
-      nats.pause();
-      return Promise.resolve();
-    },
+    (nats) => nats.pause(),
     (nats) => {
       nats.resume();
       return Promise.resolve();

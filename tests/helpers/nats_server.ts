@@ -23,8 +23,12 @@ export interface NatsServer extends AsyncDisposable {
   kill(): Promise<void>;
   /** Starts it again on the same ports and store. */
   restart(): Promise<void>;
-  /** Freezes the process (SIGSTOP): connections stay open but nothing answers. */
-  pause(): void;
+  /**
+   * Freezes the process (SIGSTOP): connections stay open but nothing answers. Resolves once every
+   * thread has stopped: `kill` returns before they have, and a server thread still running
+   * answered a PING sent right after it (a drain "to a frozen server" then finished at once).
+   */
+  pause(): Promise<void>;
   /** Lets a paused server run again (SIGCONT). */
   resume(): void;
   /** Stops it and removes its store. */
@@ -228,9 +232,26 @@ ${options.config ?? ""}
     stop: () => halt("SIGTERM"),
     kill: () => halt("SIGKILL"),
     restart: spawn,
-    pause: () => child?.kill("SIGSTOP"),
+    async pause() {
+      if (!child) return;
+      child.kill("SIGSTOP");
+      await untilStopped(child.pid);
+    },
     resume: () => child?.kill("SIGCONT"),
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Resolves once every thread of process `pid` is stopped (state `T` in /proc; Linux). */
+async function untilStopped(pid: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  const stopped = () =>
+    [...Deno.readDirSync(`/proc/${pid}/task`)].every((t) =>
+      /^\d+ \(.*\) T /.test(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`))
+    );
+  while (!stopped()) {
+    if (Date.now() > until) throw new Error(`nats-server ${pid} did not stop within 10 s`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }

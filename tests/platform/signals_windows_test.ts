@@ -113,7 +113,7 @@ for (const { os, first, second, code } of CHOICES.filter((c) => c.os !== "darwin
       try {
         await waitReady(httpPort, 30_000);
         // Connected but never answering: without the grace, the drain would wait on the server.
-        nats.pause();
+        await nats.pause();
         source.emit(first);
         source.emit(second);
         assertEquals(seconds, [code]);
