@@ -1,6 +1,7 @@
 /**
- * Waiting that a stop can cut short, and yielding to the event loop. Every loop that backs off, polls or waits for a deadline uses
- * these two helpers, so a stop signal ends every wait at once and a deadline is written one way.
+ * Waiting that a stop can cut short, and yielding to the event loop. Every loop that backs off,
+ * polls or waits for a deadline uses `delay` and `beforeDeadline`, so a stop signal ends every wait
+ * at once and a deadline is written one way; long loops yield with `yieldToEventLoop`.
  * @module
  */
 import { setImmediate } from "node:timers";

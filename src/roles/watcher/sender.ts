@@ -119,7 +119,10 @@ export function startSender(options: SenderOptions): Sender {
       // then writes them to the socket at once (an await per record was a write per record,
       // the largest cost of a 100k-file burst).
       let rec: OutboxRecord | undefined = first;
-      for (; rec; rec = publisher.full ? undefined : outbox.poll()) send(rec);
+      while (rec) {
+        send(rec);
+        rec = publisher.full ? undefined : outbox.poll();
+      }
     }
   }
 
