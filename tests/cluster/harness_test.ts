@@ -45,7 +45,18 @@ Deno.test("cluster harness: R3 stream keeps its messages across two leader kills
     await cluster.restart(first);
 
     // With the current leader killed too, two of three must agree on every write: the stream only
-    // works on if the restarted node rejoined and caught up.
+    // works on if the restarted node rejoined and caught up, so that is waited for first (the
+    // meta group being whole, which restart() waits for, says nothing of the stream's group:
+    // killing the leader before the restarted replica was current left the stream without a
+    // leader for 30 s on 2.9.10).
+    await waitFor(
+      async () => {
+        const replicas = (await jsm.streams.info("R3")).cluster?.replicas ?? [];
+        return replicas.length === 2 && replicas.every((r) => r.current && !r.offline);
+      },
+      30_000,
+      "both replicas of R3 current after the restart",
+    );
     const second = await waitFor(() => cluster.streamLeader("R3"), 10_000, "stream leader");
     await cluster.kill(second);
     const three = await waitFor(
