@@ -13,6 +13,11 @@ import { ACK_ATTEMPTS } from "./acks.ts";
 export interface Limits {
   /** Workers: `concurrency`, but never more than the consumer's `max_ack_pending`. */
   workers: number;
+  /**
+   * Successes that may finish (`done`, result, ack) behind the workers: as many as there are
+   * workers, within what `max_ack_pending` leaves (`finishing.ts`).
+   */
+  finishing: number;
   /** `working()` heartbeat and claim refresh interval: a third of `ack_wait`. */
   heartbeatMs: number;
   /** How long one ack waits for its confirmation: all attempts fit in `ack_wait`. */
@@ -47,8 +52,10 @@ export function limitsFor(cfg: UploadProcessorConfig, info: ConsumerInfo, log: L
       { stream: cfg.stream, consumer: cfg.consumer },
     );
   }
+  const finishing = maxAckPending > 0 ? Math.min(workers, maxAckPending - workers) : workers;
   return {
     workers,
+    finishing,
     heartbeatMs,
     ackTimeoutMs: Math.max(200, Math.min(5000, heartbeatMs * 3 / ACK_ATTEMPTS)),
     claimTtlMs: Math.max(3000, ackWaitMs),

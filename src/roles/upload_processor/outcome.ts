@@ -19,7 +19,7 @@ import type { Claim } from "./dedupe.ts";
 import { recordDone } from "./done_record.ts";
 import type { UploadEvent } from "./event.ts";
 import { deadLetterAndTerm, fail, type FailureDeps } from "./failed_delivery.ts";
-import type { UploadFailure } from "./failure.ts";
+import { retryable, type UploadFailure } from "./failure.ts";
 import type { PulledMsg } from "./pulled.ts";
 import { publishResult, type ResultEvent } from "./result_event.ts";
 
@@ -81,13 +81,15 @@ export function createOutcomes(deps: OutcomeDeps): Outcomes {
       try {
         await recordDone(records, event.event_id, claim, result);
       } catch (err) {
-        // Only at the grace deadline. The result publish below is then given up as well, so the
-        // message goes back: a second handler run beats a lost result.
+        // Only at the grace deadline. The message goes back unacked (also when results are off):
+        // a second handler run beats a lost result.
         log.warn("could not record {event_id} in {bucket}: {error}", {
           event_id: event.event_id,
           bucket: cfg.dedupe_bucket,
           error: (err as Error).message,
         });
+        await fail(deps, msg, retryable("shutdown", "stopped before done was recorded"));
+        return false;
       }
       if (!await publishThenAck(msg, event.event_id, result)) return false;
       metrics.processed.inc();

@@ -5,8 +5,9 @@
  *
  * `concurrency` workers share one durable consumer through one long-lived pull subscription
  * (`puller.ts`); each pull asks for as many messages as there are free workers, so this process
- * never holds more unacked messages than it can work on (and never more than the consumer's
- * `max_ack_pending`). Several processes may share the durable: claims in the dedupe bucket
+ * never holds more unacked messages than it can work on; a success finishes (`done`, result, ack)
+ * behind its worker (`finishing.ts`), at most as many as there are workers, all within the
+ * consumer's `max_ack_pending`. Several processes may share the durable: claims in the dedupe bucket
  * (`dedupe.ts`) keep them from running the handler for one event at once, and the circuit breaker
  * (`breaker.ts`) stops pulling while S3 or the http handler is down. This file is the wiring.
  * @module
@@ -22,6 +23,7 @@ import type { UploadProcessorConfig } from "./config.ts";
 import { consumerPause } from "./consumer_pause.ts";
 import { createDedupe } from "./dedupe.ts";
 import { loadMasterKey } from "./envelope.ts";
+import { createFinishing, type Finishing } from "./finishing.ts";
 import { createHandler, handlerProbe } from "./handler.ts";
 import { uploadMetrics } from "./metrics.ts";
 import { limitsFor } from "./limits.ts";
@@ -51,7 +53,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
   const stopping = new AbortController(); // fired when stop begins: no new work, waits end
   const abort = new AbortController(); // fired at the grace deadline: kills what still runs
   const inFlight = new Set<Promise<void>>();
-  const behind = new Set<Promise<void>>(); // file removals after finished deliveries
+  let finishing: Finishing | undefined; // successes finishing behind the workers
   let running: Running | undefined;
 
   async function start() {
@@ -103,6 +105,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       openGauge: metrics.circuitOpen,
       opened: metrics.circuitOpened,
     });
+    finishing = createFinishing(limits.finishing);
     const work = createWorker({
       cfg,
       log,
@@ -116,7 +119,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       heartbeatMs: limits.heartbeatMs,
       stopping: stopping.signal,
       abort: abort.signal,
-      behind,
+      finishing,
     });
     if (!dlq) {
       log.warn(
@@ -159,23 +162,21 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
   async function stop(deadline: number) {
     stopping.abort();
     running?.breaker.close();
-    await beforeDeadline(
-      Promise.allSettled([running?.puller.stop(deadline), ...inFlight]),
-      deadline,
-    );
-    if (inFlight.size > 0) {
+    const workers = [...inFlight];
+    const settled = async () => {
+      await Promise.allSettled(workers);
+      await finishing?.idle();
+    };
+    await beforeDeadline(Promise.allSettled([running?.puller.stop(deadline), settled()]), deadline);
+    const unfinished = inFlight.size + (finishing?.size ?? 0);
+    if (unfinished > 0) {
       log.warn("grace period over: stopping {n} unfinished uploads and giving them back", {
-        n: inFlight.size,
+        n: unfinished,
       });
       abort.abort();
-      await Promise.allSettled([...inFlight]);
+      await settled();
     }
-    if (running) {
-      await beforeDeadline(
-        Promise.all([running.outcomes.confirmed(), Promise.allSettled([...behind])]),
-        deadline,
-      );
-    }
+    if (running) await beforeDeadline(running.outcomes.confirmed(), deadline);
     await running?.publisher.close(Math.max(deadline, Date.now() + 1000));
   }
 

@@ -1,9 +1,10 @@
 /**
  * One upload event, from delivery to outcome: parse, claim while the download runs
  * (`claim_while_downloading.ts`), run the download and the handler (`run_upload.ts`), then hand the
- * result to `outcome.ts`. While working, the message is heartbeated (`working()`) and the claim
- * refreshed, so neither the server nor another process takes the event away from a slow but live
- * worker.
+ * result to `outcome.ts`: a success finishes (`done`, result, ack) behind the worker
+ * (`finishing.ts`), which takes the next event meanwhile. Until then the message is heartbeated
+ * (`working()`) and the claim refreshed, so neither the server nor another process takes the event
+ * away from a slow but live worker.
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -13,12 +14,14 @@ import { type ClaimDeps, claimWhileDownloading } from "./claim_while_downloading
 import type { UploadProcessorConfig } from "./config.ts";
 import type { Claim, ClaimResult, Dedupe } from "./dedupe.ts";
 import { type DownloadOptions, removeDownload } from "./download.ts";
+import type { Finishing } from "./finishing.ts";
 import { parseUploadEvent, type UploadEvent } from "./event.ts";
 import { asFailure, retryable } from "./failure.ts";
 import type { Handler } from "./handler.ts";
 import type { UploadMetrics } from "./metrics.ts";
 import type { Outcomes } from "./outcome.ts";
 import type { PulledMsg } from "./pulled.ts";
+import type { ResultEvent } from "./result_event.ts";
 import { type RunDeps, runUpload } from "./run_upload.ts";
 import type { S3Getter } from "./s3.ts";
 
@@ -48,8 +51,8 @@ export interface WorkerDeps {
   stopping: AbortSignal;
   /** Fires at the grace deadline: running downloads and handlers are killed. */
   abort: AbortSignal;
-  /** Work left behind a finished delivery (removing its file); the role's stop awaits it. */
-  behind: Set<Promise<void>>;
+  /** Where successes finish behind the worker; the role's stop awaits it. */
+  finishing: Finishing;
 }
 
 /** Processes one delivery to its outcome; never throws. */
@@ -77,6 +80,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     }, deps.heartbeatMs);
     const file: { path?: string } = {};
     let keep = false;
+    let finish: (() => Promise<void>) | undefined;
     try {
       const event = parse(msg);
       // Messages that arrive while a dependency is down wait here, heartbeated, not naked.
@@ -87,27 +91,50 @@ export function createWorker(deps: WorkerDeps): Worker {
       claim = claimed.claim;
       const { outputPath } = await runUpload(run, msg, event, file, downloading);
       keep = cfg.keep_files;
-      const acked = await outcomes.succeed(msg, event, claim, {
+      const result: ResultEvent = {
         event_id: event.event_id,
         file_uuid: event.file_uuid,
         status: "processed",
         duration_ms: Math.round(performance.now() - t0),
         output_path: outputPath ?? (keep ? file.path : undefined),
-      });
-      if (acked && file.path && !keep) {
-        // The next event need not wait for two fs round trips. Only after an ack: a delivery
-        // given back could be downloaded to the same path again while this removal runs.
-        const removal = removeDownload(file.path).finally(() => deps.behind.delete(removal));
-        deps.behind.add(removal);
-        file.path = undefined;
-      }
+      };
+      const done = { msg, event, claim, result, heartbeat, path: keep ? undefined : file.path };
+      finish = () => finishSuccess(deps, done);
     } catch (err) {
       await outcomes.fail(msg, asFailure(err), claim);
     } finally {
-      clearInterval(heartbeat);
-      if (file.path && !keep) await removeDownload(file.path);
+      if (!finish) {
+        clearInterval(heartbeat);
+        if (file.path && !keep) await removeDownload(file.path);
+      }
     }
+    // The `done` record, the result's PubAck and the ack go on behind this worker.
+    if (finish) await deps.finishing.add(finish);
   };
+}
+
+/** A success whose handler has run, still heartbeated until it is finished. */
+interface Success {
+  msg: PulledMsg;
+  event: UploadEvent;
+  claim: Claim;
+  result: ResultEvent;
+  heartbeat: ReturnType<typeof setInterval>;
+  /** The downloaded file, removed once finished (undefined: kept, or none). */
+  path?: string;
+}
+
+/** Records `done`, publishes the result, acks (`outcome.ts`), then removes the file. */
+async function finishSuccess(deps: WorkerDeps, s: Success): Promise<void> {
+  try {
+    await deps.outcomes.succeed(s.msg, s.event, s.claim, s.result);
+  } catch (err) {
+    await deps.outcomes.fail(s.msg, asFailure(err), s.claim);
+  } finally {
+    clearInterval(s.heartbeat);
+    // After the ack (or the nak of a result not stored), as before this ran behind the worker.
+    if (s.path) await removeDownload(s.path);
+  }
 }
 
 /** Parses a delivery's upload event; each unknown field is logged once per process. */
