@@ -1,11 +1,12 @@
 /**
  * Fetches one upload: its envelope metadata, then the data object streamed (and decrypted) into a
  * temp file under `download_dir`, renamed into place only once complete and verified. Memory stays
- * flat whatever the object's size.
+ * flat whatever the object's size: only objects up to 256 KiB are held (and verified) in memory,
+ * then written into place at once.
  * @module
  */
 import { dirname, join } from "node:path";
-import { decryptStream, unwrapDataKey } from "./envelope.ts";
+import { decryptStream, decryptWhole, unwrapDataKey } from "./envelope.ts";
 import { type EnvelopeMetadata, parseEnvelopeMetadata, type UploadEvent } from "./event.ts";
 import { asFailure, permanent, retryable } from "./failure.ts";
 import { checkKey, localPath } from "./paths.ts";
@@ -13,6 +14,9 @@ import type { S3Getter } from "./s3.ts";
 
 /** Metadata larger than this is not the producer's small JSON document. */
 const MAX_METADATA_BYTES = 1024 * 1024;
+
+/** Data objects up to this size are handled in memory (`placeSmall`): workers × this at most. */
+const SMALL_OBJECT_BYTES = 256 * 1024;
 
 /** What the download step produced. */
 export interface Downloaded {
@@ -130,26 +134,79 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
   }
   const res = await data;
   if (!res.body) throw retryable("s3_error", `GET ${event.s3_data_key} returned no body`);
+  let bytes = 0;
+  const body = s3Body(res.body, event.s3_data_key, (n) => {
+    bytes += n;
+    opts.onBytes?.(n);
+  }, opts.signal);
+  try {
+    const small = Number(res.headers.get("content-length") ?? NaN) <= SMALL_OBJECT_BYTES;
+    await (small ? placeSmall : placeStreamed)(body, event, path, dek, opts);
+  } catch (err) {
+    if (opts.signal?.aborted) throw retryable("shutdown", "download interrupted by shutdown");
+    throw asFailure(err);
+  }
+  return { path, originalFilename, bytes };
+}
+
+/**
+ * A small object is read, decrypted and verified in memory, then written straight into place:
+ * two fs calls (mkdir, write) instead of five (open, write, close, mkdir, rename), which on the
+ * bench machine took a fifth of the role's CPU at 1 KB per upload. A crash during that one write
+ * can leave a truncated file, which the redelivery overwrites; the handler never sees it.
+ */
+async function placeSmall(
+  body: ReadableStream<Uint8Array>,
+  _event: UploadEvent,
+  path: string,
+  dek: Uint8Array | undefined,
+  opts: DownloadOptions,
+): Promise<void> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  const sealed = chunks.length === 1 ? chunks[0] : concatAll(chunks);
+  const plain = dek ? decryptWhole(dek, sealed) : sealed;
+  await opts.placeAfter;
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await Deno.writeFile(path, plain, { signal: opts.signal });
+  } catch (err) {
+    await Deno.remove(path).catch(() => {});
+    throw err;
+  }
+}
+
+/** A larger object streams (decrypted) into a temp file, renamed into place once verified. */
+async function placeStreamed(
+  body: ReadableStream<Uint8Array>,
+  event: UploadEvent,
+  path: string,
+  dek: Uint8Array | undefined,
+  opts: DownloadOptions,
+): Promise<void> {
   const partialDir = join(opts.downloadDir, ".partial");
   const temp = join(partialDir, `${event.event_id}-${crypto.randomUUID()}.part`);
-  let bytes = 0;
   try {
     const file = await createTemp(temp, partialDir);
-    let stream = s3Body(res.body, event.s3_data_key, (n) => {
-      bytes += n;
-      opts.onBytes?.(n);
-    }, opts.signal);
-    if (dek) stream = stream.pipeThrough(decryptStream(dek));
+    const stream = dek ? body.pipeThrough(decryptStream(dek)) : body;
     await stream.pipeTo(file.writable, { signal: opts.signal });
     await opts.placeAfter;
     await Deno.mkdir(dirname(path), { recursive: true });
     await Deno.rename(temp, path);
   } catch (err) {
     await Deno.remove(temp).catch(() => {});
-    if (opts.signal?.aborted) throw retryable("shutdown", "download interrupted by shutdown");
-    throw asFailure(err);
+    throw err;
   }
-  return { path, originalFilename, bytes };
+}
+
+function concatAll(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Removes a downloaded file, and its directory once no other file of the upload is in it. */

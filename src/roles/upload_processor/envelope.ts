@@ -15,6 +15,8 @@ import { permanent } from "./failure.ts";
 const IV_LEN = 12;
 const TAG_LEN = 16;
 const KEY_LEN = 32;
+const TAG_MISMATCH =
+  "authentication tag mismatch: the object was altered or truncated, or the data key is wrong";
 
 /** Why a master key could not be loaded (a config problem, not a message problem). */
 export class MasterKeyError extends Error {
@@ -89,13 +91,7 @@ export function unwrapDataKey(kekBase64: string, masterKey: Uint8Array): Uint8Ar
   }
   let dek: Uint8Array;
   try {
-    const decipher = createDecipheriv("aes-256-gcm", masterKey, kek.subarray(0, IV_LEN));
-    decipher.setAuthTag(kek.subarray(kek.length - TAG_LEN));
-    const head = decipher.update(kek.subarray(IV_LEN, kek.length - TAG_LEN));
-    const tail = decipher.final();
-    dek = new Uint8Array(head.length + tail.length);
-    dek.set(head);
-    dek.set(tail, head.length);
+    dek = openSealed(masterKey, kek);
   } catch {
     throw permanent(
       "decrypt_failed",
@@ -106,6 +102,31 @@ export function unwrapDataKey(kekBase64: string, masterKey: Uint8Array): Uint8Ar
     throw permanent("decrypt_failed", `the unwrapped data key has ${dek.length} bytes, not 32`);
   }
   return dek;
+}
+
+/** `[IV][ciphertext][tag]` to plaintext in one native call; throws when the tag does not verify. */
+function openSealed(key: Uint8Array, sealed: Uint8Array): Uint8Array {
+  const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_LEN));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LEN));
+  const body = sealed.subarray(IV_LEN, sealed.length - TAG_LEN);
+  const plain = concat(decipher.update(body), decipher.final());
+  return new Uint8Array(plain.buffer, plain.byteOffset, plain.length); // not node's Buffer
+}
+
+/**
+ * Decrypts a whole `[IV][ciphertext][tag]` object held in memory (a small one: one native call
+ * instead of a stream's hops per chunk). Throws a permanent `decrypt_failed` as
+ * {@link decryptStream} does.
+ */
+export function decryptWhole(dek: Uint8Array, sealed: Uint8Array): Uint8Array {
+  if (sealed.length < IV_LEN + TAG_LEN) {
+    throw permanent("decrypt_failed", "the encrypted object is too short ([IV][data][tag])");
+  }
+  try {
+    return openSealed(dek, sealed);
+  } catch {
+    throw permanent("decrypt_failed", TAG_MISMATCH);
+  }
 }
 
 /**
@@ -150,10 +171,7 @@ export function decryptStream(dek: Uint8Array): TransformStream<Uint8Array, Uint
         const out = decipher.final();
         if (out.length) ctl.enqueue(new Uint8Array(out));
       } catch {
-        throw permanent(
-          "decrypt_failed",
-          "authentication tag mismatch: the object was altered or truncated, or the data key is wrong",
-        );
+        throw permanent("decrypt_failed", TAG_MISMATCH);
       }
     },
     // The stream was aborted (download broke off, shutdown): free the native cipher.
@@ -170,6 +188,7 @@ export function decryptStream(dek: Uint8Array): TransformStream<Uint8Array, Uint
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b;
+  if (b.length === 0) return a;
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../helpers/assert.ts";
 import {
   decryptStream,
+  decryptWhole,
   MasterKeyError,
   parseMasterKey,
   unwrapDataKey,
@@ -41,6 +42,29 @@ Deno.test("decryptStream: a flipped bit, a cut tail or a wrong key fail as decry
     ] as const
   ) {
     const err = await assertRejects(() => decrypt(key, data, 777), UploadFailure);
+    assertEquals((err as UploadFailure).reason, "decrypt_failed", what);
+    assertEquals((err as UploadFailure).kind, "permanent", what);
+  }
+});
+
+Deno.test("decryptWhole: small objects decrypt in memory byte for byte; a flipped bit, a cut tail or a wrong key fail as decrypt_failed", async () => {
+  const dek = newMasterKey();
+  for (const length of [0, 1, 16, 1024, 65536]) {
+    const plain = crypto.getRandomValues(new Uint8Array(length));
+    assertEquals(decryptWhole(dek, await seal(dek, plain)), plain, `length ${length}`);
+  }
+  const sealed = await seal(dek, crypto.getRandomValues(new Uint8Array(5000)));
+  const flipped = sealed.slice();
+  flipped[100] ^= 1;
+  for (
+    const [what, key, data] of [
+      ["tampered", dek, flipped],
+      ["truncated", dek, sealed.slice(0, -1)],
+      ["too short", dek, sealed.slice(0, 20)],
+      ["wrong key", newMasterKey(), sealed],
+    ] as const
+  ) {
+    const err = assertThrows(() => decryptWhole(key, data), UploadFailure);
     assertEquals((err as UploadFailure).reason, "decrypt_failed", what);
     assertEquals((err as UploadFailure).kind, "permanent", what);
   }
