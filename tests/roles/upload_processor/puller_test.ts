@@ -24,7 +24,7 @@ Deno.test("parseAckSubject: both ack subject forms; anything else is not a deliv
   assertEquals(parseAckSubject("$JS.ACK.S.c.x.7.7.1.0"), undefined);
 });
 
-Deno.test("upload_processor: a process never holds more events than it has free workers", async () => {
+Deno.test("upload_processor: a process never holds more events than its workers plus as many finishing behind them", async () => {
   await using h = await harness();
   for (let i = 0; i < 8; i++) await h.publish(await h.upload(new TextEncoder().encode(`f${i}`)));
   const section = sectionFor(h, { concurrency: 2 });
@@ -41,7 +41,8 @@ Deno.test("upload_processor: a process never holds more events than it has free 
     "all 8 processed",
   );
   assert(maxHeld >= 1, "the sampling saw work in progress");
-  assert(maxHeld <= 2, `held ${maxHeld} unacked events with 2 workers`);
+  // Two being worked on, two whose `done`, result and ack are still on their way.
+  assert(maxHeld <= 4, `held ${maxHeld} unacked events with 2 workers`);
   assertEquals(run.metrics.counter("upload_processed_total", "").get(), 8);
   assertEquals((await h.handlerLog()).filter((l) => l.startsWith("start")).length, 8);
 });
