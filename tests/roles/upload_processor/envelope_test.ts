@@ -17,6 +17,19 @@ async function decrypt(dek: Uint8Array, data: Uint8Array, size: number): Promise
   return new Uint8Array(await new Response(out).arrayBuffer());
 }
 
+/** Objects that must fail as `decrypt_failed` with `dek`: what is wrong, key, bytes. */
+async function badObjects(dek: Uint8Array) {
+  const sealed = await seal(dek, crypto.getRandomValues(new Uint8Array(5000)));
+  const flipped = sealed.slice();
+  flipped[100] ^= 1;
+  return [
+    ["tampered", dek, flipped],
+    ["truncated", dek, sealed.slice(0, -1)],
+    ["too short", dek, sealed.slice(0, 20)],
+    ["wrong key", newMasterKey(), sealed],
+  ] as const;
+}
+
 Deno.test("decryptStream: the producer's objects decrypt byte for byte, whatever the chunking", async () => {
   const dek = newMasterKey();
   for (const length of [0, 1, 15, 16, 17, 4096, 100_003]) {
@@ -30,17 +43,7 @@ Deno.test("decryptStream: the producer's objects decrypt byte for byte, whatever
 
 Deno.test("decryptStream: a flipped bit, a cut tail or a wrong key fail as decrypt_failed", async () => {
   const dek = newMasterKey();
-  const sealed = await seal(dek, crypto.getRandomValues(new Uint8Array(5000)));
-  const flipped = sealed.slice();
-  flipped[100] ^= 1;
-  for (
-    const [what, key, data] of [
-      ["tampered", dek, flipped],
-      ["truncated", dek, sealed.slice(0, -1)],
-      ["too short", dek, sealed.slice(0, 20)],
-      ["wrong key", newMasterKey(), sealed],
-    ] as const
-  ) {
+  for (const [what, key, data] of await badObjects(dek)) {
     const err = await assertRejects(() => decrypt(key, data, 777), UploadFailure);
     assertEquals((err as UploadFailure).reason, "decrypt_failed", what);
     assertEquals((err as UploadFailure).kind, "permanent", what);
@@ -53,17 +56,7 @@ Deno.test("decryptWhole: small objects decrypt in memory byte for byte; a flippe
     const plain = crypto.getRandomValues(new Uint8Array(length));
     assertEquals(decryptWhole(dek, await seal(dek, plain)), plain, `length ${length}`);
   }
-  const sealed = await seal(dek, crypto.getRandomValues(new Uint8Array(5000)));
-  const flipped = sealed.slice();
-  flipped[100] ^= 1;
-  for (
-    const [what, key, data] of [
-      ["tampered", dek, flipped],
-      ["truncated", dek, sealed.slice(0, -1)],
-      ["too short", dek, sealed.slice(0, 20)],
-      ["wrong key", newMasterKey(), sealed],
-    ] as const
-  ) {
+  for (const [what, key, data] of await badObjects(dek)) {
     const err = assertThrows(() => decryptWhole(key, data), UploadFailure);
     assertEquals((err as UploadFailure).reason, "decrypt_failed", what);
     assertEquals((err as UploadFailure).kind, "permanent", what);
