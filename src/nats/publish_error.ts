@@ -109,6 +109,8 @@ export function parseAckReply(msg: Msg): AckReply {
   if (status >= 300) {
     return { kind: "error", status, description: msg.headers?.description || `status ${status}` };
   }
+  const fast = status === 0 ? plainAck(msg.data) : undefined;
+  if (fast) return fast;
   let body: AckJson;
   try {
     body = msg.json<AckJson>();
@@ -126,4 +128,54 @@ export function parseAckReply(msg: Msg): AckReply {
   const ack: PubAck = { stream: body.stream, seq: body.seq, duplicate: body.duplicate === true };
   if (body.domain) ack.domain = body.domain;
   return { kind: "ack", ack };
+}
+
+const decoder = new TextDecoder();
+const ACK_START = new TextEncoder().encode('{"stream":"');
+const ACK_SEQ = new TextEncoder().encode('","seq":');
+const ACK_DUPLICATE = new TextEncoder().encode(',"duplicate":true}');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const CLOSE = 0x7d;
+/** The last stream name decoded, and its bytes: acks of one stream decode its name once. */
+let lastStream = { bytes: new Uint8Array(0), name: "" };
+
+/**
+ * The common PubAck, `{"stream":"S","seq":N}` with an optional `,"duplicate":true`, read from
+ * its bytes without decoding and parsing JSON (one of the larger costs per publish, profiled);
+ * undefined for any other shape (domain, error, ...), which the JSON path reads.
+ */
+function plainAck(b: Uint8Array): AckReply | undefined {
+  if (!startsWith(b, ACK_START, 0)) return undefined;
+  let i = ACK_START.length;
+  while (i < b.length && b[i] !== QUOTE && b[i] !== BACKSLASH) i++;
+  if (i === ACK_START.length || !startsWith(b, ACK_SEQ, i)) return undefined;
+  const nameEnd = i;
+  i += ACK_SEQ.length;
+  let seq = 0;
+  const digits = i;
+  for (; i < b.length && b[i] >= 0x30 && b[i] <= 0x39; i++) seq = seq * 10 + b[i] - 0x30;
+  if (i === digits || i - digits > 15) return undefined;
+  let duplicate = false;
+  if (b[i] === CLOSE && i === b.length - 1) duplicate = false;
+  else if (startsWith(b, ACK_DUPLICATE, i) && i + ACK_DUPLICATE.length === b.length) {
+    duplicate = true;
+  } else return undefined;
+  return {
+    kind: "ack",
+    ack: { stream: streamName(b.subarray(ACK_START.length, nameEnd)), seq, duplicate },
+  };
+}
+
+function streamName(bytes: Uint8Array): string {
+  const last = lastStream;
+  if (bytes.length === last.bytes.length && startsWith(bytes, last.bytes, 0)) return last.name;
+  lastStream = { bytes: bytes.slice(), name: decoder.decode(bytes) };
+  return lastStream.name;
+}
+
+function startsWith(b: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  if (at + prefix.length > b.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[at + i] !== prefix[i]) return false;
+  return true;
 }
