@@ -41,6 +41,12 @@ export interface OutgoingMessage {
   orderKeys?: readonly string[];
 }
 
+/**
+ * Told the outcome of one message, once: its PubAck, or the {@link PublishError} it failed with.
+ * Called synchronously while a reply is read: it must not throw, and should not block.
+ */
+export type PublishCallback = (err: PublishError | undefined, ack: PubAck | undefined) => void;
+
 /** What {@link createInFlight} needs (the publisher's options, defaults applied). */
 export interface InFlightOptions {
   /** How long one attempt waits for its PubAck before it is sent again (ms). */
@@ -70,8 +76,11 @@ export interface InFlightOptions {
 export interface InFlight {
   /** Messages in the table (sent, or waiting for an earlier one with the same order key). */
   readonly size: number;
-  /** Adds `msg` and sends it unless an earlier message with one of its keys is in flight. */
-  start(msg: OutgoingMessage): Promise<PubAck>;
+  /**
+   * Adds `msg` and sends it unless an earlier message with one of its keys is in flight; `done`
+   * is told its outcome.
+   */
+  start(msg: OutgoingMessage, done: PublishCallback): void;
   /** Fails every message in the table with `closed`. */
   failAll(): void;
   /** Stops the sweeper and unsubscribes from the replies. */
@@ -97,8 +106,8 @@ interface Entry {
   dueAt: number;
   backingOff: boolean;
   lastFailure?: AttemptFailure;
-  resolve(ack: PubAck): void;
-  reject(err: PublishError): void;
+  /** Told the outcome, once. */
+  done: PublishCallback;
 }
 
 const INITIAL_BACKOFF = 100;
@@ -171,7 +180,7 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
     // Refused by the stream: it will never be stored, so it cannot be overtaken.
     settled(e, code === "stream_error" || code === "invalid_ack");
     metrics?.failures.inc({ ...label, code });
-    e.reject(entryError(e, code, message, extra));
+    e.done(entryError(e, code, message, extra), undefined);
   }
 
   function send(e: Entry) {
@@ -206,7 +215,7 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
         settled(e, true);
         metrics?.published.inc(label);
         if (reply.ack.duplicate) metrics?.duplicates.inc(label);
-        e.resolve(reply.ack);
+        e.done(undefined, reply.ack);
         return;
       case "retry":
         if (!e.backingOff) retryLater(e, reply.failure);
@@ -235,23 +244,16 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
     get size() {
       return entries.size;
     },
-    start(msg) {
+    start(msg, done) {
       const msgId = msg.msgId ?? nuid.next();
-      // A value with a line break throws here, at once, as it always did (nats.js checks it).
-      if (msg.headers) msg.headers.set("Nats-Msg-Id", msgId);
-      else if (msg.msgId !== undefined && LINE_BREAK.test(msgId)) {
-        newHeaders().set("Nats-Msg-Id", msgId);
-      }
+      msg.headers?.set("Nats-Msg-Id", msgId);
       const data = typeof msg.data === "string" ? encoder.encode(msg.data) : msg.data;
       const id = counter++;
-      const reply = `${prefix}.${id.toString(36)}`;
-      return new Promise<PubAck>((resolve, reject) => {
-        const e = newEntry(msg, msgId, data, id, reply, resolve, reject);
-        entries.set(id, e);
-        updateGauge();
-        ensureSweeper();
-        if (lanes.join(e)) send(e);
-      });
+      const e = newEntry(msg, msgId, data, id, `${prefix}.${id.toString(36)}`, done);
+      entries.set(id, e);
+      updateGauge();
+      ensureSweeper();
+      if (lanes.join(e)) send(e);
     },
     failAll() {
       for (const e of [...entries.values()]) {
@@ -265,6 +267,14 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
   };
 }
 
+/**
+ * Throws nats.js's error for a `Nats-Msg-Id` with a line break, as a publish always did at once
+ * (the frame path does not build headers, so it does not check them itself).
+ */
+export function checkMsgId(msgId: string | undefined): void {
+  if (msgId !== undefined && LINE_BREAK.test(msgId)) newHeaders().set("Nats-Msg-Id", msgId);
+}
+
 /** A new, unsent entry. */
 function newEntry(
   msg: OutgoingMessage,
@@ -272,8 +282,7 @@ function newEntry(
   data: Uint8Array,
   id: number,
   reply: string,
-  resolve: (ack: PubAck) => void,
-  reject: (err: PublishError) => void,
+  done: PublishCallback,
 ): Entry {
   return {
     msg,
@@ -287,8 +296,7 @@ function newEntry(
     deadlineAt: 0,
     dueAt: 0,
     backingOff: false,
-    resolve,
-    reject,
+    done,
   };
 }
 

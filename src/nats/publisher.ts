@@ -20,11 +20,16 @@
  */
 import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import type { Registry } from "../http/metrics.ts";
-import { createInFlight, type OutgoingMessage } from "./in_flight.ts";
+import {
+  checkMsgId,
+  createInFlight,
+  type OutgoingMessage,
+  type PublishCallback,
+} from "./in_flight.ts";
 import { type PubAck, PublishError } from "./publish_error.ts";
 
 export { type PubAck, PublishError, type PublishErrorCode } from "./publish_error.ts";
-export type { OutgoingMessage } from "./in_flight.ts";
+export type { OutgoingMessage, PublishCallback } from "./in_flight.ts";
 
 /** Options of {@link createPublisher}. */
 export interface PublisherOptions {
@@ -55,6 +60,14 @@ export interface Publisher {
    * must handle the rejection. When the window is full the message waits for a free slot.
    */
   publish(msg: OutgoingMessage): Promise<PubAck>;
+  /**
+   * Publishes `msg` like {@link Publisher.publish} and tells `done` the outcome instead of
+   * returning a promise: for producers of many messages that count outcomes (`jetport publish
+   * --file`), a promise and its reactions per message are garbage the collector pays for.
+   * `done` runs synchronously while replies are read: it must not throw. When the window is full
+   * the message waits for a free slot; a message given after `close` fails with `closed`.
+   */
+  send(msg: OutgoingMessage, done: PublishCallback): void;
   /** Resolves when the window has a free slot (backpressure for producers that loop). */
   room(): Promise<void>;
   /**
@@ -106,7 +119,6 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
       resolvers.forEach((r) => r());
     },
   });
-  const start = (msg: OutgoingMessage) => inFlight.start(msg);
 
   const hasRoom = () => inFlight.size < window && waiting.length === 0;
 
@@ -115,11 +127,24 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     return new Promise((r) => waiting.push(() => r()));
   }
 
+  function send(msg: OutgoingMessage, done: PublishCallback): void {
+    if (closed) return done(closedError(msg), undefined);
+    checkMsgId(msg.msgId);
+    if (hasRoom()) inFlight.start(msg, done);
+    else {
+      waiting.push((abort) =>
+        abort ? done(closedError(msg), undefined) : inFlight.start(msg, done)
+      );
+    }
+  }
+
   function publish(msg: OutgoingMessage): Promise<PubAck> {
     if (closed) return Promise.reject(closedError(msg));
-    if (hasRoom()) return start(msg);
+    checkMsgId(msg.msgId);
     return new Promise<PubAck>((resolve, reject) => {
-      waiting.push((abort) => abort ? reject(closedError(msg)) : start(msg).then(resolve, reject));
+      const done: PublishCallback = (err, ack) => err ? reject(err) : resolve(ack!);
+      if (hasRoom()) inFlight.start(msg, done);
+      else waiting.push((abort) => abort ? reject(closedError(msg)) : inFlight.start(msg, done));
     });
   }
 
@@ -146,6 +171,7 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
 
   return {
     publish,
+    send,
     room,
     flush,
     close,

@@ -221,3 +221,72 @@ Deno.test("publisher: messages of one order key stay in order while the server r
   await pub.close();
   await nc.close();
 });
+
+Deno.test("publisher: send() tells its callback each outcome, once, with the window and close respected", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc, { window: 16, deadline: 1000 });
+  const outcomes: (number | string)[] = [];
+  let maxInFlight = 0;
+  for (let i = 0; i < 500; i++) {
+    pub.send(
+      { subject: "orders.a", data: `{"i":${i}}`, msgId: `send-${i}` },
+      (err, ack) => outcomes[i] = err ? err.code : ack!.seq,
+    );
+    maxInFlight = Math.max(maxInFlight, pub.inFlight);
+  }
+  pub.send({ subject: "nobody.listens", data: "x" }, (err) => outcomes[500] = err!.code);
+  await pub.flush();
+  assertEquals(outcomes.slice(0, 500), outcomes.slice(0, 500).map((_, i) => i + 1));
+  assertEquals(outcomes[500], "deadline_exceeded");
+  assert(maxInFlight <= 16, `in flight ${maxInFlight} > window`);
+  await pub.close();
+  let after: unknown;
+  pub.send({ subject: "orders.a", data: "z" }, (err) => after = err);
+  assert(after instanceof PublishError && after.code === "closed");
+  await nc.close();
+});
+
+Deno.test("publisher: messages the frame path does not write (own headers, unusual subject or id) are stored with their Nats-Msg-Id", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc);
+  const h = headers();
+  h.set("Jetport-Test", "yes");
+  const sent = [
+    { subject: "orders.plain", data: "a", msgId: "plain-1" },
+    { subject: "orders.own-headers", data: "b", msgId: "own-1", headers: h },
+    { subject: "orders.é", data: "c", msgId: "accent-1" },
+    { subject: "orders.id", data: "d", msgId: "id with spaces é" },
+    { subject: "orders.big", data: new Uint8Array(64 * 1024 + 7).fill(0x61), msgId: "big-1" },
+  ];
+  const acks = await Promise.all(sent.map((m) => pub.publish(m)));
+  assertEquals(acks.map((a) => a.seq), [1, 2, 3, 4, 5]);
+  const again = await Promise.all(sent.map((m) => pub.publish({ ...m, headers: undefined })));
+  assert(again.every((a) => a.duplicate), "each Nats-Msg-Id was stored with its message");
+  const jsm = await jetstreamManager(nc);
+  const own = (await jsm.streams.getMessage("ORDERS", { seq: 2 }))!;
+  assertEquals(own.header.get("Jetport-Test"), "yes");
+  assertEquals(own.header.get("Nats-Msg-Id"), "own-1");
+  const big = (await jsm.streams.getMessage("ORDERS", { seq: 5 }))!;
+  assertEquals(big.data.length, 64 * 1024 + 7);
+  assertEquals((await jsm.streams.getMessage("ORDERS", { seq: 3 }))!.subject, "orders.é");
+  await pub.close();
+  await nc.close();
+});
+
+Deno.test("publisher: a Nats-Msg-Id with a line break throws at once, before anything is sent", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc);
+  let threw = false;
+  try {
+    pub.publish({ subject: "orders.a", data: "x", msgId: "a\r\nb" }).catch(() => {});
+  } catch {
+    threw = true;
+  }
+  assert(threw, "publish threw");
+  assertEquals(pub.inFlight, 0);
+  await pub.close();
+  await nc.close();
+});
