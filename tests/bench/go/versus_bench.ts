@@ -25,6 +25,7 @@ import { fileEvent } from "../../roles/monitor/helpers.ts";
 import { harness, runRole, sectionFor } from "../../roles/upload_processor/harness.ts";
 import { b64 } from "../../roles/upload_processor/producer.ts";
 import { createPublisher } from "../../../src/nats/publisher.ts";
+import { enableNoDelay } from "../../../src/nats/no_delay.ts";
 import { configSchema } from "../../../src/roles/schemas.ts";
 import { ROLE_FACTORIES } from "../../../src/roles/registry.ts";
 
@@ -56,21 +57,27 @@ async function resetStream(nc: NatsConnection, name: string, subjects: string[])
   await jsm.streams.add({ name, subjects });
 }
 
-/** jetport's publisher, `count` messages, window 1000; msgs/s. */
-async function jetportPublisher(nc: NatsConnection, count: number): Promise<number> {
+/** Messages published, untimed, before the publisher row: the JIT's warm-up, not the client's. */
+const WARM_UP = Number(Deno.env.get("BENCH_PUBLISH_WARM_UP") ?? 20_000);
+
+/**
+ * jetport's publisher, `count` messages, window 1000, ids `${prefix}-${i}`; seconds. Through
+ * the promise API, as the roles publish.
+ */
+async function jetportPublisher(nc: NatsConnection, count: number, prefix: string) {
   const pub = createPublisher(nc, { window: WINDOW });
   const data = new TextEncoder().encode(PAYLOAD);
   let failed = 0;
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     if (pub.inFlight >= WINDOW) await pub.room();
-    pub.publish({ subject: "bench.jetport", data, msgId: `jp-${i}` }).catch(() => failed++);
+    pub.publish({ subject: "bench.jetport", data, msgId: `${prefix}-${i}` }).catch(() => failed++);
   }
   await pub.flush();
   const seconds = (performance.now() - t0) / 1000;
   await pub.close();
   if (failed) throw new Error(`${failed} publishes failed`);
-  return rate(count, seconds);
+  return seconds;
 }
 
 /** `jetport publish --file` of `count` bare JSON lines, the whole command timed; msgs/s. */
@@ -97,6 +104,8 @@ async function publishRows(): Promise<Row[]> {
   const go = await goBaseline();
   await using server = await startNatsServer();
   const nc = await connect({ servers: server.url });
+  // As jetport's own connections (and Go's sockets, by default) have it.
+  enableNoDelay(nc);
   const dir = await Deno.makeTempDir({ prefix: "jetport-bench-versus-" });
   try {
     await resetStream(nc, "BENCH", ["bench.>"]);
@@ -115,7 +124,9 @@ async function publishRows(): Promise<Row[]> {
       ]),
     );
     await resetStream(nc, "BENCH", ["bench.>"]);
-    const publisher = await jetportPublisher(nc, MESSAGES);
+    if (WARM_UP > 0) await jetportPublisher(nc, WARM_UP, "warm");
+    await resetStream(nc, "BENCH", ["bench.>"]);
+    const publisher = rate(MESSAGES, await jetportPublisher(nc, MESSAGES, "jp"));
     await resetStream(nc, "BENCH", ["bench.>"]);
     const command = await publishCommand(server.url, dir, MESSAGES);
     return [
@@ -293,6 +304,9 @@ const bench: Bench = {
       columns: ["what", "unit", "jetport", "Go", "jetport / Go", "goal"],
       rows: rows.map((r) => [r.what, r.unit, r.jetport, r.go, r.jetport / r.go, `≥ ${r.goal}`]),
       notes: [
+        `The publisher row is timed after ${WARM_UP} untimed messages (V8's JIT warm-up; Go is`,
+        "compiled ahead of time), on a socket with TCP_NODELAY like Go's; the publish --file row",
+        "is a fresh process, start-up and cold JIT included.",
         "Go: tests/bench/go/baseline (nats.go from Debian, PublishAsync window 1000; pull",
         "consumer fetching 500, same line format, fsync, ack; 3 upload workers doing both GETs,",
         "SigV4, AES-256-GCM unwrap + decrypt, file write, ack). jetport's upload figure also",
