@@ -132,43 +132,58 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
     data.then((res) => res.body?.cancel(), () => {}).catch(() => {});
     throw err;
   }
-  const res = await data;
-  if (!res.body) throw retryable("s3_error", `GET ${event.s3_data_key} returned no body`);
+  // The file's directory is made while the data GET and the claim are on their way. A failure
+  // removes it again when empty, by the claim's holder only: another delivery of the event may
+  // be about to write into it.
+  const made = Deno.mkdir(dirname(path), { recursive: true });
+  made.catch(() => {/* awaited before the file is written */});
   let bytes = 0;
-  const body = s3Body(res.body, event.s3_data_key, (n) => {
-    bytes += n;
-    opts.onBytes?.(n);
-  }, opts.signal);
   try {
+    const res = await data;
+    if (!res.body) throw retryable("s3_error", `GET ${event.s3_data_key} returned no body`);
+    const body = s3Body(res.body, event.s3_data_key, (n) => {
+      bytes += n;
+      opts.onBytes?.(n);
+    }, opts.signal);
     const small = Number(res.headers.get("content-length") ?? NaN) <= SMALL_OBJECT_BYTES;
-    await (small ? placeSmall : placeStreamed)(body, event, path, dek, opts);
+    await (small ? placeSmall : placeStreamed)(body, event, path, dek, { ...opts, made });
   } catch (err) {
+    await made.catch(() => {});
+    const held = await (opts.placeAfter ?? Promise.resolve()).then(() => true, () => false);
+    if (held) await Deno.remove(dirname(path)).catch(() => {/* not empty */});
     if (opts.signal?.aborted) throw retryable("shutdown", "download interrupted by shutdown");
     throw asFailure(err);
   }
   return { path, originalFilename, bytes };
 }
 
+/** How the file is placed: as downloaded, once its directory is `made`. */
+interface PlaceOptions extends DownloadOptions {
+  /** The file's directory, being made. */
+  made: Promise<void>;
+}
+
 /**
  * A small object is read, decrypted and verified in memory, then written straight into place:
- * two fs calls (mkdir, write) instead of five (open, write, close, mkdir, rename), which on the
- * bench machine took a fifth of the role's CPU at 1 KB per upload. A crash during that one write
- * can leave a truncated file, which the redelivery overwrites; the handler never sees it.
+ * one fs call (write; the directory is made beside the GETs) instead of five (open, write, close,
+ * mkdir, rename), which on the bench machine took a fifth of the role's CPU at 1 KB per upload.
+ * A crash during that one write can leave a truncated file, which the redelivery overwrites; the
+ * handler never sees it.
  */
 async function placeSmall(
   body: ReadableStream<Uint8Array>,
   _event: UploadEvent,
   path: string,
   dek: Uint8Array | undefined,
-  opts: DownloadOptions,
+  opts: PlaceOptions,
 ): Promise<void> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   const sealed = chunks.length === 1 ? chunks[0] : concatAll(chunks);
   const plain = dek ? decryptWhole(dek, sealed) : sealed;
   await opts.placeAfter;
+  await opts.made;
   try {
-    await Deno.mkdir(dirname(path), { recursive: true });
     await Deno.writeFile(path, plain, { signal: opts.signal });
   } catch (err) {
     await Deno.remove(path).catch(() => {});
@@ -182,7 +197,7 @@ async function placeStreamed(
   event: UploadEvent,
   path: string,
   dek: Uint8Array | undefined,
-  opts: DownloadOptions,
+  opts: PlaceOptions,
 ): Promise<void> {
   const partialDir = join(opts.downloadDir, ".partial");
   const temp = join(partialDir, `${event.event_id}-${crypto.randomUUID()}.part`);
@@ -191,7 +206,7 @@ async function placeStreamed(
     const stream = dek ? body.pipeThrough(decryptStream(dek)) : body;
     await stream.pipeTo(file.writable, { signal: opts.signal });
     await opts.placeAfter;
-    await Deno.mkdir(dirname(path), { recursive: true });
+    await opts.made;
     await Deno.rename(temp, path);
   } catch (err) {
     await Deno.remove(temp).catch(() => {});
