@@ -62,8 +62,14 @@ export interface Histogram {
 /** Default histogram buckets, in seconds. */
 const DEFAULT_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-function key(labels: Labels = {}): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",");
+/** The series key of `labels` (names sorted). Called per increment: kept free of arrays. */
+function key(labels?: Labels): string {
+  if (labels === undefined) return "";
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let k = "";
+  for (const name of names) k += (k === "" ? "" : ",") + name + "=" + labels[name];
+  return k;
 }
 
 /** A label value escaped for the text format: backslash, double quote and newline. */

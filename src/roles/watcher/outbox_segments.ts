@@ -70,10 +70,12 @@ export function readLines(
       const data = new Uint8Array(carry.length + got);
       data.set(carry);
       data.set(chunk.subarray(0, got), carry.length);
+      // One decode for the chunk's complete lines (one per line cost as much as the parse).
+      const last = data.lastIndexOf(10);
+      const lines = last === -1 ? [] : decoder.decode(data.subarray(0, last)).split("\n");
       let start = 0;
-      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
-        const line = decoder.decode(data.subarray(start, nl));
-        start = nl + 1;
+      for (const line of lines) {
+        start = data.indexOf(10, start) + 1;
         if (!fn(line, pos + start)) return;
       }
       carry = data.slice(start);
@@ -213,13 +215,14 @@ export function createSegmentWriter(
         await openSegment(batch[0].n);
       }
       const cur = current!;
-      const lines = batch.map((r) => encoder.encode(JSON.stringify(r) + "\n"));
-      const data = new Uint8Array(lines.reduce((sum, l) => sum + l.length, 0));
-      let offset = 0;
-      for (let i = 0; i < batch.length; i++) {
+      // One encode for the batch (one per line cost more than the JSON): a JSON text holds no raw
+      // newline, so the i-th newline of the bytes ends the i-th record.
+      let text = "";
+      for (const r of batch) text += JSON.stringify(r) + "\n";
+      const data = encoder.encode(text);
+      for (let i = 0, offset = 0; i < batch.length; i++) {
         at(batch[i].n, cur.segment, cur.bytes + offset);
-        data.set(lines[i], offset);
-        offset += lines[i].length;
+        offset = data.indexOf(10, offset) + 1;
       }
       let written = 0;
       while (written < data.length) written += await cur.file.write(data.subarray(written));

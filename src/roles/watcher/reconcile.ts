@@ -44,6 +44,8 @@ export interface ReconcilerOptions {
   emit(change: Change, initial: boolean): Promise<void>;
   /** A listing found what no event named: events were lost. */
   onLoss(reason: "listing"): void;
+  /** True while no event waits to be published (see `relist.ts`). */
+  idle(): boolean;
   /** The role's logger. */
   log: Logger;
   /** The role's metrics. */
@@ -86,6 +88,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     tree,
     dirty,
     onLoss: (reason) => options.onLoss(reason),
+    idle: () => options.idle(),
   });
   // Files found by a fresh start that were still being written: announced later, still initial.
   const initialPending = new Set<string>();
@@ -212,6 +215,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const observed = new Map<string, FileState | null>();
       const visited = new Set<string>();
       await reconcileTree("", now, observed, fresh, visited);
+      relist.rescanned(now);
       // Entries under a directory the walk did not list (gone, or excluded now) are gone too.
       for (const dir of tree.parents()) {
         if (visited.has(dir)) continue;

@@ -11,9 +11,12 @@
 import type { PathFilter } from "./filter.ts";
 import { unaddressable } from "./scan.ts";
 import type { Tree } from "./tree.ts";
-import { keyBase, keyJoin, type OsPaths } from "../../platform/paths.ts";
+import { keyJoin, type OsPaths } from "../../platform/paths.ts";
 
-/** A directory with activity is listed again after this long even if the watch never goes quiet. */
+/**
+ * A directory with activity is listed again after this long even if the watch never goes quiet
+ * (or its outbox never empties).
+ */
 const RELIST_MAX_MS = 5000;
 /**
  * The shortest quiet before a listing, whatever `settle`: at `settle: 0` a busy directory was
@@ -37,6 +40,11 @@ export interface RelistOptions {
   dirty: Map<string, number>;
   /** A listing found what no event named: events were lost. */
   onLoss(reason: "listing"): void;
+  /**
+   * True while no event waits to be published. The second listing only looks for late losses:
+   * it waits for this (up to {@link RELIST_MAX_MS}) instead of taking the CPU a burst needs.
+   */
+  idle(): boolean;
 }
 
 /** When the directories of one watch are listed. */
@@ -47,6 +55,11 @@ export interface RelistSchedule {
   scanned(dir: string, now: number): void;
   /** An event named a path at `now`: the watch is not quiet. */
   active(now: number): void;
+  /**
+   * A rescan that began at `began` listed every directory: the first listing of directories
+   * touched before then is done (their second one still comes once the watch is quiet).
+   */
+  rescanned(began: number): void;
   /** Lists the directories that are due; marks what the snapshot does not match as dirty. */
   listDue(now: number): void;
 }
@@ -64,7 +77,7 @@ export function createRelistSchedule(options: RelistOptions): RelistSchedule {
 
   /** Moves the directories due for their second listing to the touched ones. */
   function relistQuiet(now: number) {
-    const watchQuiet = now - lastMark >= quiet;
+    const watchQuiet = now - lastMark >= quiet && options.idle();
     for (const [dir, at] of relistDirs) {
       if ((watchQuiet && now - at >= quiet) || now - at >= RELIST_MAX_MS) {
         relistDirs.delete(dir);
@@ -90,16 +103,25 @@ export function createRelistSchedule(options: RelistOptions): RelistSchedule {
         dirty.set(path, now - settle);
         missed++;
       };
-      const names = new Set<string>();
+      const known = tree.children(dir);
+      // Listed entries the snapshot has: when that is all of them, none is gone. Entries the
+      // snapshot has need no filter either (the scan that recorded them applied it).
+      let found = 0;
+      const listed: string[] = [];
       for (const entry of entries) {
-        names.add(entry.name);
         const path = keyJoin(dir, entry.name);
+        listed.push(path);
+        if (known.has(path)) {
+          found++;
+          continue;
+        }
         // Only what a scan would record counts (not temp files, not the cookie file).
         const wanted = entry.isDirectory ? filter.dir(path) : filter.file(path);
-        if (wanted && !tree.snapshot.has(path) && !unaddressable(root, path)) mark(path);
+        if (wanted && !unaddressable(root, path)) mark(path);
       }
-      for (const path of tree.children(dir)) {
-        if (!names.has(keyBase(path))) mark(path);
+      if (found < known.size) {
+        const names = new Set(listed);
+        for (const path of known) if (!names.has(path)) mark(path);
       }
       // Events were dropped here, so they may have been dropped anywhere.
       if (missed > 0) options.onLoss("listing");
@@ -116,6 +138,9 @@ export function createRelistSchedule(options: RelistOptions): RelistSchedule {
     },
     active(now) {
       lastMark = now;
+    },
+    rescanned(began) {
+      for (const [dir, at] of touchedDirs) if (at <= began) touchedDirs.delete(dir);
     },
     listDue(now) {
       relistQuiet(now);

@@ -99,6 +99,7 @@ export function createWatcherRole(
           emit: (change, initial) => emit(watch, () => runner.root, change, initial),
           durable: () => out.flushed(),
           lastOutboxN: () => out.lastN(),
+          backlog: () => out.depth,
           replay: (n, fn) =>
             out.replay(n, (rec) => {
               if (rec.change?.watch === watch.name) fn(rec);

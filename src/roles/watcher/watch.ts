@@ -34,6 +34,8 @@ export interface WatchOptions {
   durable(): Promise<void>;
   /** The outbox's last record number (a saved snapshot includes the changes up to it). */
   lastOutboxN(): number;
+  /** Events in the outbox not yet published. */
+  backlog(): number;
   /** Calls `fn` with the outbox records above `n` of this watch's changes, in order. */
   replay(n: number, fn: (record: OutboxRecord) => void): void;
   /** Called after a save: records up to `n` are no longer needed for replay. */
@@ -73,7 +75,15 @@ export class WatchError extends Error {
   }
 }
 
+/**
+ * A changed snapshot is saved this long after the last save, once no event waits in the outbox:
+ * saving a large tree takes the CPU a burst needs, and nothing depends on saving sooner (the
+ * outbox keeps every record until a saved snapshot includes its change, and a restart replays
+ * them onto the older snapshot).
+ */
 const SAVE_EVERY = 5000;
+/** The longest a changed snapshot goes unsaved, busy or not. */
+const SAVE_AT_MOST = 60_000;
 
 /** The saved snapshot of `root` with the outbox replayed onto it; undefined: none was saved. */
 async function loadState(options: WatchOptions, root: string): Promise<Snapshot | undefined> {
@@ -154,6 +164,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       snapshot,
       emit: options.emit,
       onLoss: (reason) => loss.detected(reason),
+      idle: () => options.backlog() === 0,
       log,
       metrics,
     });
@@ -193,6 +204,12 @@ export function createWatch(options: WatchOptions): WatchRunner {
     savedVersion = version;
   }
 
+  function saveDue(now: number): boolean {
+    const since = now - lastSave;
+    return since >= SAVE_AT_MOST ||
+      (since >= SAVE_EVERY && options.backlog() === 0);
+  }
+
   async function tick(r: Running) {
     const now = Date.now();
     const reason = r.loss.takeRescan(now);
@@ -203,7 +220,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
     r.os.retry(now);
     await r.reconciler.processDue(Date.now());
     r.loss.cookieTick(now, r.os.watching);
-    if (r.reconciler.version !== savedVersion && now - lastSave >= SAVE_EVERY) await save(r);
+    if (r.reconciler.version !== savedVersion && saveDue(now)) await save(r);
   }
 
   /**
