@@ -60,26 +60,54 @@ export function eventSubject(template: string, watch: string, type: ChangeType):
   return template.replaceAll("{watch}", watch).replaceAll("{op}", type);
 }
 
+/** What every event of one watch shares. */
+export interface EventSource {
+  /** The watch's name. */
+  name: string;
+  /** Its root as written in the config (see `paths.display`). */
+  root: string;
+  /** This host's name. */
+  host: string;
+}
+
+/** The {@link EventSource} of the watch `name` at `path` on `host`. */
+export function eventSource(watch: { name: string; path: string }, host: string): EventSource {
+  return { name: watch.name, root: paths.display(watch.path), host };
+}
+
+// A burst builds thousands of events per millisecond: the timestamp text is made once per ms.
+let lastNow = 0;
+let lastIso = "";
+
+/** The current time as ISO 8601 text. */
+function nowIso(): string {
+  const now = Date.now();
+  if (now !== lastNow) {
+    lastNow = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
+}
+
 /** Builds the event of `change`; `event_id` is derived from the msg id, so re-sends match. */
 export function buildEvent(
-  watch: { name: string; path: string },
+  source: EventSource,
   change: Change,
   msgId: string,
-  host: string,
   sha256?: string,
 ): FileEvent {
   const event: FileEvent = {
     event_id: uuidShape(msgId),
     type: `file.${change.type}`,
     operation: OPERATIONS[change.type],
-    watch: watch.name,
+    watch: source.name,
     path: change.path,
-    root: paths.display(watch.path),
+    root: source.root,
     size: change.state.size,
     file_size: Math.round((change.state.size / 1024) * 100) / 100,
     mtime: new Date(change.state.mtime).toISOString(),
-    host,
-    timestamp: new Date().toISOString(),
+    host: source.host,
+    timestamp: nowIso(),
   };
   if (change.oldPath !== undefined) event.old_path = change.oldPath;
   if (sha256) event.sha256 = sha256;

@@ -1,20 +1,19 @@
 /**
  * The `watcher` role: one reconciling watch per configured directory (`watch.ts`), their events
- * going through one on-disk outbox (`outbox.ts`) and the sender (`sender.ts`) to one publisher,
- * each with its `Nats-Msg-Id`, in order per file. Ready once every watch has finished its initial
- * scan.
+ * (made by `emit.ts`) going through one on-disk outbox (`outbox.ts`) and the sender (`sender.ts`)
+ * to one publisher, each with its `Nats-Msg-Id`, in order per file. Ready once every watch has
+ * finished its initial scan.
  * @module
  */
 import type { Role, RoleContext } from "../role.ts";
 import { createPublisher, type Publisher } from "../../nats/publisher.ts";
-import { buildEvent, changeId, eventSubject, fileSha256 } from "./event.ts";
+import { createEmitter } from "./emit.ts";
 import { watcherMetrics } from "./metrics.ts";
 import { openOutbox, type Outbox } from "./outbox.ts";
 import { type Sender, startSender } from "./sender.ts";
 import { paths } from "../../platform/paths.ts";
 import { createWatch, type WatchFs, type WatchRunner } from "./watch.ts";
-import type { Change } from "./tree.ts";
-import type { WatchConfig, WatcherConfig } from "./config.ts";
+import type { WatcherConfig } from "./config.ts";
 
 /** What the role can be given instead of the real thing (tests). */
 export interface WatcherDeps {
@@ -40,30 +39,6 @@ export function createWatcherRole(
   let depthTimer: ReturnType<typeof setTimeout> | undefined;
   // The outbox number each watch's saved snapshot includes; older records may be deleted.
   const savedN = new Map<string, number>();
-
-  async function emit(watch: WatchConfig, root: () => string, change: Change, initial: boolean) {
-    const msgId = changeId(watch.name, change);
-    const sha256 = watch.checksum === "sha256" &&
-        (change.type === "created" || change.type === "modified")
-      ? await fileSha256(paths.fromKey(root(), change.path))
-      : undefined;
-    const event = buildEvent(watch, change, msgId, host, sha256);
-    await outbox!.room();
-    outbox!.append({
-      subject: eventSubject(watch.subject, watch.name, change.type),
-      msgId,
-      data: JSON.stringify(event),
-      headers: initial ? { "Jetport-Initial-Scan": "true" } : undefined,
-      labels: { watch: watch.name, type: change.type },
-      change: {
-        watch: watch.name,
-        type: change.type,
-        path: change.path,
-        oldPath: change.oldPath,
-        state: change.state,
-      },
-    });
-  }
 
   return {
     name: "watcher",
@@ -96,7 +71,7 @@ export function createWatcherRole(
         const runner: WatchRunner = createWatch({
           watch,
           snapshotPath: paths.join(stateDir, "snapshots", `${watch.name}.json`),
-          emit: (change, initial) => emit(watch, () => runner.root, change, initial),
+          emit: createEmitter(watch, host, out, () => runner.root),
           durable: () => out.flushed(),
           lastOutboxN: () => out.lastN(),
           backlog: () => out.depth,

@@ -25,8 +25,9 @@ const WAIT_STEP = 100;
 function orderKeys(rec: OutboxRecord): string[] | undefined {
   const c = rec.change;
   if (!c) return undefined;
-  const keys = [JSON.stringify([c.watch, c.path])];
-  if (c.oldPath !== undefined) keys.push(JSON.stringify([c.watch, c.oldPath]));
+  // NUL cannot be in a path, so it cannot join two pairs into the same key.
+  const keys = [`${c.watch}\0${c.path}`];
+  if (c.oldPath !== undefined) keys.push(`${c.watch}\0${c.oldPath}`);
   return keys;
 }
 
