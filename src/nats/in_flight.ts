@@ -92,9 +92,8 @@ interface Entry {
   msgId: string;
   /** Its payload as bytes. */
   data: Uint8Array;
-  /** Its number: the last token of `reply`, and its key in `entries`. */
+  /** Its number: the last token of its reply subject (base 36), and its key in `entries`. */
   id: number;
-  reply: string;
   attempts: number;
   /** Its order keys; it is sent only while it heads each of their lanes. */
   keys: readonly string[];
@@ -192,7 +191,7 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
     e.backingOff = false;
     e.dueAt = Date.now() + ackTimeout;
     try {
-      write(e.msg.subject, e.reply, e.msgId, e.msg.headers, e.data);
+      write(e.msg.subject, e.id, e.msgId, e.msg.headers, e.data);
     } catch (err) {
       fail(e, "closed", `cannot publish to ${e.msg.subject}: ${(err as Error).message}`);
     }
@@ -249,7 +248,7 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
       msg.headers?.set("Nats-Msg-Id", msgId);
       const data = typeof msg.data === "string" ? encoder.encode(msg.data) : msg.data;
       const id = counter++;
-      const e = newEntry(msg, msgId, data, id, `${prefix}.${id.toString(36)}`, done);
+      const e = newEntry(msg, msgId, data, id, done);
       entries.set(id, e);
       updateGauge();
       ensureSweeper();
@@ -281,7 +280,6 @@ function newEntry(
   msgId: string,
   data: Uint8Array,
   id: number,
-  reply: string,
   done: PublishCallback,
 ): Entry {
   return {
@@ -289,7 +287,6 @@ function newEntry(
     msgId,
     data,
     id,
-    reply,
     attempts: 0,
     keys: msg.orderKeys ? [...new Set(msg.orderKeys)] : NO_KEYS,
     sent: false,

@@ -156,21 +156,23 @@ function plainAck(b: Uint8Array): AckReply | undefined {
   const digits = i;
   for (; i < b.length && b[i] >= 0x30 && b[i] <= 0x39; i++) seq = seq * 10 + b[i] - 0x30;
   if (i === digits || i - digits > 15) return undefined;
-  let duplicate = false;
+  let duplicate: boolean;
   if (b[i] === CLOSE && i === b.length - 1) duplicate = false;
   else if (startsWith(b, ACK_DUPLICATE, i) && i + ACK_DUPLICATE.length === b.length) {
     duplicate = true;
   } else return undefined;
   return {
     kind: "ack",
-    ack: { stream: streamName(b.subarray(ACK_START.length, nameEnd)), seq, duplicate },
+    ack: { stream: streamName(b, ACK_START.length, nameEnd), seq, duplicate },
   };
 }
 
-function streamName(bytes: Uint8Array): string {
+/** The stream name in `b` from `start` to `end`, decoded only when it is not the last one's. */
+function streamName(b: Uint8Array, start: number, end: number): string {
   const last = lastStream;
-  if (bytes.length === last.bytes.length && startsWith(bytes, last.bytes, 0)) return last.name;
-  lastStream = { bytes: bytes.slice(), name: decoder.decode(bytes) };
+  if (end - start === last.bytes.length && startsWith(b, last.bytes, start)) return last.name;
+  const bytes = b.slice(start, end);
+  lastStream = { bytes, name: decoder.decode(bytes) };
   return lastStream.name;
 }
 
