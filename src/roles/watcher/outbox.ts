@@ -5,7 +5,10 @@
  * Memory stays bounded however many events wait: only a window of at most `window` records
  * (those next in line and those in flight) is held; the rest is read back from the segment files
  * as the window drains. Appends wait ({@link Outbox.room}) while more than one write batch is
- * queued for the disk.
+ * queued for the disk, and while the window is full as long as acknowledgements keep coming: a
+ * producer faster than the stream (a scan of 100k new files) then goes at the sender's pace
+ * instead of writing records that must be read back and parsed again (a tenth of such a burst's
+ * CPU). When acknowledgements stop (NATS down, a stream refusing), appends go on to the disk.
  *
  * Segments roll at `segmentBytes`; `cursor` (written atomically) holds the number of the last
  * record below which everything is acknowledged. A segment is deleted once every record in it is
@@ -37,7 +40,10 @@ export type { OutboxRecord } from "./outbox_segments.ts";
 
 /** The durable queue. */
 export interface Outbox {
-  /** Resolves when the write queue has room; await it before {@link Outbox.append} in loops. */
+  /**
+   * Resolves when the write queue has room and, while acknowledgements keep coming, the window
+   * too; await it before {@link Outbox.append} in loops.
+   */
   room(): Promise<void>;
   /** Appends a record; it becomes available to {@link Outbox.next} once it is on disk. */
   append(record: Omit<OutboxRecord, "n">): void;
@@ -65,9 +71,19 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
+/**
+ * An append waits for the window only while acknowledgements come at least this often (ms):
+ * then the window frees soon.
+ */
+const FLOWING_MS = 500;
+
 /** Tuning of {@link openOutbox}. */
 export interface OutboxOptions {
-  /** Most records held in memory for sending. Default 2048 (the publisher keeps 1024 in flight). */
+  /**
+   * Most records held in memory for sending. Default 8192: the publisher keeps 1024 in flight, and
+   * a scan waiting for the window (see above) must not wait for the disk too (a write batch is
+   * sent once fsync'd).
+   */
   window?: number;
   /** Size at which a new segment file is started. Default 4 MiB. */
   segmentBytes?: number;
@@ -77,7 +93,7 @@ export interface OutboxOptions {
 
 /** Opens (or creates) the outbox in `dir`; what was not acknowledged is sent first. */
 export async function openOutbox(dir: string, options: OutboxOptions = {}): Promise<Outbox> {
-  const windowSize = Math.max(2, options.window ?? 2048);
+  const windowSize = Math.max(2, options.window ?? 8192);
   const segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
   const batchSize = Math.max(1, options.batch ?? 512);
   await Deno.mkdir(dir, { recursive: true });
@@ -134,6 +150,12 @@ function createOutbox(opened: Opened): Outbox {
   let wake: (() => void) | undefined;
   let cursorDirty = false;
   let cursorTimer: ReturnType<typeof setTimeout> | undefined;
+  // Producers waiting for the window, the last acknowledgement, and the timer that lets the
+  // waiters write to the disk when acknowledgements stop (stalled until the next one).
+  const windowWaiters: Array<() => void> = [];
+  let lastAck = 0;
+  let stalled = false;
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
 
   const queue = createWriteQueue({
     batchSize,
@@ -149,6 +171,41 @@ function createOutbox(opened: Opened): Outbox {
     },
     isClosed: () => closed,
   });
+
+  /**
+   * True while an append should wait for the window: every record is in it (none was written
+   * past it), it is full, and acknowledgements have not stopped.
+   */
+  const mustWait = () =>
+    !closed && !stalled && memTop === nextN - 1 && memTop - cursor >= windowSize;
+
+  /** Releases the producers waiting for the window: all when `all`, else once none must. */
+  function releaseWindow(all = false) {
+    while (windowWaiters.length > 0 && (all || !mustWait())) windowWaiters.shift()!();
+    if (windowWaiters.length === 0) {
+      clearTimeout(stallTimer);
+      stallTimer = undefined;
+    }
+  }
+
+  /** Resolves once an append need not wait for the window (see {@link mustWait}). */
+  function windowRoom(): Promise<void> {
+    if (!mustWait()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      windowWaiters.push(resolve);
+      // Re-armed while acknowledgements come; once none came for FLOWING_MS, the stream is not
+      // keeping up (or not there): the waiters go on to the disk.
+      const arm = () => {
+        stallTimer = setTimeout(() => {
+          stallTimer = undefined;
+          if (Date.now() - lastAck < FLOWING_MS) return arm();
+          stalled = true;
+          releaseWindow(true);
+        }, FLOWING_MS);
+      };
+      if (stallTimer === undefined) arm();
+    });
+  }
 
   function wakeSender() {
     const w = wake;
@@ -216,7 +273,10 @@ function createOutbox(opened: Opened): Outbox {
   }
 
   return {
-    room: () => queue.room(),
+    async room() {
+      await queue.room();
+      await windowRoom();
+    },
     append(record) {
       const rec = { n: nextN++, ...record };
       // The window takes it directly when everything before it is in memory and there is room.
@@ -238,6 +298,8 @@ function createOutbox(opened: Opened): Outbox {
     poll,
     ack(n) {
       if (n <= cursor || acked.has(n)) return;
+      lastAck = Date.now();
+      stalled = false;
       acked.add(n);
       mem.delete(n);
       const before = cursor;
@@ -245,6 +307,7 @@ function createOutbox(opened: Opened): Outbox {
       if (cursor !== before) {
         scheduleCursor();
         wakeSender(); // the window has room again
+        releaseWindow();
       }
     },
     rewind() {
@@ -269,6 +332,7 @@ function createOutbox(opened: Opened): Outbox {
       closed = true;
       wakeSender();
       queue.releaseRoom();
+      releaseWindow(true);
       await queue.flushed();
       clearTimeout(cursorTimer);
       cursorTimer = undefined;

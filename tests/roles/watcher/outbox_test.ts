@@ -126,3 +126,47 @@ Deno.test("outbox: poll hands out every ready record without waiting, then undef
   assertEquals(out.poll()!.n, SMALL.window + 1, "acks make room: the window reads on from disk");
   await out.close();
 });
+
+Deno.test("outbox: while acknowledgements come, appends wait for the window instead of spilling past it", async () => {
+  const dir = await tempDir("outbox");
+  const out = await openOutbox(dir, { window: 4, batch: 2 });
+  let stored = 0;
+  // A sender that keeps acknowledging what it is given.
+  const sending = (async () => {
+    while (stored < 40) {
+      const rec = (await out.next())!;
+      out.ack(rec.n);
+      stored++;
+    }
+  })();
+  let maxAhead = 0;
+  for (let i = 1; i <= 40; i++) {
+    await out.room();
+    out.append(record(i));
+    maxAhead = Math.max(maxAhead, out.depth);
+  }
+  await sending;
+  // Never more waiting than the window holds (+1: the append right after the room was checked).
+  assert(maxAhead <= 4 + 1, `depth ${maxAhead}`);
+  await out.close();
+});
+
+Deno.test("outbox: when acknowledgements stop, appends go on to the disk", async () => {
+  const dir = await tempDir("outbox");
+  const out = await openOutbox(dir, { window: 4, batch: 2 });
+  for (let i = 1; i <= 4; i++) out.append(record(i));
+  await out.flushed();
+  out.ack((await out.next())!.n); // acknowledgements came once, then stop
+  for (let i = 5; i <= 6; i++) {
+    await out.room(); // released once no acknowledgement came for a while
+    out.append(record(i));
+  }
+  await out.room(); // past the window now: no wait
+  out.append(record(7));
+  await out.flushed();
+  assertEquals(out.depth, 6);
+  const got: number[] = [];
+  for (let rec = out.poll(); rec; rec = out.poll()) got.push(rec.n);
+  assertEquals(got, [2, 3, 4, 5]);
+  await out.close();
+});
