@@ -11,7 +11,7 @@ import { assert, assertEquals, sleep, waitFor } from "../helpers/assert.ts";
 import { freePort } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
-import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
+import { type NatsCluster, startNatsCluster, streamSettled } from "../helpers/nats_cluster.ts";
 import { configSchema } from "../../src/roles/schemas.ts";
 import { createPublisher, type Publisher } from "../../src/nats/publisher.ts";
 import { setupLogging } from "../../src/platform/logging.ts";
@@ -65,7 +65,8 @@ async function clusterClient(cluster: NatsCluster): Promise<
 
 /**
  * Creates an R3 stream; retried because a cluster that just elected its meta leader may not yet
- * know all its peers ("insufficient resources").
+ * know all its peers ("insufficient resources"). Returns once its group is whole, so a consumer
+ * can be added at once.
  */
 async function createStream(jsm: JetStreamManager, name: string, subject: string) {
   await waitFor(
@@ -73,6 +74,7 @@ async function createStream(jsm: JetStreamManager, name: string, subject: string
     20_000,
     `stream ${name} created`,
   );
+  await streamSettled(jsm, name);
 }
 
 /** Kills `node`, restarts it `downMs` later, and waits until `resumed()` says work goes on. */

@@ -1,5 +1,5 @@
 import { assertEquals, waitFor } from "../helpers/assert.ts";
-import { startNatsCluster } from "../helpers/nats_cluster.ts";
+import { startNatsCluster, streamSettled } from "../helpers/nats_cluster.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 
@@ -46,17 +46,8 @@ Deno.test("cluster harness: R3 stream keeps its messages across two leader kills
 
     // With the current leader killed too, two of three must agree on every write: the stream only
     // works on if the restarted node rejoined and caught up, so that is waited for first (the
-    // meta group being whole, which restart() waits for, says nothing of the stream's group:
-    // killing the leader before the restarted replica was current left the stream without a
-    // leader for 30 s on 2.9.10).
-    await waitFor(
-      async () => {
-        const replicas = (await jsm.streams.info("R3")).cluster?.replicas ?? [];
-        return replicas.length === 2 && replicas.every((r) => r.current && !r.offline);
-      },
-      30_000,
-      "both replicas of R3 current after the restart",
-    );
+    // meta group being whole, which restart() waits for, says nothing of the stream's group).
+    await streamSettled(jsm, "R3");
     const second = await waitFor(() => cluster.streamLeader("R3"), 10_000, "stream leader");
     await cluster.kill(second);
     const three = await waitFor(

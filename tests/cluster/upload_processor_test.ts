@@ -10,7 +10,7 @@ import { Kvm } from "@nats-io/kv";
 import { assert, assertEquals, sleep, waitFor } from "../helpers/assert.ts";
 import { writeConfig } from "../helpers/config.ts";
 import { type Daemon, startDaemon } from "../helpers/jetport.ts";
-import { startNatsCluster } from "../helpers/nats_cluster.ts";
+import { startNatsCluster, streamSettled } from "../helpers/nats_cluster.ts";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, startS3Server } from "../helpers/s3_server.ts";
 import { ensureDlqStream } from "../../src/nats/dlq.ts";
 import { createPublisher } from "../../src/nats/publisher.ts";
@@ -39,6 +39,7 @@ Deno.test("cluster: two daemons share FILE_UPLOADS through a leader kill -9; eve
     num_replicas: 3,
     duplicate_window: 120e9,
   });
+  await streamSettled(jsm, "FILE_UPLOADS");
   await jsm.consumers.add("FILE_UPLOADS", {
     durable_name: "file_processor",
     ack_policy: AckPolicy.Explicit,

@@ -11,9 +11,10 @@
  * @module
  */
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { delay } from "../../src/platform/delay.ts";
 import { freePort, natsServerBin, natsServerVersion } from "./nats_server.ts";
+import { waitFor } from "./assert.ts";
 
 /** One node of the cluster. */
 export interface ClusterNode {
@@ -254,4 +255,28 @@ cluster {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * Waits until stream `name` (R`replicas`) has a leader and every other replica is current. Its
+ * group is not whole right after it was created or a node restarted: a request that needs it (a
+ * consumer added to a stream just created) went unanswered for the whole 5 s request timeout on
+ * 2.15.1, and killing the leader before a restarted replica was current left the stream without a
+ * leader for 30 s on 2.9.10.
+ */
+export async function streamSettled(
+  jsm: JetStreamManager,
+  name: string,
+  replicas = 3,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const cluster = (await jsm.streams.info(name)).cluster;
+      const others = cluster?.replicas ?? [];
+      return cluster?.leader !== undefined && others.length === replicas - 1 &&
+        others.every((r) => r.current && !r.offline);
+    },
+    30_000,
+    `stream ${name}: a leader and ${replicas - 1} current replicas`,
+  );
 }
