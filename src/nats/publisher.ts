@@ -127,9 +127,8 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     return new Promise((r) => waiting.push(() => r()));
   }
 
-  function send(msg: OutgoingMessage, done: PublishCallback): void {
-    if (closed) return done(closedError(msg), undefined);
-    checkMsgId(msg.msgId);
+  /** Starts `msg` now if the window has room, else once it has (or fails it at close). */
+  function enqueue(msg: OutgoingMessage, done: PublishCallback): void {
     if (hasRoom()) inFlight.start(msg, done);
     else {
       waiting.push((abort) =>
@@ -138,14 +137,18 @@ export function createPublisher(nc: NatsConnection, options: PublisherOptions = 
     }
   }
 
+  function send(msg: OutgoingMessage, done: PublishCallback): void {
+    if (closed) return done(closedError(msg), undefined);
+    checkMsgId(msg.msgId);
+    enqueue(msg, done);
+  }
+
   function publish(msg: OutgoingMessage): Promise<PubAck> {
     if (closed) return Promise.reject(closedError(msg));
     checkMsgId(msg.msgId);
-    return new Promise<PubAck>((resolve, reject) => {
-      const done: PublishCallback = (err, ack) => err ? reject(err) : resolve(ack!);
-      if (hasRoom()) inFlight.start(msg, done);
-      else waiting.push((abort) => abort ? reject(closedError(msg)) : inFlight.start(msg, done));
-    });
+    return new Promise<PubAck>((resolve, reject) =>
+      enqueue(msg, (err, ack) => err ? reject(err) : resolve(ack!))
+    );
   }
 
   function flush(): Promise<void> {
