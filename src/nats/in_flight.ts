@@ -32,7 +32,7 @@ export interface OutgoingMessage {
   data: Uint8Array | string;
   /** `Nats-Msg-Id` for the stream's duplicate window; a fresh unique id when omitted. */
   msgId?: string;
-  /** Extra headers (`Nats-Expected-Last-Sequence`, ...); `Nats-Msg-Id` is set on them. */
+  /** Extra headers (`Nats-Expected-Last-Sequence`, ...); `Nats-Msg-Id` is set on them when sent. */
   headers?: MsgHdrs;
   /**
    * Messages sharing a key are stored in the order they were published: this one is sent once
@@ -245,7 +245,6 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
     },
     start(msg, done) {
       const msgId = msg.msgId ?? nuid.next();
-      msg.headers?.set("Nats-Msg-Id", msgId);
       const data = typeof msg.data === "string" ? encoder.encode(msg.data) : msg.data;
       const id = counter++;
       const e = newEntry(msg, msgId, data, id, done);
