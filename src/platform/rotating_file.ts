@@ -9,6 +9,7 @@
  * `app.log.2`, ..., and files past `keep` are removed.
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 
 /** Options of {@link openRotatingFile}. */
 export interface RotatingFileOptions {
@@ -59,17 +60,6 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   while (off < data.length) off += await file.write(data.subarray(off));
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -113,7 +103,7 @@ export async function openRotatingFile(
     let groupBytes = 0;
     const emit = async () => {
       if (groupBytes === 0) return;
-      await writeAll(file!, concat(group, groupBytes));
+      await writeAll(file!, concatBytes(group, groupBytes));
       size += groupBytes;
       group = [];
       groupBytes = 0;

@@ -6,6 +6,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { concatBytes } from "../../platform/bytes.ts";
 import { decryptStream, decryptWhole, unwrapDataKey } from "./envelope.ts";
 import { type EnvelopeMetadata, parseEnvelopeMetadata, type UploadEvent } from "./event.ts";
 import { asFailure, permanent, retryable } from "./failure.ts";
@@ -146,7 +147,10 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
       opts.onBytes?.(n);
     }, opts.signal);
     const small = Number(res.headers.get("content-length") ?? NaN) <= SMALL_OBJECT_BYTES;
-    await (small ? placeSmall : placeStreamed)(body, event, path, dek, { ...opts, made });
+    const place = { ...opts, made };
+    await (small
+      ? placeSmall(body, path, dek, place)
+      : placeStreamed(body, event, path, dek, place));
   } catch (err) {
     await made.catch(() => {});
     const held = await (opts.placeAfter ?? Promise.resolve()).then(() => true, () => false);
@@ -172,14 +176,13 @@ interface PlaceOptions extends DownloadOptions {
  */
 async function placeSmall(
   body: ReadableStream<Uint8Array>,
-  _event: UploadEvent,
   path: string,
   dek: Uint8Array | undefined,
   opts: PlaceOptions,
 ): Promise<void> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
-  const sealed = chunks.length === 1 ? chunks[0] : concatAll(chunks);
+  const sealed = concatBytes(chunks);
   const plain = dek ? decryptWhole(dek, sealed) : sealed;
   await opts.placeAfter;
   await opts.made;
@@ -212,16 +215,6 @@ async function placeStreamed(
     await Deno.remove(temp).catch(() => {});
     throw err;
   }
-}
-
-function concatAll(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Removes a downloaded file, and its directory once no other file of the upload is in it. */
