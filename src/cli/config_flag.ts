@@ -2,7 +2,7 @@
  * Loading the config named by `--config`, shared by every command that takes one.
  * @module
  */
-import { loadConfig } from "../roles/checks.ts";
+import { type BaseFileConfig, loadBaseConfig } from "../config/base_config.ts";
 import type { Config } from "../roles/schemas.ts";
 import { type ParsedArgs, stringFlag } from "./args.ts";
 
@@ -16,6 +16,17 @@ export function configPath(args: ParsedArgs): string {
 }
 
 /** Loads the config named by `--config`; throws ConfigError with every problem. */
-export function loadConfigFlag(args: ParsedArgs): Promise<Config> {
+export async function loadConfigFlag(args: ParsedArgs): Promise<Config> {
+  // Imported when called: a command that reads only `nats:` does not build the roles' schemas.
+  const { loadConfig } = await import("../roles/checks.ts");
   return loadConfig(configPath(args));
+}
+
+/**
+ * Loads the config named by `--config` for a command that needs only its daemon-wide sections
+ * (`roles:` is not checked; see `src/config/base_config.ts`); throws ConfigError with every
+ * problem.
+ */
+export function loadBaseConfigFlag(args: ParsedArgs): Promise<BaseFileConfig> {
+  return loadBaseConfig(configPath(args));
 }

@@ -97,6 +97,32 @@ Deno.test("publish: envelopes, bad lines named by file:line, --data, stdin and h
   assertEquals(s!.string(), "from stdin");
 });
 
+Deno.test("publish reads the daemon-wide config: a watch directory of another host does not stop it, a nats typo does", async () => {
+  await using env = await setup();
+  const url = /servers: "([^"]+)"/.exec(await Deno.readTextFile(env.config))![1];
+  const elsewhere = await writeConfig(
+    `nats: { servers: "${url}" }\nroles:\n  watcher:\n    watches: [{ name: a, path: /nope/here }]\n`,
+  );
+  const ok = await jetport(["publish", "-c", elsewhere, "--subject", "ev.cfg", "--data", "1"]);
+  assertEquals(ok.code, 0, ok.stderr);
+  assertStringIncludes(ok.stderr, "publish: 1 published, 0 duplicates, 0 failed");
+  const typo = await writeConfig(`nats: { servers: "${url}", naem: x }\n`);
+  const bad = await jetport([
+    "publish",
+    "-c",
+    typo,
+    "--subject",
+    "ev.cfg",
+    "--data",
+    "1",
+    "--json",
+  ]);
+  assertEquals(bad.code, 2);
+  assertStringIncludes(bad.stderr, `${typo}:1:`);
+  assertStringIncludes(bad.stderr, `nats.naem: unknown key "naem" (did you mean "name"?)`);
+  assertEquals(JSON.parse(bad.stdout).error.code, "CONFIG_INVALID");
+});
+
 Deno.test("publish: envelope detection and {line} msg ids", () => {
   assertEquals(isEnvelope({ subject: "a", data: 1 }), true);
   assertEquals(isEnvelope({ data: 1, other: 2 }), false); // a payload that has a "data" key

@@ -6,7 +6,7 @@
 import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { type Command, EXIT } from "../command.ts";
 import { stringFlag, UsageError } from "../args.ts";
-import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
+import { CONFIG_HELP, loadBaseConfigFlag } from "../config_flag.ts";
 import { type MessageLine, objectToHeaders, payloadBytes } from "../message_line.ts";
 import { parseDuration } from "../../config/units.ts";
 import { connectOnce } from "../../nats/connection.ts";
@@ -314,7 +314,7 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
     const timeoutText = stringFlag(args, "timeout") ?? "10s";
     const timeout = parseDuration(timeoutText);
     if (!timeout) throw new UsageError(`--timeout takes a duration like 10s, got "${timeoutText}"`);
-    const config = await loadConfigFlag(args);
+    const config = await loadBaseConfigFlag(args);
     const input = file !== undefined && file !== "-" ? await Deno.open(file) : undefined;
     const nc = await connectOnce(config.nats);
     const publisher = createPublisher(nc, { name: "cli", deadline: timeout, window: WINDOW });
