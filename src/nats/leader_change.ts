@@ -119,12 +119,3 @@ export async function ackConfirmed(
   }
   return false;
 }
-
-/**
- * Sends `+ACK` again to an ack subject (a message's `reply`) without waiting: acking a message the
- * consumer no longer has pending is a no-op on the server, so this is safe to repeat after a
- * leader change.
- */
-export function reack(nc: NatsConnection, reply: string): void {
-  nc.publish(reply, ACK);
-}

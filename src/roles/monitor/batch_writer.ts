@@ -17,7 +17,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "@logtape/logtape";
 import type { RotatingFile } from "../../platform/rotating_file.ts";
-import { ackEach, nakAfter } from "../../nats/ack.ts";
+import { nakAfter } from "../../nats/ack.ts";
+import { ackAll, streamSeq } from "../../nats/ack_frames.ts";
 import { delay } from "../../platform/delay.ts";
 import {
   type DeadLetterDestination,
@@ -49,8 +50,11 @@ export interface BatchWriterParts {
   metrics: MonitorMetrics;
   /** The role's logger. */
   log: Logger;
-  /** The line of a message; throws {@link BadFileEventError} when it is not a file event. */
-  format(msg: JsMsg, received: Date): string;
+  /**
+   * The line of a message (`seq`: its stream sequence); throws {@link BadFileEventError} when it
+   * is not a file event.
+   */
+  format(msg: JsMsg, seq: number, received: Date): string;
   /** The DLQ, when one is configured. */
   dlq: DeadLetterDestination | undefined;
   /** The connected server's version (term reasons). */
@@ -69,8 +73,8 @@ export interface BatchWriter {
   drain(): Promise<void>;
 }
 
-/** A message and its line, or why it has none. */
-type Entry = { msg: JsMsg; line: string } | { msg: JsMsg; bad: string };
+/** A message, its stream sequence and its line, or why it has none. */
+type Entry = { msg: JsMsg; seq: number; line: string } | { msg: JsMsg; seq: number; bad: string };
 
 /**
  * Returns the handler: messages are written, flushed and committed a group at a time (at most
@@ -123,29 +127,36 @@ export function createBatchWriter(parts: BatchWriterParts, maxGroup: number): Ba
   /** Writes one group: lines flushed and committed, then the acks; then the rejects. */
   async function commitGroup(group: Entry[]): Promise<void> {
     const good: JsMsg[] = [];
+    const goodSeqs: number[] = [];
+    const skipped: JsMsg[] = [];
+    const skippedSeqs: number[] = [];
     const inGroup = new Set<number>();
     const chunk = lineChunks(file, parts.maxSize);
     for (const entry of group) {
-      const msg = entry.msg;
-      if (written.has(msg.seq) || inGroup.has(msg.seq)) {
+      const { msg, seq } = entry;
+      if (written.has(seq) || inGroup.has(seq)) {
         // Its line is written; its ack was lost (a leader change): ack it, do not write it again.
         // Checked here, not when formatted: the group before this one has committed by now.
-        msg.ack();
-        reacks.remember(msg);
-        metrics.skippedRedelivery();
+        skipped.push(msg);
+        skippedSeqs.push(seq);
         continue;
       }
-      inGroup.add(msg.seq);
+      inGroup.add(seq);
       if ("bad" in entry) continue;
       chunk.add(entry.line);
       good.push(msg);
+      goodSeqs.push(seq);
     }
     chunk.end();
+    if (skipped.length) {
+      reacks.remember(ackAll(skipped), skippedSeqs);
+      metrics.skippedRedeliveries(skipped.length);
+    }
     if (good.length) {
       const t0 = performance.now();
       try {
         await file.flush();
-        await written.commit(good.map((m) => m.seq), logEnd(file.path));
+        await written.commit(goodSeqs, logEnd(file.path));
       } catch (err) {
         for (const msg of good) nakAfter(msg, RETRY_DELAY);
         log.error("{error}; {n} messages given back for redelivery", {
@@ -156,8 +167,7 @@ export function createBatchWriter(parts: BatchWriterParts, maxGroup: number): Ba
       }
       metrics.flushed((performance.now() - t0) / 1000);
       // Only now is every line in the file and named in the journal: the acks may go out.
-      ackEach(good);
-      for (const msg of good) reacks.remember(msg);
+      reacks.remember(ackAll(good), goodSeqs);
       metrics.linesWritten(good.length);
       metrics.acked(good.length);
     }
@@ -199,11 +209,12 @@ export function createBatchWriter(parts: BatchWriterParts, maxGroup: number): Ba
       }
       const received = new Date();
       for (const msg of batch) {
+        const seq = streamSeq(msg);
         try {
-          next.push({ msg, line: parts.format(msg, received) });
+          next.push({ msg, seq, line: parts.format(msg, seq, received) });
         } catch (err) {
           if (!(err instanceof BadFileEventError)) throw err;
-          next.push({ msg, bad: err.message });
+          next.push({ msg, seq, bad: err.message });
         }
       }
       if (!flushing) {

@@ -47,8 +47,9 @@ const OPERATION_OF_TYPE: Record<string, string> = {
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function optional(ev: Record<string, unknown>, key: string, type: string): void {
-  if (ev[key] !== undefined && ev[key] !== null && typeof ev[key] !== type) {
-    throw new BadFileEventError(`"${key}" must be a ${type}, got ${JSON.stringify(ev[key])}`);
+  const value = ev[key];
+  if (value !== undefined && value !== null && typeof value !== type) {
+    throw new BadFileEventError(`"${key}" must be a ${type}, got ${JSON.stringify(value)}`);
   }
 }
 
@@ -68,8 +69,12 @@ export function parseFileEvent(data: Uint8Array): FileEvent {
   if (typeof ev.path !== "string" || ev.path === "") {
     throw new BadFileEventError('"path" is missing or not a non-empty string');
   }
-  for (const key of ["root", "old_path", "type", "operation"]) optional(ev, key, "string");
-  for (const key of ["file_size", "size"]) optional(ev, key, "number");
+  optional(ev, "root", "string");
+  optional(ev, "old_path", "string");
+  optional(ev, "type", "string");
+  optional(ev, "operation", "string");
+  optional(ev, "file_size", "number");
+  optional(ev, "size", "number");
   if (typeof ev.timestamp !== "string" && typeof ev.timestamp !== "number") delete ev.timestamp;
   const operation = (ev.operation as string | undefined) ??
     OPERATION_OF_TYPE[ev.type as string];
@@ -78,7 +83,10 @@ export function parseFileEvent(data: Uint8Array): FileEvent {
       `neither "operation" nor a known "type" (${Object.keys(OPERATION_OF_TYPE).join(", ")})`,
     );
   }
-  return { ...ev, operation, path: ev.path } as FileEvent;
+  // In place, not a copy: the parsed object is this message's alone (a copy per event was a
+  // tenth of the formatting's time).
+  ev.operation = operation;
+  return ev as FileEvent;
 }
 
 /**
@@ -88,23 +96,31 @@ export function parseFileEvent(data: Uint8Array): FileEvent {
  */
 export function displayPath(root: string | undefined, path: string): string {
   if (!root) return path;
-  const windows = root.includes("\\") && !root.includes("/");
-  const sep = windows ? "\\" : "/";
-  const base = root.replace(/^\.[\\/]+/, "").replace(/[\\/]+$/, "");
-  const rel = windows ? path.replaceAll("/", "\\") : path;
-  if (base === "" || base === ".") return rel;
-  return `${base}${sep}${rel}`;
+  if (root !== lastRoot.root) lastRoot = rootPrefix(root);
+  const rel = lastRoot.windows ? path.replaceAll("/", "\\") : path;
+  return lastRoot.prefix + rel;
 }
 
-/** When the change happened, or `fallback` when the event has no usable timestamp. */
-export function eventTime(ev: FileEvent, fallback: Date): Date {
+/** What {@link displayPath} puts before a path under `root`. */
+function rootPrefix(root: string): { root: string; prefix: string; windows: boolean } {
+  const windows = root.includes("\\") && !root.includes("/");
+  const base = root.replace(/^\.[\\/]+/, "").replace(/[\\/]+$/, "");
+  const prefix = base === "" || base === "." ? "" : base + (windows ? "\\" : "/");
+  return { root, prefix, windows };
+}
+
+/** The last root's prefix: the events of a stream mostly share one or a few roots. */
+let lastRoot = rootPrefix("");
+
+/** When the change happened in epoch milliseconds, or undefined without a usable timestamp. */
+function eventMillis(ev: FileEvent): number | undefined {
   const t = ev.timestamp;
-  if (typeof t === "number") return new Date(t < 1e12 ? t * 1000 : t);
+  if (typeof t === "number") return t < 1e12 ? t * 1000 : t;
   if (typeof t === "string") {
     const ms = Date.parse(t);
-    if (!Number.isNaN(ms)) return new Date(ms);
+    if (!Number.isNaN(ms)) return ms;
   }
-  return fallback;
+  return undefined;
 }
 
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -113,6 +129,18 @@ const pad = (n: number) => String(n).padStart(2, "0");
 export function formatLocalTime(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** The last second formatted: events come in bursts, many of them within the same second. */
+let lastSecond = { second: NaN, text: "" };
+
+/** {@link formatLocalTime} of epoch milliseconds `ms`, remembering the last second's text. */
+function localTimeOf(ms: number): string {
+  const second = Math.floor(Math.trunc(ms) / 1000); // a Date drops the fraction of its ms
+  if (second !== lastSecond.second) {
+    lastSecond = { second, text: formatLocalTime(new Date(second * 1000)) };
+  }
+  return lastSecond.text;
 }
 
 /** Size in KB with two decimals: `file_size` when present, else `size` / 1024, else 0. */
@@ -132,13 +160,28 @@ export function sizeKb(ev: FileEvent): string {
  */
 export function textLine(ev: FileEvent, received: Date): string {
   const from = ev.old_path ? `, From: ${oneLine(displayPath(ev.root, ev.old_path))}` : "";
-  return `[${formatLocalTime(eventTime(ev, received))}] File ${ev.operation.toUpperCase()}: ` +
+  const time = localTimeOf(eventMillis(ev) ?? received.getTime());
+  return `[${time}] File ${upperCase(ev.operation)}: ` +
     `${oneLine(displayPath(ev.root, ev.path))}, Size: ${sizeKb(ev)} KB${from}\n`;
 }
+
+/** The operations' words, upper-cased once. */
+const UPPER: Record<string, string> = {
+  added: "ADDED",
+  modified: "MODIFIED",
+  deleted: "DELETED",
+  renamed: "RENAMED",
+};
+
+const upperCase = (operation: string) =>
+  Object.hasOwn(UPPER, operation) ? UPPER[operation] : operation.toUpperCase();
 
 /** Control characters, and the Unicode line and paragraph separators some viewers break on. */
 // deno-lint-ignore no-control-regex
 const LINE_BREAKERS = /[\u0000-\u001f\u007f\u2028\u2029]/g;
+/** The same, not global: a test without the global regex's `lastIndex` state. */
+// deno-lint-ignore no-control-regex
+const HAS_LINE_BREAKER = /[\u0000-\u001f\u007f\u2028\u2029]/;
 
 /**
  * A file name may hold a newline or other control characters; written as they are they would
@@ -147,6 +190,7 @@ const LINE_BREAKERS = /[\u0000-\u001f\u007f\u2028\u2029]/g;
  * they are: they are Windows path separators in the original line format.
  */
 export function oneLine(path: string): string {
+  if (!HAS_LINE_BREAKER.test(path)) return path;
   return path.replace(
     LINE_BREAKERS,
     (c) =>
@@ -180,7 +224,7 @@ export function jsonLine(ev: FileEvent, origin: MessageOrigin, received: Date): 
     stream: origin.stream,
     seq: origin.seq,
     subject: origin.subject,
-    operation: ev.operation.toUpperCase(),
+    operation: upperCase(ev.operation),
     path: displayPath(ev.root, ev.path),
     size_kb: Number(sizeKb(ev)),
     event: ev,

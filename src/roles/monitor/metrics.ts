@@ -19,8 +19,8 @@ export interface MonitorMetrics {
   consumerState(pending: number, ackPending: number): void;
   /** Seconds one batch took to write and flush. */
   flushed(seconds: number): void;
-  /** A redelivered event whose line was already written: acked, not rewritten. */
-  skippedRedelivery(): void;
+  /** `n` redelivered events whose line was already written: acked, not rewritten. */
+  skippedRedeliveries(n: number): void;
   /** `n` acks sent again after a leader change. */
   reacked(n: number): void;
 }
@@ -80,7 +80,7 @@ export function monitorMetrics(
       ackPending.set(unacked, labels);
     },
     flushed: (seconds) => flushSeconds.observe(seconds, labels),
-    skippedRedelivery: () => skipped.inc(labels),
+    skippedRedeliveries: (n) => skipped.inc(labels, n),
     reacked: (n) => reacks.inc(labels, n),
   };
 }

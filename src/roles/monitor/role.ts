@@ -74,10 +74,10 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
     reacks,
     metrics,
     log,
-    format: (msg, received) => {
+    format: (msg, seq, received) => {
       const ev = parseFileEvent(msg.data);
       return cfg.output.format === "json"
-        ? jsonLine(ev, { stream, seq: msg.seq, subject: msg.subject }, received)
+        ? jsonLine(ev, { stream, seq, subject: msg.subject }, received)
         : textLine(ev, received);
     },
     dlq: dlq && { publisher: jetstream(nc), target: dlq },

@@ -90,6 +90,26 @@ Deno.test("event line: display paths on POSIX and Windows roots", () => {
   assertEquals(displayPath(".", "a.txt"), "a.txt");
   assertEquals(displayPath(undefined, "test/storage/a.txt"), "test/storage/a.txt");
   assertEquals(displayPath("C:\\data\\in", "sub/a.txt"), "C:\\data\\in\\sub\\a.txt");
+  assertEquals(
+    displayPath("test/storage", "c.txt"),
+    "test/storage/c.txt",
+    "back to the first root",
+  );
+});
+
+Deno.test("event line: events within one second and across its edges get their own times", () => {
+  const at = (timestamp: string | number) =>
+    /^\[([^\]]+)\]/.exec(
+      textLine(parseFileEvent(enc({ operation: "added", path: "a", timestamp })), received),
+    )![1];
+  const base = new Date(2025, 0, 1, 12, 0, 59).getTime();
+  assertEquals(at(new Date(base).toISOString()), "2025-01-01 12:00:59");
+  assertEquals(at(new Date(base + 999).toISOString()), "2025-01-01 12:00:59");
+  assertEquals(at(new Date(base + 1000).toISOString()), "2025-01-01 12:01:00");
+  assertEquals(at(new Date(base - 1).toISOString()), "2025-01-01 12:00:58");
+  assertEquals(at((base + 1500) / 1000), "2025-01-01 12:01:00", "epoch seconds with a fraction");
+  assertEquals(at("not a time"), "2030-01-02 03:04:05", "no usable timestamp: the time received");
+  assertEquals(at(-0.5), formatLocalTime(new Date(-500)), "before 1970, a fraction of a ms");
 });
 
 Deno.test("event line: local time formatting pads every field", () => {
