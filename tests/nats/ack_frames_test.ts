@@ -1,10 +1,9 @@
 /** Ack frames against a real nats-server: one write acks a group, frames sent again are no-ops. */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { AckPolicy, jetstream, type JsMsg } from "@nats-io/jetstream";
 import { assertEquals, waitFor } from "../helpers/assert.ts";
 import { startNatsServer } from "../helpers/nats_server.ts";
 import { ackAll, ackSubjectSeq, sendAckFrames, streamSeq } from "../../src/nats/ack_frames.ts";
-import { client, createFilesStream, fileEvent, publish } from "../roles/monitor/helpers.ts";
+import { client, deliveredEvents } from "../roles/monitor/helpers.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -23,13 +22,7 @@ Deno.test("ackSubjectSeq: the stream sequence of both ack subject layouts, -1 fo
 Deno.test("ackAll: acks exactly the messages given in one write; their frames sent again are no-ops", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
-  await createFilesStream(c.jsm);
-  await c.jsm.consumers.add("FILES", { durable_name: "a", ack_policy: AckPolicy.Explicit });
-  await publish(c.nc, Array.from({ length: 5 }, (_, i) => fileEvent("added", `a${i}.txt`)));
-  const consumer = await jetstream(c.nc).consumers.get("FILES", "a");
-  const msgs: JsMsg[] = [];
-  for await (const m of await consumer.fetch({ max_messages: 5, expires: 5000 })) msgs.push(m);
-  assertEquals(msgs.length, 5);
+  const msgs = await deliveredEvents(c, "a", 5, "a");
   assertEquals(msgs.map(streamSeq), msgs.map((m) => m.seq));
   assertEquals(msgs.map(streamSeq), [1, 2, 3, 4, 5]);
 
@@ -59,12 +52,7 @@ Deno.test("ackAll: acks exactly the messages given in one write; their frames se
 Deno.test("sendAckFrames: acks what the frames name, through nats.js internals or one publish each", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
-  await createFilesStream(c.jsm);
-  await c.jsm.consumers.add("FILES", { durable_name: "b", ack_policy: AckPolicy.Explicit });
-  await publish(c.nc, Array.from({ length: 3 }, (_, i) => fileEvent("added", `b${i}.txt`)));
-  const consumer = await jetstream(c.nc).consumers.get("FILES", "b");
-  const msgs: JsMsg[] = [];
-  for await (const m of await consumer.fetch({ max_messages: 3, expires: 5000 })) msgs.push(m);
+  const msgs = await deliveredEvents(c, "b", 3, "b");
   const frames = bytes(
     msgs.map((m) => `PUB ${(m as unknown as { reply: string }).reply} 4\r\n+ACK\r\n`).join(""),
   );

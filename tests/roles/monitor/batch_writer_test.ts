@@ -2,7 +2,6 @@
  * The monitor's batch writer against a real nats-server: group commit (batches handed over during
  * a flush are written together, once that flush is acked) and acks only after the flush.
  */
-import { AckPolicy, jetstream, type JsMsg } from "@nats-io/jetstream";
 import { assertEquals, waitFor } from "../../helpers/assert.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import { Registry } from "../../../src/http/metrics.ts";
@@ -13,7 +12,7 @@ import { parseFileEvent, textLine } from "../../../src/roles/monitor/event_line.
 import { monitorMetrics } from "../../../src/roles/monitor/metrics.ts";
 import { createReacks } from "../../../src/roles/monitor/reacks.ts";
 import { openWrittenRecord } from "../../../src/roles/monitor/written.ts";
-import { client, createFilesStream, fileEvent, publish, readLines } from "./helpers.ts";
+import { client, deliveredEvents, readLines } from "./helpers.ts";
 
 /** A log whose flushes wait until the test lets each one go, counting them. */
 function gatedFile(file: RotatingFile) {
@@ -36,13 +35,7 @@ function gatedFile(file: RotatingFile) {
 Deno.test("batch writer: batches handed over during a flush are written as one group, acked after it", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
-  await createFilesStream(c.jsm);
-  await c.jsm.consumers.add("FILES", { durable_name: "w", ack_policy: AckPolicy.Explicit });
-  await publish(c.nc, Array.from({ length: 6 }, (_, i) => fileEvent("added", `g${i}.txt`)));
-  const consumer = await jetstream(c.nc).consumers.get("FILES", "w");
-  const msgs: JsMsg[] = [];
-  for await (const m of await consumer.fetch({ max_messages: 6, expires: 5000 })) msgs.push(m);
-  assertEquals(msgs.length, 6);
+  const msgs = await deliveredEvents(c, "w", 6, "g");
 
   const dir = await Deno.makeTempDir({ prefix: "jetport-batch-writer-" });
   const file = gatedFile(await openRotatingFile(`${dir}/m.log`, { maxSize: 1 << 20, keep: 1 }));

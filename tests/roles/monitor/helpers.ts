@@ -6,9 +6,11 @@
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
+  AckPolicy,
   jetstream,
   type JetStreamManager,
   jetstreamManager,
+  type JsMsg,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
@@ -67,6 +69,29 @@ export async function publish(nc: NatsConnection, events: unknown[]): Promise<vo
   for (const ev of events) {
     await js.publish("file.events", typeof ev === "string" ? ev : JSON.stringify(ev));
   }
+}
+
+/**
+ * A FILES stream with `count` file events (`<prefix>0.txt`, ...) and a consumer `durable` (ack
+ * explicit) that has delivered them all: the messages, unacked.
+ */
+export async function deliveredEvents(
+  c: { nc: NatsConnection; jsm: JetStreamManager },
+  durable: string,
+  count: number,
+  prefix: string,
+): Promise<JsMsg[]> {
+  await createFilesStream(c.jsm);
+  await c.jsm.consumers.add("FILES", { durable_name: durable, ack_policy: AckPolicy.Explicit });
+  await publish(
+    c.nc,
+    Array.from({ length: count }, (_, i) => fileEvent("added", `${prefix}${i}.txt`)),
+  );
+  const consumer = await jetstream(c.nc).consumers.get("FILES", durable);
+  const msgs: JsMsg[] = [];
+  for await (const m of await consumer.fetch({ max_messages: count, expires: 5000 })) msgs.push(m);
+  if (msgs.length !== count) throw new Error(`${msgs.length} of ${count} events delivered`);
+  return msgs;
 }
 
 /** The lines of `path` (none when it does not exist yet). */
