@@ -4,7 +4,8 @@ import { assertEquals, assertStringIncludes } from "../helpers/assert.ts";
 import { startNatsServer } from "../helpers/nats_server.ts";
 import { jetport, jetportCommand } from "../helpers/jetport.ts";
 import { writeConfig } from "../helpers/config.ts";
-import { isEnvelope, lineBatches, lineMessage } from "../../src/cli/commands/publish.ts";
+import { isEnvelope, lineMessage } from "../../src/cli/commands/publish.ts";
+import { type ByteSource, eachLine } from "../../src/cli/jsonl_lines.ts";
 
 async function setup() {
   const nats = await startNatsServer();
@@ -123,6 +124,34 @@ Deno.test("publish reads the daemon-wide config: a watch directory of another ho
   assertEquals(JSON.parse(bad.stdout).error.code, "CONFIG_INVALID");
 });
 
+Deno.test("publish --file -: lines from standard input, numbered for --msg-id", async () => {
+  await using env = await setup();
+  const child = jetportCommand(
+    [
+      "publish",
+      "--config",
+      env.config,
+      "--file",
+      "-",
+      "--subject",
+      "ev.pipe",
+      "--msg-id",
+      "p-{line}",
+    ],
+    { stdin: "piped" },
+  ).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode('{"a":1}\n\n{"a":'));
+  await w.write(new TextEncoder().encode("3}\n"));
+  await w.close();
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, stderr);
+  assertStringIncludes(stderr, "publish: 2 published, 0 duplicates, 0 failed");
+  const last = await env.jsm.streams.getMessage("EV", { last_by_subj: "ev.pipe" });
+  assertEquals([last!.json(), last!.header.get("Nats-Msg-Id")], [{ a: 3 }, "p-3"]);
+});
+
 Deno.test("publish: envelope detection and {line} msg ids", () => {
   assertEquals(isEnvelope({ subject: "a", data: 1 }), true);
   assertEquals(isEnvelope({ data: 1, other: 2 }), false); // a payload that has a "data" key
@@ -142,16 +171,33 @@ Deno.test("publish: envelope detection and {line} msg ids", () => {
   assertEquals(replayed.msgId, "orig");
 });
 
-/** The lines `lineBatches` reads from a stream of `chunks`, as [number, text, bytes, error]. */
-async function readLines(chunks: (string | number[])[]) {
-  const stream = ReadableStream.from(
+/** A source that returns `chunks`, one per read (the rest of one in the next, when it does not fit). */
+function chunkSource(chunks: Uint8Array[]): ByteSource {
+  const queue = [...chunks];
+  return {
+    read(p) {
+      const c = queue.shift();
+      if (c === undefined) return Promise.resolve(null);
+      if (c.length > p.length) queue.unshift(c.subarray(p.length));
+      p.set(c.subarray(0, p.length));
+      return Promise.resolve(Math.min(c.length, p.length));
+    },
+  };
+}
+
+/**
+ * The lines `eachLine` reads from `chunks`, as [number, text, bytes, error]; the bytes are decoded
+ * after the whole input was read (a view into a buffer that was reused would show later bytes).
+ */
+async function readLines(chunks: (string | number[] | Uint8Array)[]) {
+  const source = chunkSource(
     chunks.map((c) => typeof c === "string" ? new TextEncoder().encode(c) : new Uint8Array(c)),
   );
-  const out = [];
-  for await (const batch of lineBatches(stream)) {
-    for (const l of batch) out.push([l.n, l.text, new TextDecoder().decode(l.bytes), l.error]);
-  }
-  return out;
+  const seen: [number, string, Uint8Array, string | undefined][] = [];
+  await eachLine(source, (n, text, bytes, error) => {
+    seen.push([n, text, bytes, error]);
+  });
+  return seen.map(([n, text, bytes, error]) => [n, text, new TextDecoder().decode(bytes), error]);
 }
 
 Deno.test("publish: lines split across reads, CRLF, blank lines counted, last line without a break", async () => {
@@ -173,4 +219,38 @@ Deno.test("publish: a UTF-8 character split across reads is one character; bytes
   ]);
   const m = lineMessage('"€"', 1, { subject: "s", headers: [] }, new TextEncoder().encode('"€"'));
   assertEquals(m.data, new TextEncoder().encode('"€"')); // a bare payload is sent as its bytes
+});
+
+Deno.test("publish: 300k lines in reads of every size, one line longer than a read buffer, come out whole and in order", async () => {
+  const lines = Array.from(
+    { length: 300_000 },
+    (_, i) =>
+      i === 1000
+        ? JSON.stringify({ long: "x".repeat(600_000) })
+        : i % 997 === 0
+        ? JSON.stringify({ i, s: "€ü" })
+        : JSON.stringify({ i }),
+  );
+  const all = new TextEncoder().encode(lines.join("\r\n") + "\n");
+  const chunks: Uint8Array[] = [];
+  let seed = 7;
+  for (let at = 0; at < all.length;) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const size = 1 + seed % 70_000;
+    chunks.push(all.subarray(at, at + size));
+    at += size;
+  }
+  const seen: [number, string, Uint8Array][] = [];
+  const wait = Promise.resolve();
+  await eachLine(chunkSource(chunks), (n, text, bytes) => {
+    seen.push([n, text, bytes]);
+    if (n % 5000 === 0) return wait; // a full window now and then
+  });
+  assertEquals(seen.length, lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const [n, text, bytes] = seen[i];
+    if (n !== i + 1 || text !== lines[i] || new TextDecoder().decode(bytes) !== lines[i]) {
+      throw new Error(`line ${i + 1} came out as line ${n}: ${text.slice(0, 40)}`);
+    }
+  }
 });

@@ -13,6 +13,7 @@ import { connectOnce } from "../../nats/connection.ts";
 import { createPublisher, type OutgoingMessage, type Publisher } from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { JSON_HELP, printJson, wantsJson } from "../json.ts";
+import { eachLine } from "../jsonl_lines.ts";
 
 /** Keys an envelope line may have (the replay format is an envelope too). */
 const ENVELOPE_KEYS = new Set([
@@ -89,96 +90,6 @@ function parseHeaders(values: string[]): [string, string][] {
   });
 }
 
-/** One non-blank line of a JSONL input. */
-export interface Line {
-  /** Its 1-based number. */
-  n: number;
-  /** Its text (without the line break); empty when it is not UTF-8. */
-  text: string;
-  /** Its bytes: the UTF-8 of `text`, a view into the read buffer. */
-  bytes: Uint8Array;
-  /** Set when the line cannot be read as text. */
-  error?: string;
-}
-
-const NL = 0x0a;
-const CR = 0x0d;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * The non-blank lines of a byte stream, one batch per read, so the caller awaits once per read
- * rather than once per line (each await lets the client flush a socket write of its own). The
- * whole lines of a read are decoded at once; when they are ASCII, byte offsets are character
- * offsets and a line's text is a slice of that. A trailing `\r` is dropped.
- */
-export async function* lineBatches(stream: ReadableStream<Uint8Array>): AsyncGenerator<Line[]> {
-  let carry: Uint8Array | undefined;
-  let n = 0;
-  for await (const chunk of stream) {
-    const bytes = carry?.length ? concat(carry, chunk) : chunk;
-    const end = bytes.lastIndexOf(NL) + 1;
-    carry = bytes.subarray(end);
-    if (end === 0) continue;
-    const batch: Line[] = [];
-    n = splitLines(bytes.subarray(0, end), n, batch);
-    yield batch;
-  }
-  if (carry?.length) {
-    const batch: Line[] = [];
-    splitLines(carry, n, batch);
-    yield batch;
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-/**
- * Appends the non-blank lines of `region` (whole lines; the last may lack its `\n`) to `out`,
- * numbered after `n`; returns the number of the last line.
- */
-function splitLines(region: Uint8Array, n: number, out: Line[]): number {
-  let ascii: string | undefined;
-  try {
-    const text = utf8.decode(region);
-    if (text.length === region.length) ascii = text;
-  } catch { /* not UTF-8 somewhere: decoded line by line below, to name the line */ }
-  let start = 0;
-  while (start < region.length) {
-    let end = region.indexOf(NL, start);
-    const next = end < 0 ? region.length : end + 1;
-    if (end < 0) end = region.length;
-    if (end > start && region[end - 1] === CR) end--;
-    n++;
-    const bytes = region.subarray(start, end);
-    let text = "";
-    let error: string | undefined;
-    if (ascii !== undefined) text = ascii.slice(start, end);
-    else {
-      try {
-        text = utf8.decode(bytes);
-      } catch {
-        error = "not UTF-8 text";
-      }
-    }
-    if (error || !isBlank(bytes, text)) out.push({ n, text, bytes, error });
-    start = next;
-  }
-  return n;
-}
-
-/** Whether a line holds only white space (the first byte decides for most lines). */
-function isBlank(bytes: Uint8Array, text: string): boolean {
-  const first = bytes[0];
-  if (first === undefined) return true;
-  if (first > 0x20 && first < 0x80) return false;
-  return text.trim() === "";
-}
-
 /** Counts of a publish run. */
 export interface PublishSummary {
   /** Stored by the stream. */
@@ -209,58 +120,54 @@ export function formatCounts(s: PublishSummary): string {
 const WINDOW = 1024;
 
 /**
- * Publishes every item of `batches` with backpressure, naming failures by `where`; resolves with
- * counts once every message is acknowledged or has failed. The items of a batch are sent in one
- * synchronous run until the window is full, so the client writes them to the socket together;
- * outcomes come back through callbacks (no promise per message: at 100k lines their garbage was
- * a large part of the command's time).
+ * Publishes messages with backpressure and counts their outcomes, naming failures by `where(n)`.
+ * Messages are sent one synchronous run at a time until the window is full, so the client writes
+ * them to the socket together; outcomes come back through callbacks (no promise per message: at
+ * 100k lines their garbage was a large part of the command's time).
  */
-async function publishAll<T>(
+function createSender(
   publisher: Publisher,
-  batches: AsyncIterable<T[]>,
-  toMessage: (item: T) => OutgoingMessage,
-  where: (item: T) => string,
-  onDone: () => void = () => {},
-): Promise<PublishSummary & { failures: PublishFailure[] }> {
+  where: (n: number) => string,
+  onDone: () => void,
+) {
   const summary = { published: 0, duplicates: 0, failed: 0, failures: [] as PublishFailure[] };
   let outstanding = 0;
   let drained: (() => void) | undefined;
-  const fail = (item: T, why: string) => {
+  const fail = (n: number, why: string) => {
     summary.failed++;
     if (summary.failed <= NAMED_FAILURES) {
-      const at = where(item);
+      const at = where(n);
       summary.failures.push({ where: at, message: why });
       console.error(`${at}: ${why}`);
     } else if (summary.failed === NAMED_FAILURES + 1) console.error("(more failures not shown)");
     onDone();
   };
-  const settle = () => {
-    if (--outstanding === 0) drained?.();
-  };
-  for await (const batch of batches) {
-    for (const item of batch) {
-      let msg: OutgoingMessage;
-      try {
-        msg = toMessage(item);
-      } catch (err) {
-        fail(item, (err as Error).message);
-        continue;
-      }
-      if (publisher.inFlight >= WINDOW) await publisher.room();
+  return {
+    /** Counts message `n` as failed before it was sent. */
+    fail,
+    /**
+     * Sends message `n`; returns a promise (resolved once the window has room again) only when
+     * the window is full.
+     */
+    send(n: number, msg: OutgoingMessage): Promise<void> | undefined {
       outstanding++;
       publisher.send(msg, (err, ack) => {
-        if (err) fail(item, err.message);
+        if (err) fail(n, err.message);
         else {
           if (ack!.duplicate) summary.duplicates++;
           else summary.published++;
           onDone();
         }
-        settle();
+        if (--outstanding === 0) drained?.();
       });
-    }
-  }
-  if (outstanding > 0) await new Promise<void>((r) => drained = r);
-  return summary;
+      return publisher.inFlight >= WINDOW ? publisher.room() : undefined;
+    },
+    /** Resolves with the counts once every message sent is acknowledged or has failed. */
+    async finish(): Promise<PublishSummary & { failures: PublishFailure[] }> {
+      if (outstanding > 0) await new Promise<void>((r) => drained = r);
+      return summary;
+    },
+  };
 }
 
 /** The `publish` command. */
@@ -324,25 +231,31 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
       silent: args.flags.quiet === true || file === undefined,
     });
     try {
-      const tick = () => progress.tick();
-      const s = file === undefined
-        ? await publishAll(publisher, single(data), (payload) => ({
+      const sender = createSender(
+        publisher,
+        (n) => file === undefined ? "message" : `${file}:${n}`,
+        () => progress.tick(),
+      );
+      if (file === undefined) {
+        sender.send(1, {
           subject: subject!,
-          data: payload,
+          data: data ?? await new Response(Deno.stdin.readable).text(),
           msgId: defaults.msgId,
           headers: withHeaders(undefined, defaults.headers),
-        }), () =>
-          "message", tick)
-        : await publishAll(
-          publisher,
-          lineBatches(input?.readable ?? Deno.stdin.readable),
-          (line) => {
-            if (line.error) throw new Error(line.error);
-            return lineMessage(line.text, line.n, defaults, line.bytes);
-          },
-          (line) => `${file}:${line.n}`,
-          tick,
-        );
+        });
+      } else {
+        await eachLine(input ?? Deno.stdin, (n, text, bytes, error) => {
+          let msg: OutgoingMessage;
+          try {
+            if (error) throw new Error(error);
+            msg = lineMessage(text, n, defaults, bytes);
+          } catch (err) {
+            return sender.fail(n, (err as Error).message);
+          }
+          return sender.send(n, msg);
+        });
+      }
+      const s = await sender.finish();
       progress.done();
       if (wantsJson(args)) printJson(s);
       else console.error(`publish: ${formatCounts(s)}`);
@@ -357,7 +270,3 @@ Exit codes: 0 every message acknowledged, 1 some failed, 2 bad usage or invalid 
     }
   },
 };
-
-async function* single(data: string | undefined): AsyncGenerator<string[]> {
-  yield [data ?? await new Response(Deno.stdin.readable).text()];
-}
