@@ -114,6 +114,7 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
       consumer,
       filterSubject: cfg.filter_subject,
       startSeq: resumeAt,
+      batch: cfg.batch,
     });
     if (created) {
       metrics.recreated();

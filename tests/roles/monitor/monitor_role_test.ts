@@ -201,3 +201,21 @@ Deno.test("monitor role: a push consumer under its name is a clear error, not a 
   assert(/remove deliver_subject/.test(m.role.notReadyReason() ?? ""), m.role.notReadyReason());
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("monitor role: the consumer it creates may have four batches unacked (at least 1000)", async () => {
+  await using nats = await startNatsServer();
+  await using c = await client(nats.url);
+  await createFilesStream(c.jsm);
+  const dir = await Deno.makeTempDir({ prefix: "jetport-monitor-" });
+  await publish(c.nc, [fileEvent("added", "a.txt")]);
+  for (const [batch, expected] of [[600, 2400], [100, 1000]]) {
+    const log = `${dir}/${batch}/m.log`; // its own journal too: the event is new to each
+    await using m = await runMonitor(nats.url, { monitor: { output: { path: log }, batch } });
+    await waitFor(async () => (await readLines(log)).length === 1, 10_000, "the line");
+    const info = await c.jsm.consumers.info("FILES", "file-monitor");
+    assertEquals(info.config.max_ack_pending, expected, `batch ${batch}`);
+    await m.stop();
+    await c.jsm.consumers.delete("FILES", "file-monitor");
+  }
+  await Deno.remove(dir, { recursive: true });
+});
