@@ -13,26 +13,20 @@
  * events: `connection_status.ts`).
  * @module
  */
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { NatsConfig } from "../config/schema.ts";
 import type { Registry } from "../http/metrics.ts";
 import { logger } from "../platform/logging.ts";
 import { beforeDeadline, DEADLINE_PASSED, delay } from "../platform/delay.ts";
-import { explainConnectFailure, NatsConnectError } from "./connect_failure.ts";
-import {
-  connectionOptions,
-  type NatsOptions,
-  splitServerCredentials,
-} from "./connection_options.ts";
-import { catchingStrayErrors } from "../platform/stray_errors.ts";
+import { NatsConnectError } from "./connect_failure.ts";
+import { connectionOptions, splitServerCredentials } from "./connection_options.ts";
+import { connectExplained } from "./connect_once.ts";
 import {
   connectionMetrics,
   type ConnectionState,
   logPool,
   watchStatus,
 } from "./connection_status.ts";
-import { enableNoDelay } from "./no_delay.ts";
 
 /** The shared connection as roles see it. */
 export interface NatsHandle extends AsyncDisposable {
@@ -56,37 +50,6 @@ export interface NatsHandle extends AsyncDisposable {
 
 /** How long {@link NatsHandle.close} drains when given no deadline. */
 export const CLOSE_GRACE_MS = 5000;
-
-/**
- * One attempt to connect; a failure becomes a {@link NatsConnectError} that says why. A TLS alert
- * that surfaces as a stray error meanwhile is a better reason than the `timeout` nats.js reports.
- */
-async function connectExplained(nats: NatsOptions, cfg: NatsConfig): Promise<NatsConnection> {
-  let stray: unknown;
-  return await catchingStrayErrors(async () => {
-    try {
-      const nc = await connect(nats.options);
-      enableNoDelay(nc);
-      return nc;
-    } catch (err) {
-      const why = await explainConnectFailure(
-        stray ?? err,
-        cfg,
-        nats.servers,
-        nats.credentialsFromUrl,
-      );
-      throw new NatsConnectError(nats.servers.join(", "), why);
-    }
-  }, (err) => (stray ??= err));
-}
-
-/**
- * Connects once, for a CLI command: fails fast when no server answers, instead of retrying in the
- * background like the daemon, with a {@link NatsConnectError} that says what failed.
- */
-export async function connectOnce(cfg: NatsConfig): Promise<NatsConnection> {
-  return await connectExplained(await connectionOptions(cfg), cfg);
-}
 
 /** Exponential backoff from `wait` doubling up to `maxWait`, plus up to `jitter` at random. */
 export function backoffDelay(

@@ -8,7 +8,7 @@ import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
 import { intFlag, type ParsedArgs, stringFlag, UsageError } from "../args.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
-import { connectOnce } from "../../nats/connection.ts";
+import { connectOnce } from "../../nats/connect_once.ts";
 import { DLQ_HEADER_PREFIX, type DlqTarget, dlqTarget } from "../../nats/dlq.ts";
 import { getOriginal } from "../../nats/msg_get.ts";
 import { parseDuration } from "../../config/units.ts";

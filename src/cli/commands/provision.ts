@@ -7,7 +7,7 @@ import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
 import { UsageError } from "../args.ts";
 import { CONFIG_HELP, configPath, loadConfigFlag } from "../config_flag.ts";
-import { connectOnce } from "../../nats/connection.ts";
+import { connectOnce } from "../../nats/connect_once.ts";
 import {
   type Mode,
   provision,

@@ -9,7 +9,7 @@ import { stringFlag, UsageError } from "../args.ts";
 import { CONFIG_HELP, loadBaseConfigFlag } from "../config_flag.ts";
 import { type MessageLine, objectToHeaders, payloadBytes } from "../message_line.ts";
 import { parseDuration } from "../../config/units.ts";
-import { connectOnce } from "../../nats/connection.ts";
+import { connectOnce } from "../../nats/connect_once.ts";
 import { createPublisher, type OutgoingMessage, type Publisher } from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { JSON_HELP, printJson, wantsJson } from "../json.ts";

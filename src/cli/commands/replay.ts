@@ -13,7 +13,7 @@ import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
 import { headersToObject, objectToHeaders, storedMessageLine } from "../message_line.ts";
 import { pacer, parseRate } from "../rate.ts";
 import { parseDuration } from "../../config/units.ts";
-import { connectOnce } from "../../nats/connection.ts";
+import { connectOnce } from "../../nats/connect_once.ts";
 import { createPublisher } from "../../nats/publisher.ts";
 import { startProgress } from "../../platform/progress.ts";
 import { formatCounts } from "./publish.ts";

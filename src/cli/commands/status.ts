@@ -5,7 +5,7 @@
 import type { Command } from "../command.ts";
 import { EXIT } from "../command.ts";
 import { CONFIG_HELP, loadConfigFlag } from "../config_flag.ts";
-import { connectOnce } from "../../nats/connection.ts";
+import { connectOnce } from "../../nats/connect_once.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { collectStatus, formatStatus } from "../../roles/stream_provisioner/status.ts";
 import { STALE_MS } from "../../roles/stream_provisioner/health.ts";
