@@ -14,10 +14,18 @@ export interface GoResult {
   seconds: number;
 }
 
+/** A no-op HTTP endpoint served by the baseline program (`baseline noop-http`). */
+export interface GoEndpoint extends AsyncDisposable {
+  /** Its port on 127.0.0.1. */
+  port: number;
+}
+
 /** A built baseline program. */
 export interface GoBaseline {
   /** Runs `baseline <command> ...args`; rejects with its stderr when it fails. */
   run(command: "publish" | "consume" | "upload", args: string[]): Promise<GoResult>;
+  /** Starts `baseline noop-http`: answers `{}` to every request until disposed. */
+  noopEndpoint(): Promise<GoEndpoint>;
 }
 
 /** Where Debian's golang-github-nats-io-go-nats-dev puts nats.go (GOPATH layout). */
@@ -68,6 +76,32 @@ async function build(): Promise<GoBaseline> {
       const stderr = new TextDecoder().decode(res.stderr).trim();
       if (!res.success) throw new Error(`Go baseline ${command} failed: ${stderr}`);
       return JSON.parse(new TextDecoder().decode(res.stdout)) as GoResult;
+    },
+    async noopEndpoint() {
+      const child = new Deno.Command(bin, {
+        args: ["noop-http"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const text = child.stdout.pipeThrough(new TextDecoderStream());
+      const reader = text.getReader();
+      let line = "";
+      while (!line.includes("\n")) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error(`Go baseline noop-http exited: ${await child.status}`);
+        line += chunk.value;
+      }
+      reader.releaseLock();
+      const { port } = JSON.parse(line) as { port: number };
+      return {
+        port,
+        async [Symbol.asyncDispose]() {
+          await child.stdin.close();
+          await text.cancel().catch(() => {});
+          await child.status;
+        },
+      };
     },
   };
 }

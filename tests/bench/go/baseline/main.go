@@ -3,9 +3,11 @@
 //
 //	baseline publish -url U -subject S -n N -payload P [-window 1000]
 //	baseline consume -url U -stream S -consumer C -n N -out FILE [-batch 500] [-fsync]
-//	baseline upload  -url U -stream S -consumer C -n N -dir D -endpoint E -access A -secret K -master B64 [-workers 3]
+//	baseline upload  -url U -stream S -consumer C -n N -dir D -endpoint E -access A -secret K -master B64 [-workers 3] [-warm W]
+//	baseline noop-http
 //
-// Each prints one JSON line: {"count": N, "seconds": S}.
+// Each prints one JSON line: {"count": N, "seconds": S}; noop-http prints {"port": P} and serves
+// `{}` to every request until its stdin closes.
 package main
 
 import (
@@ -25,7 +27,11 @@ type result struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: baseline publish|consume|upload [flags]")
+		fail("usage: baseline publish|consume|upload|noop-http [flags]")
+	}
+	if os.Args[1] == "noop-http" {
+		serveNoop()
+		return
 	}
 	flags := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	url := flags.String("url", nats.DefaultURL, "NATS server URL")

@@ -59,6 +59,7 @@ func uploadFlags(flags *flag.FlagSet, n *int) func(*nats.Conn) (int, time.Durati
 	consumer := flags.String("consumer", "go_uploads", "durable pull consumer (must exist)")
 	dir := flags.String("dir", "", "download directory")
 	workers := flags.Int("workers", 3, "events processed at once")
+	warm := flags.Int("warm", 0, "events processed before the clock starts (counted out)")
 	s3 := s3Client{}
 	flags.StringVar(&s3.endpoint, "endpoint", "", "S3 endpoint (path style)")
 	flags.StringVar(&s3.region, "region", "us-east-1", "signing region")
@@ -80,6 +81,9 @@ func uploadFlags(flags *flag.FlagSet, n *int) func(*nats.Conn) (int, time.Durati
 		var firstErr error
 		var mu sync.Mutex
 		start := time.Now()
+		if *warm >= *n {
+			return 0, 0, errors.New("-warm must be below -n")
+		}
 		var wg sync.WaitGroup
 		for w := 0; w < *workers; w++ {
 			sub, err := js.PullSubscribe("", *consumer, nats.Bind(*stream, *consumer))
@@ -105,7 +109,12 @@ func uploadFlags(flags *flag.FlagSet, n *int) func(*nats.Conn) (int, time.Durati
 						mu.Unlock()
 						return
 					}
-					if atomic.AddInt64(&processed, 1) == int64(*n) {
+					switch atomic.AddInt64(&processed, 1) {
+					case int64(*warm):
+						mu.Lock()
+						start = time.Now()
+						mu.Unlock()
+					case int64(*n):
 						mu.Lock()
 						took = time.Since(start)
 						mu.Unlock()
@@ -117,7 +126,7 @@ func uploadFlags(flags *flag.FlagSet, n *int) func(*nats.Conn) (int, time.Durati
 		if firstErr != nil {
 			return int(processed), 0, firstErr
 		}
-		return int(processed), took, nil
+		return int(processed) - *warm, took, nil
 	}
 }
 
