@@ -59,7 +59,8 @@ export const uploadProcessorSchema = z.strictObject({
   }).refine((d) => (d.master_key_file === undefined) !== (d.master_key_env === undefined), {
     message: "set exactly one of master_key_file or master_key_env",
   }).optional(),
-  handler: z.union([execHandler, httpHandler]),
+  /** Absent: download only; the kept file is the output (needs `keep_files: true`). */
+  handler: z.union([execHandler, httpHandler]).optional(),
   retry: z.strictObject({
     backoff: z.array(duration()).min(1).default([1000, 5000, 30_000, 120_000]),
     /** Deliveries after which a retryable failure is dead-lettered; -1 retries for ever. */
@@ -79,6 +80,15 @@ export const uploadProcessorSchema = z.strictObject({
   dedupe_bucket: z.string().default("jetport_processed"),
   dedupe_ttl: duration().default(7 * 86_400_000),
   publish_result: z.string().optional(),
+}).superRefine((up, ctx) => {
+  if (!up.handler && !up.keep_files) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["handler"],
+      message: "required unless keep_files is true (without a handler the kept file is the " +
+        "output, named in the result event's output_path)",
+    });
+  }
 });
 
 /** A parsed `roles.upload_processor` section. */

@@ -1,6 +1,8 @@
 /**
  * The two handler kinds that process a downloaded file: `exec` (a command, never a shell) and
- * `http` (a POST to a URL). Both turn the outcome into success or an `UploadFailure`.
+ * `http` (a POST to a URL). Both turn the outcome into success or an `UploadFailure`. Without a
+ * handler the role only downloads: the kept file is the output, for a service that picks it up
+ * from the result event.
  * @module
  */
 import type { HandlerConfig } from "./config.ts";
@@ -36,8 +38,9 @@ const KEPT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT"
 /** Time a killed handler gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 5000;
 
-/** Creates the handler the config describes. */
-export function createHandler(cfg: HandlerConfig): Handler {
+/** Creates the handler the config describes; none: the downloaded file is the output. */
+export function createHandler(cfg: HandlerConfig | undefined): Handler {
+  if (!cfg) return () => Promise.resolve({});
   return "exec" in cfg ? execHandler(cfg) : httpHandler(cfg);
 }
 
@@ -45,8 +48,12 @@ export function createHandler(cfg: HandlerConfig): Handler {
  * The breaker's probe of the handler: only an `http` handler can be down (refusing connections,
  * 502/503/504); it is up again when its URL answers a HEAD with anything else.
  */
-export function handlerProbe(cfg: HandlerConfig): (signal?: AbortSignal) => Promise<boolean> {
-  return "http" in cfg ? (signal) => answers(cfg.http.url, signal) : () => Promise.resolve(true);
+export function handlerProbe(
+  cfg: HandlerConfig | undefined,
+): (signal?: AbortSignal) => Promise<boolean> {
+  return cfg && "http" in cfg
+    ? (signal) => answers(cfg.http.url, signal)
+    : () => Promise.resolve(true);
 }
 
 /** Placeholder values: each replaces an argument that is exactly `{name}`. */

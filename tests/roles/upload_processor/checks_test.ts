@@ -1,8 +1,10 @@
-import { assertEquals, assertMatch } from "../../helpers/assert.ts";
+import { assertEquals, assertMatch, assertThrows } from "../../helpers/assert.ts";
 import { jetport } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
 import { configSchema } from "../../../src/roles/schemas.ts";
 import { uploadAdvice } from "../../../src/roles/upload_processor/checks.ts";
+import { parseConfig } from "../../../src/roles/checks.ts";
+import { ConfigError } from "../../../src/config/errors.ts";
 
 const handler = { exec: ["true"] };
 
@@ -40,4 +42,14 @@ roles:
   const res = await jetport(["validate", "--config", file]);
   assertEquals(res.code, 0, res.stderr);
   assertMatch(res.stdout, /note: roles\.upload_processor\.retry\.max_deliveries: -1 and consumer/);
+});
+
+Deno.test("config: no handler is download only, and needs keep_files: true", () => {
+  const yaml = (keep: boolean) =>
+    `roles:\n  upload_processor:\n    keep_files: ${keep}\n    download_dir: /srv/in\n`;
+  const config = parseConfig(yaml(true), "jetport.yaml");
+  assertEquals(config.roles.upload_processor?.handler, undefined);
+  const err = assertThrows(() => parseConfig(yaml(false), "jetport.yaml"), ConfigError);
+  assertEquals(err.problems.map((p) => [p.path, p.line]), [["roles.upload_processor.handler", 3]]);
+  assertMatch(err.problems[0].message, /required unless keep_files is true/);
 });

@@ -71,3 +71,25 @@ Deno.test("upload_processor: a delivery of an event recorded done publishes its 
   assertEquals(await h.handlerLog(), []);
   assertEquals(run.metrics.counter("upload_duplicates_total", "").get(), 2);
 });
+
+Deno.test("upload_processor: without a handler (keep_files) the decrypted file stays in download_dir and the result event names it", async () => {
+  await using h = await harness();
+  const plain = text("download only");
+  const event = await h.upload(plain, "report.pdf");
+  await h.publish(event);
+  const section = sectionFor(h, { keep_files: true });
+  delete (section as Record<string, unknown>).handler;
+  await using run = await runRole(h, section);
+  await waitFor(() => allAcked(h), 30_000, "acked");
+  const [result] = await results(h);
+  const path = `${h.dir}/downloads/${event.file_uuid}/report.pdf`;
+  assertEquals(result, {
+    event_id: event.event_id,
+    file_uuid: event.file_uuid,
+    status: "processed",
+    duration_ms: result.duration_ms,
+    output_path: path,
+  });
+  assertEquals(await Deno.readFile(path), plain);
+  assertEquals(run.metrics.counter("upload_processed_total", "").get(), 1);
+});
