@@ -24,7 +24,7 @@ import {
   type DeadLetterDestination,
   deadLetterOrTerminate,
 } from "../../nats/dead_letter_or_terminate.ts";
-import { BadFileEventError } from "./event_line.ts";
+import { BadFileEventError, decodePayloads } from "./event_line.ts";
 import type { WrittenRecord } from "./written.ts";
 import { logEnd } from "./log_tail.ts";
 import type { Reacks } from "./reacks.ts";
@@ -51,10 +51,10 @@ export interface BatchWriterParts {
   /** The role's logger. */
   log: Logger;
   /**
-   * The line of a message (`seq`: its stream sequence); throws {@link BadFileEventError} when it
-   * is not a file event.
+   * The line of a message (`payload`: its data, or its text from {@link decodePayloads}; `seq`:
+   * its stream sequence); throws {@link BadFileEventError} when it is not a file event.
    */
-  format(msg: JsMsg, seq: number, received: Date): string;
+  format(msg: JsMsg, payload: Uint8Array | string, seq: number, received: Date): string;
   /** The DLQ, when one is configured. */
   dlq: DeadLetterDestination | undefined;
   /** The connected server's version (term reasons). */
@@ -208,10 +208,12 @@ export function createBatchWriter(parts: BatchWriterParts, maxGroup: number): Ba
         throw failure.error;
       }
       const received = new Date();
-      for (const msg of batch) {
+      const payloads = decodePayloads(batch.map((msg) => msg.data));
+      for (let i = 0; i < batch.length; i++) {
+        const msg = batch[i];
         const seq = streamSeq(msg);
         try {
-          next.push({ msg, seq, line: parts.format(msg, seq, received) });
+          next.push({ msg, seq, line: parts.format(msg, payloads[i], seq, received) });
         } catch (err) {
           if (!(err instanceof BadFileEventError)) throw err;
           next.push({ msg, seq, bad: err.message });

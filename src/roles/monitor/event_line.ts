@@ -53,14 +53,51 @@ function optional(ev: Record<string, unknown>, key: string, type: string): void 
   }
 }
 
-/** Parses a message payload into a {@link FileEvent}; throws {@link BadFileEventError}. */
-export function parseFileEvent(data: Uint8Array): FileEvent {
+/**
+ * The payloads of a batch as text, decoded in one call instead of one each (joined by NUL bytes,
+ * which valid JSON text never holds, and split again; a tenth of parsing an event measured): a
+ * payload's text, or its bytes where they cannot be told apart so (not valid UTF-8, a NUL of its
+ * own) and are decoded on their own by {@link parseFileEvent}. Equal to decoding each alone: a
+ * sequence cut off before a NUL is invalid in the whole too, and the byte order mark a payload
+ * starts with is dropped as a decoder drops it at its start.
+ */
+export function decodePayloads(payloads: readonly Uint8Array[]): (string | Uint8Array)[] {
+  if (payloads.length < 2) return [...payloads];
+  let bytes = payloads.length - 1;
+  for (const p of payloads) bytes += p.length;
+  const joined = new Uint8Array(bytes);
+  let pos = 0;
+  for (const p of payloads) {
+    joined.set(p, pos);
+    pos += p.length + 1; // the NUL between: the array is zeroed
+  }
+  let texts: string[];
+  try {
+    texts = decoder.decode(joined).split("\0");
+  } catch {
+    return [...payloads];
+  }
+  if (texts.length !== payloads.length) return [...payloads];
+  for (let i = 1; i < texts.length; i++) {
+    if (texts[i].charCodeAt(0) === 0xfeff) texts[i] = texts[i].slice(1);
+  }
+  return texts;
+}
+
+/**
+ * Parses a message payload (its bytes, or its text from {@link decodePayloads}) into a
+ * {@link FileEvent}; throws {@link BadFileEventError}.
+ */
+export function parseFileEvent(payload: Uint8Array | string): FileEvent {
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(data));
+    value = JSON.parse(typeof payload === "string" ? payload : decoder.decode(payload));
   } catch (err) {
     const what = err instanceof SyntaxError ? "not valid JSON" : "not valid UTF-8";
-    throw new BadFileEventError(`payload is ${what} (${data.length} bytes)`);
+    const bytes = typeof payload === "string"
+      ? new TextEncoder().encode(payload).length
+      : payload.length;
+    throw new BadFileEventError(`payload is ${what} (${bytes} bytes)`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new BadFileEventError("payload is not a JSON object");

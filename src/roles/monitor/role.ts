@@ -74,8 +74,8 @@ async function startMonitor(ctx: RoleContext, cfg: MonitorConfig): Promise<Runni
     reacks,
     metrics,
     log,
-    format: (msg, seq, received) => {
-      const ev = parseFileEvent(msg.data);
+    format: (msg, payload, seq, received) => {
+      const ev = parseFileEvent(payload);
       return cfg.output.format === "json"
         ? jsonLine(ev, { stream, seq, subject: msg.subject }, received)
         : textLine(ev, received);

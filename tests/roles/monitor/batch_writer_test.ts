@@ -47,7 +47,7 @@ Deno.test("batch writer: batches handed over during a flush are written as one g
     reacks: createReacks(),
     metrics: monitorMetrics(new Registry(), "FILES", "w"),
     log: logger("monitor"),
-    format: (msg, _seq, received) => textLine(parseFileEvent(msg.data), received),
+    format: (_msg, payload, _seq, received) => textLine(parseFileEvent(payload), received),
     dlq: undefined,
     serverVersion: () => undefined,
   }, 10);

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "../../helpers/assert.ts";
 import {
   BadFileEventError,
+  decodePayloads,
   displayPath,
   formatLocalTime,
   jsonLine,
@@ -145,4 +146,45 @@ Deno.test("event line: unparsable payloads are rejected with a reason", () => {
     const err = assertThrows(() => parseFileEvent(data), BadFileEventError);
     assertEquals(reason.test(err.message), true, `${err.message} !~ ${reason}`);
   }
+});
+
+Deno.test("event line: a batch's payloads decoded together read as each decoded alone", () => {
+  const bytes = (...parts: (string | number[])[]) =>
+    new Uint8Array(parts.flatMap((p) => typeof p === "string" ? [...enc(p)] : p));
+  const alone = (p: Uint8Array) => {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(p);
+    } catch {
+      return p;
+    }
+  };
+  const cases: Uint8Array[][] = [
+    [enc({ path: "a" }), enc({ path: "é ✓" }), enc("")],
+    [
+      enc({ path: "a" }),
+      bytes([0xef, 0xbb, 0xbf], '{"path":"bom","operation":"added"}'),
+      enc({ path: "c" }),
+    ],
+    [enc({ path: "a" }), bytes('{"path":"cut', [0xc3]), enc({ path: "c" })], // invalid UTF-8
+    [enc({ path: "a" }), bytes([0x80], '{"path":"b"}')], // starts mid-sequence
+    [enc({ path: "a" }), bytes('{"path":"', [0], '"}'), enc({ path: "c" })], // its own NUL
+    [enc({ path: "only" })],
+  ];
+  for (const payloads of cases) {
+    const decoded = decodePayloads(payloads);
+    assertEquals(decoded.length, payloads.length);
+    decoded.forEach((d, i) => {
+      // Text where the batch could be split, else the bytes: either parses as the bytes alone do.
+      const expected = alone(payloads[i]);
+      if (typeof d === "string") assertEquals(d, expected);
+      else assertEquals(d, payloads[i]);
+    });
+  }
+  const reason = (payload: string | Uint8Array) =>
+    assertThrows(() => parseFileEvent(payload), BadFileEventError).message;
+  assertEquals(reason(decodePayloads(cases[2])[1]), "payload is not valid UTF-8 (13 bytes)");
+  assertEquals(parseFileEvent(decodePayloads(cases[1])[1]).path, "bom");
+  const text = decodePayloads([enc({ path: "a" }), enc("{é")])[1];
+  assertEquals(typeof text, "string");
+  assertEquals(reason(text), "payload is not valid JSON (3 bytes)");
 });
