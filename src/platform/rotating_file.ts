@@ -55,9 +55,14 @@ export class RotatingFileError extends Error {
 
 const encoder = new TextEncoder();
 
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await file.write(data.subarray(off));
+/**
+ * Writes `data` to `file` synchronously: a group of lines into the page cache takes microseconds,
+ * less than the round trip through Deno's blocking-I/O pool an async write makes, which waits for
+ * the event loop too (the monitor's write-and-sync per group took a third longer so). The sync
+ * that follows stays asynchronous: it is the part that waits for the disk.
+ */
+function writeAllSync(file: Deno.FsFile, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) off += file.writeSync(data.subarray(off));
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -101,16 +106,16 @@ export async function openRotatingFile(
   async function writeOut(chunks: Uint8Array[]): Promise<void> {
     let group: Uint8Array[] = [];
     let groupBytes = 0;
-    const emit = async () => {
+    const emit = () => {
       if (groupBytes === 0) return;
-      await writeAll(file!, concatBytes(group, groupBytes));
+      writeAllSync(file!, concatBytes(group, groupBytes));
       size += groupBytes;
       group = [];
       groupBytes = 0;
     };
     for (const chunk of chunks) {
       if (size + groupBytes > 0 && size + groupBytes + chunk.length > options.maxSize) {
-        await emit();
+        emit();
         if (options.fsync) await file!.sync();
         file!.close();
         file = undefined;
@@ -121,7 +126,7 @@ export async function openRotatingFile(
       group.push(chunk);
       groupBytes += chunk.length;
     }
-    await emit();
+    emit();
     if (options.fsync) await file!.sync();
   }
 
