@@ -17,6 +17,8 @@ export interface NatsServer extends AsyncDisposable {
   storeDir: string;
   /** The server's version, e.g. `2.9.10`. */
   version: string;
+  /** The running process's id (undefined while stopped): benchmarks read its CPU time. */
+  readonly pid: number | undefined;
   /** Stops the server (SIGTERM, wait for exit); its ports stay reserved until `restart()`. */
   stop(): Promise<void>;
   /** Kills the server with SIGKILL. */
@@ -229,6 +231,9 @@ ${options.config ?? ""}
     monitorPort,
     storeDir,
     version,
+    get pid() {
+      return child?.pid;
+    },
     stop: () => halt("SIGTERM"),
     kill: () => halt("SIGKILL"),
     restart: spawn,

@@ -26,6 +26,8 @@ export const S3_SECRET_ACCESS_KEY = "S3RVER";
 export interface S3Server extends AsyncDisposable {
   /** `http://127.0.0.1:<port>`. */
   endpoint: string;
+  /** The running process's id (undefined while stopped): benchmarks read its CPU time. */
+  readonly pid: number | undefined;
   /** Stores an object (signed PUT). */
   put(bucket: string, key: string, body: Uint8Array | string): Promise<void>;
   /** Stops the server process, keeping its data (an outage: connections are refused). */
@@ -89,6 +91,9 @@ export async function startS3Server(
   };
   return {
     endpoint,
+    get pid() {
+      return child?.pid;
+    },
     async put(bucket, key, body) {
       const path = key.split("/").map(encodeURIComponent).join("/");
       // aws4fetch's types take Node's BodyInit; Deno's fetch takes the bytes as they are.

@@ -12,12 +12,16 @@ export interface GoResult {
   count: number;
   /** Wall time of the work, start-up excluded. */
   seconds: number;
+  /** The program's CPU time (user + system), start-up included. */
+  cpu_seconds: number;
 }
 
 /** A no-op HTTP endpoint served by the baseline program (`baseline noop-http`). */
 export interface GoEndpoint extends AsyncDisposable {
   /** Its port on 127.0.0.1. */
   port: number;
+  /** Its process id. */
+  pid: number;
 }
 
 /** A built baseline program. */
@@ -96,6 +100,7 @@ async function build(): Promise<GoBaseline> {
       const { port } = JSON.parse(line) as { port: number };
       return {
         port,
+        pid: child.pid,
         async [Symbol.asyncDispose]() {
           await child.stdin.close();
           await text.cancel().catch(() => {});

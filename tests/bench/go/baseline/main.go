@@ -6,7 +6,8 @@
 //	baseline upload  -url U -stream S -consumer C -n N -dir D -endpoint E -access A -secret K -master B64 [-workers 3] [-warm W]
 //	baseline noop-http
 //
-// Each prints one JSON line: {"count": N, "seconds": S}; noop-http prints {"port": P} and serves
+// Each prints one JSON line: {"count": N, "seconds": S, "cpu_seconds": C} (C: the process's CPU
+// time, user + system, start-up included); noop-http prints {"port": P} and serves
 // `{}` to every request until its stdin closes.
 package main
 
@@ -15,14 +16,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
 
 type result struct {
-	Count   int     `json:"count"`
-	Seconds float64 `json:"seconds"`
+	Count      int     `json:"count"`
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 func main() {
@@ -57,7 +60,10 @@ func main() {
 	if err != nil {
 		fail(err.Error())
 	}
-	out, _ := json.Marshal(result{Count: count, Seconds: took.Seconds()})
+	var usage syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	cpu := time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+	out, _ := json.Marshal(result{Count: count, Seconds: took.Seconds(), CPUSeconds: cpu.Seconds()})
 	fmt.Println(string(out))
 }
 
