@@ -61,7 +61,8 @@ export async function eachLine(
     if (got === null) break;
     const searchFrom = end;
     end += got;
-    const last = buf.lastIndexOf(NL, end - 1);
+    // (A negative start would search the whole buffer: `end` is 0 only after a read of nothing.)
+    const last = end > 0 ? buf.lastIndexOf(NL, end - 1) : -1;
     if (last < searchFrom) continue; // no line ends in what was read
     n = await splitLines(buf.subarray(start, last + 1), n, onLine);
     start = last + 1;

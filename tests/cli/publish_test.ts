@@ -201,7 +201,7 @@ async function readLines(chunks: (string | number[] | Uint8Array)[]) {
 }
 
 Deno.test("publish: lines split across reads, CRLF, blank lines counted, last line without a break", async () => {
-  assertEquals(await readLines(['{"a":1}\n{"b"', ":2}\r\n\n  \n", "3\n", "4"]), [
+  assertEquals(await readLines(["", '{"a":1}\n{"b"', ":2}\r\n\n  \n", "", "3\n", "4"]), [
     [1, '{"a":1}', '{"a":1}', undefined],
     [2, '{"b":2}', '{"b":2}', undefined],
     [5, "3", "3", undefined],
