@@ -30,6 +30,9 @@ Deno.test("cluster harness: R3 stream keeps its messages across two leader kills
     // A create waits out a meta-leader election, which can follow a cluster's start (seen on 2.15).
     const jsm = await jetstreamManager(nc, { timeout: 20_000 });
     await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
+    // The create is answered before the stream's group has elected a leader (seen on 2.15: the
+    // first publish then got "no responders").
+    await streamSettled(jsm, "R3");
     const js = jetstream(nc);
     await js.publish("r3.a", "one", { msgID: "one" });
 

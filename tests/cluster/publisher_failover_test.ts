@@ -4,7 +4,7 @@
  * with the same Nats-Msg-Id, and every message ends up stored exactly once.
  */
 import { assert, assertEquals, sleep, waitFor } from "../helpers/assert.ts";
-import { startNatsCluster } from "../helpers/nats_cluster.ts";
+import { settledStreamLeader, startNatsCluster } from "../helpers/nats_cluster.ts";
 import { connect } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createPublisher, type PublishError } from "../../src/nats/publisher.ts";
@@ -20,7 +20,7 @@ Deno.test("cluster: publisher stores every message exactly once across a leader 
     duplicate_window: 120e9,
   });
   await setup.close();
-  const leader = await waitFor(() => cluster.streamLeader("EVENTS"), 10_000, "stream leader");
+  const leader = await settledStreamLeader(cluster, "EVENTS");
   // Connected to a node that stays up: what is tested is the stream's election, not a reconnect.
   const via = cluster.nodes.find((n) => n.name !== leader)!;
   const nc = await connect({ servers: via.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });

@@ -6,7 +6,11 @@
  * present, no modified or deleted while gone) and its last event must agree with the disk.
  */
 import { assertEquals, sleep, waitFor } from "../helpers/assert.ts";
-import { type NatsCluster, startNatsCluster } from "../helpers/nats_cluster.ts";
+import {
+  type NatsCluster,
+  settledStreamLeader,
+  startNatsCluster,
+} from "../helpers/nats_cluster.ts";
 import { freePort } from "../helpers/nats_server.ts";
 import { startDaemon } from "../helpers/jetport.ts";
 import { watcherClusterConfig } from "./watcher_config.ts";
@@ -75,7 +79,8 @@ Deno.test("cluster: files re-created, appended to and deleted while the FILES le
     await watcherClusterConfig(cluster, dir, httpPort, { monitor: false }),
   );
   await daemon.waitForLog(/\[watcher\] started/, 60_000);
-  const leader = await waitFor(() => cluster.streamLeader("FILES"), 20_000, "FILES leader");
+  // Just created by the daemon: its group elects a leader first (seconds on 2.9 under load).
+  const leader = await settledStreamLeader(cluster, "FILES");
 
   const name = (i: number) => `d${i % 10}/f${i}.txt`;
   for (let d = 0; d < 10; d++) await Deno.mkdir(`${root}/d${d}`);

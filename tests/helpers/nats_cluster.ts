@@ -262,21 +262,35 @@ cluster {
  * group is not whole right after it was created or a node restarted: a request that needs it (a
  * consumer added to a stream just created) went unanswered for the whole 5 s request timeout on
  * 2.15.1, and killing the leader before a restarted replica was current left the stream without a
- * leader for 30 s on 2.9.10.
+ * leader for 30 s on 2.9.10. Resolves with the leader's name.
  */
 export async function streamSettled(
   jsm: JetStreamManager,
   name: string,
   replicas = 3,
-): Promise<void> {
-  await waitFor(
+): Promise<string> {
+  return await waitFor(
     async () => {
       const cluster = (await jsm.streams.info(name)).cluster;
       const others = cluster?.replicas ?? [];
-      return cluster?.leader !== undefined && others.length === replicas - 1 &&
+      const whole = cluster?.leader !== undefined && others.length === replicas - 1 &&
         others.every((r) => r.current && !r.offline);
+      return whole ? cluster.leader : undefined;
     },
     30_000,
     `stream ${name}: a leader and ${replicas - 1} current replicas`,
   );
+}
+
+/**
+ * {@link streamSettled} for a test without a connection of its own: connects to `cluster`, waits
+ * until stream `name` has a leader and current replicas, and resolves with the leader's name.
+ */
+export async function settledStreamLeader(cluster: NatsCluster, name: string): Promise<string> {
+  const nc = await connect({ servers: cluster.urls });
+  try {
+    return await streamSettled(await jetstreamManager(nc), name);
+  } finally {
+    await nc.close();
+  }
 }
