@@ -16,7 +16,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { Bench, BenchTable } from "../run.ts";
-import { goBaseline, type GoEndpoint, type GoResult } from "./go.ts";
+import { type GoBaseline, goBaseline, type GoEndpoint, type GoResult } from "./go.ts";
 import { processCpuMs } from "../process_cpu.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import { runRoleInProcess } from "../../helpers/role.ts";
@@ -291,19 +291,30 @@ async function reached(count: () => number, n: number): Promise<number> {
   return performance.now();
 }
 
-/** CPU per upload (ms) of each process taking part, one row per side; see {@link cpuTable}. */
-interface CpuRow {
-  side: string;
+/** Rounds of the upload rows (Go, download only, http handler each); the medians are reported. */
+const UPLOAD_ROUNDS = Math.max(1, Number(Deno.env.get("BENCH_UPLOAD_ROUNDS") ?? 3));
+
+/** The three sides of the upload rows, in the order of round 0 (later rounds rotate it). */
+const UPLOAD_SIDES = ["Go upload loop", "jetport, download only", "jetport, http no-op handler"];
+
+/** CPU per upload (ms) of each process taking part in one run; see {@link cpuTable}. */
+interface CpuSplit {
   /** The Go program or jetport's process. */
   client: number;
   s3rver: number;
   natsServer: number;
-  /** The no-op handler endpoint (http row only). */
+  /** The no-op handler endpoint (http side only). */
   endpoint?: number;
 }
 
-/** The upload rows' CPU split, filled by {@link uploadRows}. */
-const uploadCpu: CpuRow[] = [];
+/** One run of one side: its rate (from the warm-up on) and its CPU split. */
+interface UploadRun {
+  rate: number;
+  cpu: CpuSplit;
+}
+
+/** The upload rows' CPU split per side (medians of the rounds), filled by {@link uploadRows}. */
+const uploadCpu: { side: string; cpu: CpuSplit }[] = [];
 
 /** CPU used so far by the processes of an upload run (ms): s3rver, nats-server, the endpoint. */
 function serverCpu(h: Harness, endpoint: GoEndpoint) {
@@ -314,16 +325,25 @@ function serverCpu(h: Harness, endpoint: GoEndpoint) {
   };
 }
 
+/** CPU per upload of s3rver and nats-server (and the endpoint) since `before`. */
+function serverCpuSince(h: Harness, endpoint: GoEndpoint, before: ReturnType<typeof serverCpu>) {
+  const now = serverCpu(h, endpoint);
+  return {
+    s3rver: (now.s3rver - before.s3rver) / UPLOADS,
+    natsServer: (now.natsServer - before.natsServer) / UPLOADS,
+    endpoint: (now.endpoint - before.endpoint) / UPLOADS,
+  };
+}
+
 /**
  * Runs the role on `UPLOADS` events already in the stream: its rate from its `UPLOAD_WARM_UP`th
  * upload on, and each process's CPU per upload over the whole run (start-up included).
  */
-async function timedRole(
+async function roleRun(
   h: Harness,
   endpoint: GoEndpoint,
-  side: string,
   section: Record<string, unknown>,
-) {
+): Promise<UploadRun> {
   const servers0 = serverCpu(h, endpoint);
   const own0 = cpuUsage();
   await using role = await runRole(h, sectionFor(h, { concurrency: WORKERS, ...section }));
@@ -331,43 +351,25 @@ async function timedRole(
   const t0 = await reached(() => processed.get(), UPLOAD_WARM_UP);
   const t1 = await reached(() => processed.get(), UPLOADS);
   const own = cpuUsage(own0);
-  const servers = serverCpu(h, endpoint);
-  uploadCpu.push({
-    side,
-    client: (own.user + own.system) / 1000 / UPLOADS,
-    s3rver: (servers.s3rver - servers0.s3rver) / UPLOADS,
-    natsServer: (servers.natsServer - servers0.natsServer) / UPLOADS,
-    endpoint: section.handler ? (servers.endpoint - servers0.endpoint) / UPLOADS : undefined,
-  });
-  return rate(UPLOADS - UPLOAD_WARM_UP, (t1 - t0) / 1000);
+  const { endpoint: endpointCpu, ...servers } = serverCpuSince(h, endpoint, servers0);
+  return {
+    rate: rate(UPLOADS - UPLOAD_WARM_UP, (t1 - t0) / 1000),
+    cpu: {
+      client: (own.user + own.system) / 1000 / UPLOADS,
+      ...servers,
+      endpoint: section.handler ? endpointCpu : undefined,
+    },
+  };
 }
 
-/**
- * The upload processor and the Go upload loop, `UPLOADS` 1 KB encrypted uploads each, all of them
- * in the stream before either starts; each is timed from its `UPLOAD_WARM_UP`th upload on. Two
- * jetport rows against the same Go run: download only (no handler, files kept: the Go loop's
- * work, plus the dedupe claim and record and the result event) and with an `http` handler, a no-op
- * endpoint in a separate process (the Go program's `noop-http`), as a real handler service would
- * be, the file removed after it.
- */
-async function uploadRows(): Promise<Row[]> {
-  const go = await goBaseline();
-  await using h = await harness();
-  await using endpoint = await go.noopEndpoint();
-  const plain = crypto.getRandomValues(new Uint8Array(1024));
-  const uploadAndPublish = async () => {
-    await h.jsm.streams.purge("FILE_UPLOADS");
-    for (let i = 0; i < UPLOADS; i++) await h.publish(await h.upload(plain, `f${i}.bin`));
-  };
-
-  await uploadAndPublish();
+/** The Go upload loop on `UPLOADS` events already in the stream, through a fresh consumer. */
+async function goRun(h: Harness, endpoint: GoEndpoint, go: GoBaseline): Promise<UploadRun> {
   await h.jsm.consumers.add("FILE_UPLOADS", {
     durable_name: "go_uploads",
     ack_policy: AckPolicy.Explicit,
   });
-  uploadCpu.length = 0;
   const servers0 = serverCpu(h, endpoint);
-  const goRun = await go.run("upload", [
+  const result = await go.run("upload", [
     "-url",
     h.nats.url,
     "-stream",
@@ -391,29 +393,71 @@ async function uploadRows(): Promise<Row[]> {
     "-workers",
     String(WORKERS),
   ]);
-  const servers = serverCpu(h, endpoint);
-  uploadCpu.push({
-    side: "Go upload loop",
-    client: goRun.cpu_seconds * 1000 / UPLOADS,
-    s3rver: (servers.s3rver - servers0.s3rver) / UPLOADS,
-    natsServer: (servers.natsServer - servers0.natsServer) / UPLOADS,
-  });
+  const { endpoint: _, ...servers } = serverCpuSince(h, endpoint, servers0);
   await h.jsm.consumers.delete("FILE_UPLOADS", "go_uploads");
+  return { rate: goRate(result), cpu: { client: result.cpu_seconds * 1000 / UPLOADS, ...servers } };
+}
 
-  await uploadAndPublish();
-  const kept = await timedRole(h, endpoint, "jetport, download only", {
-    handler: undefined,
-    keep_files: true,
-  });
-  await h.jsm.consumers.delete("FILE_UPLOADS", "file_processor");
-  await Deno.remove(`${h.dir}/downloads`, { recursive: true });
-  await uploadAndPublish();
+/**
+ * The upload processor and the Go upload loop, `UPLOADS` 1 KB encrypted uploads per run, all of
+ * them in the stream before a run starts, each run timed from its `UPLOAD_WARM_UP`th upload on. Two
+ * jetport sides against the Go loop: download only (no handler, files kept: the Go loop's work,
+ * plus the dedupe claim and record and the result event) and with an `http` handler, a no-op
+ * endpoint in a separate process (the Go program's `noop-http`), as a real handler service would
+ * be, the file removed after it. `UPLOAD_ROUNDS` rounds, the order of the sides rotating (the
+ * first run of a process, s3rver's too, is slower), medians reported. The objects are uploaded
+ * once; each run gets fresh events for them (new `event_id` and `file_uuid`).
+ */
+async function uploadRows(): Promise<Row[]> {
+  const go = await goBaseline();
+  await using h = await harness();
+  await using endpoint = await go.noopEndpoint();
+  const plain = crypto.getRandomValues(new Uint8Array(1024));
+  const objects: Awaited<ReturnType<Harness["upload"]>>[] = [];
+  for (let i = 0; i < UPLOADS; i++) objects.push(await h.upload(plain, `f${i}.bin`));
+  const publishFresh = async () => {
+    await h.jsm.streams.purge("FILE_UPLOADS");
+    // New ids, and so new local paths: no run overwrites another's files.
+    for (const o of objects) {
+      await h.publish({ ...o, event_id: crypto.randomUUID(), file_uuid: crypto.randomUUID() });
+    }
+  };
   const url = `http://127.0.0.1:${endpoint.port}/`;
-  const handled = await timedRole(h, endpoint, "jetport, http no-op handler", {
-    handler: { http: { url, send: "path" } },
-  });
+  const runs: UploadRun[][] = UPLOAD_SIDES.map(() => []);
+  for (let round = 0; round < UPLOAD_ROUNDS; round++) {
+    for (let k = 0; k < UPLOAD_SIDES.length; k++) {
+      const side = (k + round) % UPLOAD_SIDES.length;
+      await publishFresh();
+      if (side === 0) runs[0].push(await goRun(h, endpoint, go));
+      else {
+        const section = side === 1
+          ? { handler: undefined, keep_files: true }
+          : { handler: { http: { url, send: "path" } } };
+        runs[side].push(await roleRun(h, endpoint, section));
+        await h.jsm.consumers.delete("FILE_UPLOADS", "file_processor");
+      }
+    }
+  }
+  const medianOf = (side: number, pick: (r: UploadRun) => number | undefined) => {
+    const xs = runs[side].map(pick).filter((x): x is number => x !== undefined);
+    return xs.length ? median(xs) : undefined;
+  };
+  uploadCpu.length = 0;
+  for (let side = 0; side < UPLOAD_SIDES.length; side++) {
+    uploadCpu.push({
+      side: UPLOAD_SIDES[side],
+      cpu: {
+        client: medianOf(side, (r) => r.cpu.client)!,
+        s3rver: medianOf(side, (r) => r.cpu.s3rver)!,
+        natsServer: medianOf(side, (r) => r.cpu.natsServer)!,
+        endpoint: medianOf(side, (r) => r.cpu.endpoint),
+      },
+    });
+  }
   const what = `upload_processor, ${UPLOADS} × 1 KB, ${WORKERS} workers`;
-  const goLoop = goRate(goRun);
+  const goLoop = medianOf(0, (r) => r.rate)!;
+  const kept = medianOf(1, (r) => r.rate)!;
+  const handled = medianOf(2, (r) => r.rate)!;
   return [
     { what: `${what}, download only`, unit: "events/s", jetport: kept, go: goLoop, goal: 0.8 },
     { what: `${what}, http no-op handler`, unit: "events/s", jetport: handled, go: goLoop },
@@ -424,15 +468,16 @@ async function uploadRows(): Promise<Row[]> {
 function cpuTable(): BenchTable {
   const ms = (v: number | undefined) => v === undefined || Number.isNaN(v) ? "—" : v;
   return {
-    title: "upload rows: CPU per upload (ms), each process, over the whole run",
+    title:
+      `upload rows: CPU per upload (ms), each process, over each run (medians of ${UPLOAD_ROUNDS})`,
     columns: ["side", "client process", "s3rver", "nats-server", "handler endpoint", "total"],
-    rows: uploadCpu.map((r) => [
-      r.side,
-      ms(r.client),
-      ms(r.s3rver),
-      ms(r.natsServer),
-      ms(r.endpoint),
-      ms(r.client + r.s3rver + r.natsServer + (r.endpoint ?? 0)),
+    rows: uploadCpu.map(({ side, cpu }) => [
+      side,
+      ms(cpu.client),
+      ms(cpu.s3rver),
+      ms(cpu.natsServer),
+      ms(cpu.endpoint),
+      ms(cpu.client + cpu.s3rver + cpu.natsServer + (cpu.endpoint ?? 0)),
     ]),
     notes: [
       "On 2 cores a run cannot go faster than about 2000 / total uploads/s (s3rver's JavaScript",
@@ -477,7 +522,8 @@ const bench: Bench = {
         "SigV4, AES-256-GCM unwrap + decrypt, file write, ack). jetport's upload figure also",
         "includes the dedupe claim and record, the handler call and the result event, whose",
         "PubAck it awaits before the ack (Go sends a plain Ack); see docs/config/upload_processor.md.",
-        "Upload rows: every event in the stream before each side starts, each timed from its",
+        `Upload rows: medians of ${UPLOAD_ROUNDS} rounds, the order of the three sides rotating;`,
+        "every event in the stream before a run starts, each run timed from its",
         `${UPLOAD_WARM_UP}th upload on. Download only: no handler, files kept, as the Go loop does;`,
         "the http row calls a no-op endpoint in a separate (Go) process and removes each file.",
         ...monitorRatios.length
