@@ -40,8 +40,13 @@ Deno.test("cluster: 20k files while the FILES leader is killed -9 → every file
   );
   await daemon.waitForLog(/\[watcher\] started/, 60_000);
   await daemon.waitForLog(/\[monitor\] started/, 60_000);
-  // Just created by the daemon: its group elects a leader first (seconds on 2.9 under load).
-  const leader = await settledStreamLeader(cluster, "FILES");
+  // The provisioner's apply is retried with backoff when the cluster does not answer yet (the
+  // other roles start meanwhile): FILES exists once it has started. Its group then elects a
+  // leader (seconds on 2.9 under load).
+  await daemon.waitForLog(/\[stream_provisioner\] started/, 120_000);
+  const leader = await settledStreamLeader(cluster, "FILES").catch((err) => {
+    throw new Error(`${err.message}; daemon log:\n${daemon.logs().slice(-6000)}`);
+  });
 
   const started = performance.now();
   let restart: Promise<void> | undefined;

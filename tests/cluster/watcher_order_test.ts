@@ -79,8 +79,13 @@ Deno.test("cluster: files re-created, appended to and deleted while the FILES le
     await watcherClusterConfig(cluster, dir, httpPort, { monitor: false }),
   );
   await daemon.waitForLog(/\[watcher\] started/, 60_000);
-  // Just created by the daemon: its group elects a leader first (seconds on 2.9 under load).
-  const leader = await settledStreamLeader(cluster, "FILES");
+  // The provisioner's apply is retried with backoff when the cluster does not answer yet (the
+  // other roles start meanwhile): FILES exists once it has started. Its group then elects a
+  // leader (seconds on 2.9 under load).
+  await daemon.waitForLog(/\[stream_provisioner\] started/, 120_000);
+  const leader = await settledStreamLeader(cluster, "FILES").catch((err) => {
+    throw new Error(`${err.message}; daemon log:\n${daemon.logs().slice(-6000)}`);
+  });
 
   const name = (i: number) => `d${i % 10}/f${i}.txt`;
   for (let d = 0; d < 10; d++) await Deno.mkdir(`${root}/d${d}`);
