@@ -5,13 +5,15 @@
  */
 
 const encoder = new TextEncoder();
+/** Numbers this process's temp files: two writes of one path at once must not share one. */
+let tempSeq = 0;
 
 /**
  * Writes `text` (a string, or chunks of one written in turn, so a large file need not be one
  * string) to `path` atomically: temp file, fsync, rename.
  */
 export async function writeFileAtomic(path: string, text: string | Iterable<string>) {
-  const tmp = `${path}.tmp-${Deno.pid}`;
+  const tmp = `${path}.tmp-${Deno.pid}-${++tempSeq}`;
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
     for (const chunk of typeof text === "string" ? [text] : text) {

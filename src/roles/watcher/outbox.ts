@@ -237,7 +237,21 @@ function createOutbox(opened: Opened): Outbox {
     }
   }
 
-  async function saveCursor() {
+  /** The cursor save in progress: saves run one after the other (see {@link saveCursor}). */
+  let cursorSaving: Promise<void> = Promise.resolve();
+
+  /**
+   * Saves the cursor and compacts, after any save still in progress: the timer's save and the
+   * one of `close()` overlapped, and two compactions at once would close and remove the same
+   * segments.
+   */
+  function saveCursor(): Promise<void> {
+    const next = cursorSaving.then(saveCursorNow, saveCursorNow);
+    cursorSaving = next.catch(() => {});
+    return next;
+  }
+
+  async function saveCursorNow() {
     cursorDirty = false;
     await writeFileAtomic(cursorPath, `${cursor}\n`);
     await compactSegments(
