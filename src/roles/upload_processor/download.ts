@@ -65,6 +65,15 @@ async function getMetadata(event: UploadEvent, opts: DownloadOptions): Promise<E
   return parseEnvelopeMetadata(data, event.s3_metadata_key);
 }
 
+/**
+ * A data object's body that broke off while read: retryable, and an S3 outage unless the read
+ * was aborted (shutdown).
+ */
+function brokeOff(key: string, err: unknown, signal?: AbortSignal) {
+  const message = `download of ${key} broke off: ${(err as Error).message}`;
+  return retryable("s3_error", message, signal?.aborted ? undefined : "s3");
+}
+
 /** Wraps an S3 body so read errors become retryable `s3_error`s and bytes are counted. */
 function s3Body(
   body: ReadableStream<Uint8Array>,
@@ -79,8 +88,7 @@ function s3Body(
       try {
         chunk = await reader.read();
       } catch (err) {
-        const message = `download of ${key} broke off: ${(err as Error).message}`;
-        throw retryable("s3_error", message, signal?.aborted ? undefined : "s3");
+        throw brokeOff(key, err, signal);
       }
       if (chunk.done) ctl.close();
       else {
@@ -187,8 +195,7 @@ async function readSmall(
     count(body.length);
     return body;
   } catch (err) {
-    const message = `download of ${key} broke off: ${(err as Error).message}`;
-    throw retryable("s3_error", message, signal?.aborted ? undefined : "s3");
+    throw brokeOff(key, err, signal);
   }
 }
 
