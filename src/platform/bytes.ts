@@ -1,6 +1,6 @@
 /**
- * Joining byte chunks, shared by the file writers and the upload processor (JSR's `@std/bytes`
- * is out of reach here).
+ * Joining byte chunks (JSR's `@std/bytes` is out of reach here); the rotating file joins a group
+ * of lines into one write with it.
  * @module
  */
 
