@@ -294,9 +294,6 @@ async function reached(count: () => number, n: number): Promise<number> {
 /** Rounds of the upload rows (Go, download only, http handler each); the medians are reported. */
 const UPLOAD_ROUNDS = Math.max(1, Number(Deno.env.get("BENCH_UPLOAD_ROUNDS") ?? 3));
 
-/** The three sides of the upload rows, in the order of round 0 (later rounds rotate it). */
-const UPLOAD_SIDES = ["Go upload loop", "jetport, download only", "jetport, http no-op handler"];
-
 /** CPU per upload (ms) of each process taking part in one run; see {@link cpuTable}. */
 interface CpuSplit {
   /** The Go program or jetport's process. */
@@ -336,8 +333,9 @@ function serverCpuSince(h: Harness, endpoint: GoEndpoint, before: ReturnType<typ
 }
 
 /**
- * Runs the role on `UPLOADS` events already in the stream: its rate from its `UPLOAD_WARM_UP`th
- * upload on, and each process's CPU per upload over the whole run (start-up included).
+ * Runs the role on `UPLOADS` events already in the stream, through a fresh consumer: its rate from
+ * its `UPLOAD_WARM_UP`th upload on, and each process's CPU per upload over the whole run
+ * (start-up included).
  */
 async function roleRun(
   h: Harness,
@@ -352,6 +350,7 @@ async function roleRun(
   const t1 = await reached(() => processed.get(), UPLOADS);
   const own = cpuUsage(own0);
   const { endpoint: endpointCpu, ...servers } = serverCpuSince(h, endpoint, servers0);
+  await h.jsm.consumers.delete("FILE_UPLOADS", "file_processor");
   return {
     rate: rate(UPLOADS - UPLOAD_WARM_UP, (t1 - t0) / 1000),
     cpu: {
@@ -423,44 +422,59 @@ async function uploadRows(): Promise<Row[]> {
     }
   };
   const url = `http://127.0.0.1:${endpoint.port}/`;
-  const runs: UploadRun[][] = UPLOAD_SIDES.map(() => []);
+  // In the order of round 0; later rounds rotate it.
+  const [goLoop, kept, handled] = [
+    { side: "Go upload loop", run: () => goRun(h, endpoint, go) },
+    {
+      side: "jetport, download only",
+      run: () => roleRun(h, endpoint, { handler: undefined, keep_files: true }),
+    },
+    {
+      side: "jetport, http no-op handler",
+      run: () => roleRun(h, endpoint, { handler: { http: { url, send: "path" } } }),
+    },
+  ].map((s) => ({ ...s, runs: [] as UploadRun[] }));
+  const sides = [goLoop, kept, handled];
   for (let round = 0; round < UPLOAD_ROUNDS; round++) {
-    for (let k = 0; k < UPLOAD_SIDES.length; k++) {
-      const side = (k + round) % UPLOAD_SIDES.length;
+    for (let k = 0; k < sides.length; k++) {
+      const side = sides[(k + round) % sides.length];
       await publishFresh();
-      if (side === 0) runs[0].push(await goRun(h, endpoint, go));
-      else {
-        const section = side === 1
-          ? { handler: undefined, keep_files: true }
-          : { handler: { http: { url, send: "path" } } };
-        runs[side].push(await roleRun(h, endpoint, section));
-        await h.jsm.consumers.delete("FILE_UPLOADS", "file_processor");
-      }
+      side.runs.push(await side.run());
     }
   }
-  const medianOf = (side: number, pick: (r: UploadRun) => number | undefined) => {
-    const xs = runs[side].map(pick).filter((x): x is number => x !== undefined);
+  const medianOf = (runs: UploadRun[], pick: (r: UploadRun) => number | undefined) => {
+    const xs = runs.map(pick).filter((x): x is number => x !== undefined);
     return xs.length ? median(xs) : undefined;
   };
   uploadCpu.length = 0;
-  for (let side = 0; side < UPLOAD_SIDES.length; side++) {
+  for (const { side, runs } of sides) {
     uploadCpu.push({
-      side: UPLOAD_SIDES[side],
+      side,
       cpu: {
-        client: medianOf(side, (r) => r.cpu.client)!,
-        s3rver: medianOf(side, (r) => r.cpu.s3rver)!,
-        natsServer: medianOf(side, (r) => r.cpu.natsServer)!,
-        endpoint: medianOf(side, (r) => r.cpu.endpoint),
+        client: medianOf(runs, (r) => r.cpu.client)!,
+        s3rver: medianOf(runs, (r) => r.cpu.s3rver)!,
+        natsServer: medianOf(runs, (r) => r.cpu.natsServer)!,
+        endpoint: medianOf(runs, (r) => r.cpu.endpoint),
       },
     });
   }
+  const rateOf = (runs: UploadRun[]) => medianOf(runs, (r) => r.rate)!;
   const what = `upload_processor, ${UPLOADS} × 1 KB, ${WORKERS} workers`;
-  const goLoop = medianOf(0, (r) => r.rate)!;
-  const kept = medianOf(1, (r) => r.rate)!;
-  const handled = medianOf(2, (r) => r.rate)!;
+  const goLoopRate = rateOf(goLoop.runs);
   return [
-    { what: `${what}, download only`, unit: "events/s", jetport: kept, go: goLoop, goal: 0.8 },
-    { what: `${what}, http no-op handler`, unit: "events/s", jetport: handled, go: goLoop },
+    {
+      what: `${what}, download only`,
+      unit: "events/s",
+      jetport: rateOf(kept.runs),
+      go: goLoopRate,
+      goal: 0.8,
+    },
+    {
+      what: `${what}, http no-op handler`,
+      unit: "events/s",
+      jetport: rateOf(handled.runs),
+      go: goLoopRate,
+    },
   ];
 }
 
