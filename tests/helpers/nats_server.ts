@@ -99,16 +99,26 @@ function ephemeralStart(): number {
 /** Lowest port tests pick: above the well-known and registered ports most services use. */
 const LOWEST = 10_000;
 
+/**
+ * This process's next candidate port. Ports are handed out in turn from a random start: one
+ * process never hands out the same port twice (picked at random, two of a cluster's nine ports
+ * were once the same, a node then failed to bind its monitor port), and two processes' runs of
+ * ports rarely overlap.
+ */
+let nextPort: number | undefined;
+
 /** A free TCP port on 127.0.0.1, below the ephemeral range (see {@link ephemeralStart}). */
 export function freePort(): number {
   const highest = Math.max(LOWEST + 1000, ephemeralStart());
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = LOWEST + Math.floor(Math.random() * (highest - LOWEST));
+  const span = highest - LOWEST;
+  let port = nextPort ?? LOWEST + Math.floor(Math.random() * span);
+  for (let attempt = 0; attempt < 200; attempt++, port = nextPort) {
+    nextPort = LOWEST + (port - LOWEST + 1) % span;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       return port;
     } catch {
-      // taken: try another
+      // taken: try the next one
     }
   }
   throw new Error(`no free port between ${LOWEST} and ${highest}`);
