@@ -8,11 +8,16 @@
  * @module
  */
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { PublishError } from "./publish_error.ts";
 
 export { isTransient } from "./leader_change.ts";
 
-/** True when `err` is the JetStream API error with this `code` (see `JetStreamApiCodes`). */
+/**
+ * True when `err` is the JetStream API error with this `code` (see `JetStreamApiCodes`): from
+ * nats.js, or a stream's refusal of a message sent by jetport's publisher.
+ */
 export function isApiError(err: unknown, code: number): boolean {
+  if (err instanceof PublishError) return err.code === "stream_error" && err.apiCode === code;
   return err instanceof JetStreamApiError && err.code === code;
 }
 

@@ -19,9 +19,11 @@
  * never both win.
  * @module
  */
-import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
+import { JetStreamApiCodes } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import { headers } from "@nats-io/nats-core";
 import { isApiError } from "../../nats/errors.ts";
+import type { Publisher } from "../../nats/publisher.ts";
 import { retryable } from "./failure.ts";
 
 /** What is stored under an event id. */
@@ -83,8 +85,11 @@ function parse(value: Uint8Array): DedupeRecord {
   return { state: "done", processed_at: "" };
 }
 
-/** Creates the claim logic over `kv` (and `js`, for writes with a TTL and an expected revision). */
-export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): Dedupe {
+/**
+ * Creates the claim logic over `kv`, whose records are written through `publisher` (the role's:
+ * one inbox and one timer for all of them, where a nats.js KV write costs a request each).
+ */
+export function createDedupe(kv: KV, publisher: Publisher, opts: DedupeOptions): Dedupe {
   const ttl = opts.perKeyTtl ? `${Math.max(1, Math.ceil(opts.claimTtlMs / 1000))}s` : undefined;
   const held = new Set<string>();
   /** Lapsed claims this process has seen: event id → that claim's revision and when first seen. */
@@ -92,14 +97,27 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
   const failed = (what: string, err: unknown) =>
     retryable("internal", `dedupe bucket ${opts.bucket}: ${what}: ${(err as Error).message}`);
 
+  /**
+   * Stores `record` under `eventId`: only if the key is still at `revision` when one is given
+   * (0: the key has no value), with the claim TTL when `withTtl`. Its revision.
+   */
+  async function write(
+    eventId: string,
+    record: DedupeRecord,
+    revision: number | undefined,
+    withTtl: boolean,
+  ): Promise<number> {
+    const h = headers();
+    if (revision !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(revision));
+    if (withTtl && ttl) h.set("Nats-TTL", ttl);
+    const subject = `$KV.${opts.bucket}.${eventId}`;
+    return (await publisher.publish({ subject, data: JSON.stringify(record), headers: h })).seq;
+  }
+
   /** Writes `record` if the key is still at `revision`; the new revision, or undefined if not. */
   async function swap(eventId: string, record: DedupeRecord, revision: number, withTtl: boolean) {
     try {
-      const ack = await js.publish(`$KV.${opts.bucket}.${eventId}`, JSON.stringify(record), {
-        expect: { lastSubjectSequence: revision },
-        ...(withTtl && ttl ? { ttl } : {}),
-      });
-      return ack.seq;
+      return await write(eventId, record, revision, withTtl);
     } catch (err) {
       if (isConflict(err)) return undefined;
       throw err;
@@ -122,8 +140,8 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
       async done(result) {
         held.delete(eventId);
         // Unconditional: the handler has run, whoever holds the key now.
-        const record = { state: "done", processed_at: new Date().toISOString(), result };
-        await kv.put(eventId, JSON.stringify(record));
+        const record = { state: "done", processed_at: new Date().toISOString(), result } as const;
+        await write(eventId, record, undefined, false);
       },
       async dead(seq, reason) {
         const next = await swap(eventId, { state: "dead", seq, reason }, revision, false);
@@ -155,9 +173,10 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
     return false;
   }
 
+  /** Claims a key that has no value; undefined when it has one (or a delete marker). */
   async function create(eventId: string, record: DedupeRecord): Promise<Claim | undefined> {
     try {
-      return holding(eventId, await kv.create(eventId, JSON.stringify(record), ttl));
+      return holding(eventId, await write(eventId, record, 0, true));
     } catch (err) {
       if (!isConflict(err)) throw failed("claim", err);
       return undefined;
@@ -174,21 +193,24 @@ export function createDedupe(kv: KV, js: JetStreamClient, opts: DedupeOptions): 
         const entry = await kv.get(eventId).catch((err) => {
           throw failed("read", err);
         });
-        if (!entry || entry.operation !== "PUT") continue;
-        const current = parse(entry.value);
-        if (current.state === "done") return { kind: "done", result: current.result };
-        if (current.state === "dead" && current.seq === seq) {
-          return { kind: "dead", reason: current.reason };
-        }
-        if (current.state === "claimed") {
-          const age = Date.now() - current.at;
-          // Our own claim that we do not hold is one whose release failed: take it back.
-          const lapsed = (age > opts.claimTtlMs && stillLapsed(eventId, entry.revision)) ||
-            (current.owner === opts.owner && !held.has(eventId));
-          if (!lapsed) return { kind: "busy", ageMs: age };
+        if (!entry) continue;
+        if (entry.operation === "PUT") {
+          const current = parse(entry.value);
+          if (current.state === "done") return { kind: "done", result: current.result };
+          if (current.state === "dead" && current.seq === seq) {
+            return { kind: "dead", reason: current.reason };
+          }
+          if (current.state === "claimed") {
+            const age = Date.now() - current.at;
+            // Our own claim that we do not hold is one whose release failed: take it back.
+            const lapsed = (age > opts.claimTtlMs && stillLapsed(eventId, entry.revision)) ||
+              (current.owner === opts.owner && !held.has(eventId));
+            if (!lapsed) return { kind: "busy", ageMs: age };
+          }
         }
         lapsedSince.delete(eventId);
-        // A lapsed claim, or the dead record of another delivery (the event was redriven).
+        // A lapsed claim, a released one (its delete marker), or the dead record of another
+        // delivery (the event was redriven).
         const revision = await swap(eventId, record, entry.revision, true).catch((err) => {
           throw failed("take over", err);
         });

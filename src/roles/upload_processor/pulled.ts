@@ -8,7 +8,8 @@
  * 2.10) or `$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<deliveries>.<stream seq>...`.
  * @module
  */
-import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import type { Replies } from "../../nats/replies.ts";
 
 /** Where a delivered message came from. */
 export interface PulledInfo {
@@ -62,9 +63,13 @@ export function parseAckSubject(reply: string | undefined): PulledInfo | undefin
 }
 
 const enc = new TextEncoder();
+const ACK = enc.encode("+ACK");
 
-/** Wraps a delivery; undefined when `msg` is not a JetStream delivery (no ack subject). */
-export function pulledMsg(nc: NatsConnection, msg: Msg): PulledMsg | undefined {
+/**
+ * Wraps a delivery; undefined when `msg` is not a JetStream delivery (no ack subject). Its
+ * `ackAck` asks through `replies`.
+ */
+export function pulledMsg(replies: Replies, msg: Msg): PulledMsg | undefined {
   const info = parseAckSubject(msg.reply);
   if (!info) return undefined;
   const reply = msg.reply!;
@@ -82,7 +87,12 @@ export function pulledMsg(nc: NatsConnection, msg: Msg): PulledMsg | undefined {
     seq: info.streamSequence,
     async ackAck(timeoutMs) {
       done = true;
-      await nc.request(reply, enc.encode("+ACK"), { timeout: timeoutMs });
+      const answer = await replies.request(reply, ACK, timeoutMs);
+      // A status reply (503: no consumer leader to take the ack) is not a confirmation.
+      const status = answer.headers?.code ?? 0;
+      if (status >= 300) {
+        throw new Error(`ack of ${reply} answered ${status} ${answer.headers?.description ?? ""}`);
+      }
     },
     nak(millis) {
       send(millis ? `-NAK ${JSON.stringify({ delay: Math.round(millis * 1e6) })}` : "-NAK");

@@ -24,12 +24,15 @@
 import { createInbox, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "@logtape/logtape";
 import { beforeDeadline } from "../../platform/delay.ts";
+import type { Replies } from "../../nats/replies.ts";
 import { type PulledMsg, pulledMsg } from "./pulled.ts";
 
 /** Settings of {@link createPuller}. */
 export interface PullerOptions {
   /** The connection. */
   nc: NatsConnection;
+  /** Where the deliveries' confirmed acks get their replies. */
+  replies: Replies;
   /** Stream and durable consumer. */
   stream: string;
   /** The durable pull consumer. */
@@ -119,7 +122,7 @@ export function createPuller(opts: PullerOptions): Puller {
     if (msg.subject === inbox) return status(msg);
     requested = Math.max(0, requested - 1);
     failures = 0;
-    const pulled = pulledMsg(nc, msg);
+    const pulled = pulledMsg(opts.replies, msg);
     if (!pulled) return;
     // Only after a reset (a request presumed lost that was not) can more arrive than was asked.
     if (stopping || opts.busy() >= opts.limit) pulled.nak();

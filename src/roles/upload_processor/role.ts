@@ -15,6 +15,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { dlqTarget } from "../../nats/dlq.ts";
 import { createPublisher, type Publisher } from "../../nats/publisher.ts";
+import { createReplies, type Replies } from "../../nats/replies.ts";
 import { supports } from "../../nats/version.ts";
 import { beforeDeadline } from "../../platform/delay.ts";
 import type { Role, RoleContext } from "../role.ts";
@@ -43,6 +44,7 @@ interface Running {
   outcomes: Outcomes;
   publisher: Publisher;
   breaker: Breaker;
+  replies: Replies;
 }
 
 /** Creates the role from its context and its config section. */
@@ -72,13 +74,13 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       cfg.dedupe_ttl,
       supports(version() ?? "0.0.0", "messageTtl"),
     );
-    const dedupe = createDedupe(bucket.kv, js, {
+    const publisher = createPublisher(nc, { metrics: ctx.metrics, name: "upload_processor" });
+    const dedupe = createDedupe(bucket.kv, publisher, {
       bucket: cfg.dedupe_bucket,
       claimTtlMs: limits.claimTtlMs,
       perKeyTtl: bucket.perKeyTtl,
       owner: crypto.randomUUID(),
     });
-    const publisher = createPublisher(nc, { metrics: ctx.metrics, name: "upload_processor" });
     const outcomes = createOutcomes({
       cfg,
       log,
@@ -142,8 +144,10 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       inFlight.add(job);
       metrics.inFlight.set(inFlight.size);
     };
+    const replies = createReplies(nc);
     const puller = createPuller({
       nc,
+      replies,
       stream: cfg.stream,
       consumer: cfg.consumer,
       expires: cfg.fetch_wait,
@@ -156,7 +160,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
       },
       log,
     });
-    running = { puller, outcomes, publisher, breaker };
+    running = { puller, outcomes, publisher, breaker, replies };
   }
 
   async function stop(deadline: number) {
@@ -178,6 +182,7 @@ export function createUploadProcessor(ctx: RoleContext, cfg: UploadProcessorConf
     }
     if (running) await beforeDeadline(running.outcomes.confirmed(), deadline);
     await running?.publisher.close(Math.max(deadline, Date.now() + 1000));
+    running?.replies.close();
   }
 
   return {
