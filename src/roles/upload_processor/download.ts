@@ -140,11 +140,9 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
     data.then((res) => res.body?.cancel(), () => {}).catch(() => {});
     throw err;
   }
-  // The file's directory is made while the data GET and the claim are on their way. A failure
-  // removes it again when empty, by the claim's holder only: another delivery of the event may
-  // be about to write into it.
-  const made = Deno.mkdir(dirname(path), { recursive: true });
-  made.catch(() => {/* awaited before the file is written */});
+  // A failure removes the file's directory again when empty, by the claim's holder only: another
+  // delivery of the event may be about to write into it.
+  let made: Promise<void> | undefined;
   let bytes = 0;
   const counted = (n: number) => {
     bytes += n;
@@ -153,19 +151,23 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
   try {
     const res = await data;
     if (!res.body) throw retryable("s3_error", `GET ${event.s3_data_key} returned no body`);
-    const place = { ...opts, made };
     const small = Number(res.headers.get("content-length") ?? NaN) <= SMALL_OBJECT_BYTES;
-    await (small
-      ? placeSmall(await readSmall(res, event.s3_data_key, counted, opts.signal), path, dek, place)
-      : placeStreamed(
-        s3Body(res.body, event.s3_data_key, counted, opts.signal),
-        event,
+    if (small) {
+      await placeSmall(
+        await readSmall(res, event.s3_data_key, counted, opts.signal),
         path,
         dek,
-        place,
-      ));
+        opts,
+      );
+    } else {
+      // Made while the body streams into its temporary file.
+      made = Deno.mkdir(dirname(path), { recursive: true });
+      made.catch(() => {/* awaited before the file is renamed into it */});
+      const body = s3Body(res.body, event.s3_data_key, counted, opts.signal);
+      await placeStreamed(body, event, path, dek, { ...opts, made });
+    }
   } catch (err) {
-    await made.catch(() => {});
+    await made?.catch(() => {});
     const held = await (opts.placeAfter ?? Promise.resolve()).then(() => true, () => false);
     if (held) await Deno.remove(dirname(path)).catch(() => {/* not empty */});
     if (opts.signal?.aborted) throw retryable("shutdown", "download interrupted by shutdown");
@@ -174,7 +176,7 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
   return { path, originalFilename, bytes };
 }
 
-/** How the file is placed: as downloaded, once its directory is `made`. */
+/** How a streamed file is placed: as downloaded, once its directory is `made`. */
 interface PlaceOptions extends DownloadOptions {
   /** The file's directory, being made. */
   made: Promise<void>;
@@ -200,23 +202,25 @@ async function readSmall(
 }
 
 /**
- * A small object is decrypted and verified in memory, then written straight into place: one fs
- * call (write; the directory is made beside the GETs) instead of five (open, write, close, mkdir,
- * rename), which on the bench machine took a fifth of the role's CPU at 1 KB per upload. A crash
- * during that one write can leave a truncated file, which the redelivery overwrites; the handler
- * never sees it.
+ * A small object is decrypted and verified in memory, then written straight into place: two fs
+ * calls (mkdir, write) instead of five (open, write, close, mkdir, rename), and synchronous ones:
+ * for a page-cache write of at most `SMALL_OBJECT_BYTES` the hop to Deno's blocking thread pool
+ * costs more CPU than the syscalls (at 1 KB per upload on the bench machine, the async mkdir and
+ * write were a tenth of the role's CPU). A crash during the write can leave a truncated file,
+ * which the redelivery overwrites; the handler never sees it.
  */
 async function placeSmall(
   sealed: Uint8Array,
   path: string,
   dek: Uint8Array | undefined,
-  opts: PlaceOptions,
+  opts: DownloadOptions,
 ): Promise<void> {
   const plain = dek ? decryptWhole(dek, sealed) : sealed;
   await opts.placeAfter;
-  await opts.made;
+  opts.signal?.throwIfAborted();
   try {
-    await Deno.writeFile(path, plain, { signal: opts.signal });
+    Deno.mkdirSync(dirname(path), { recursive: true });
+    Deno.writeFileSync(path, plain);
   } catch (err) {
     await Deno.remove(path).catch(() => {});
     throw err;
