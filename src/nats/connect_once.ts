@@ -11,6 +11,7 @@ import type { NatsConfig } from "../config/schema.ts";
 import { explainConnectFailure, NatsConnectError } from "./connect_failure.ts";
 import { connectionOptions, type NatsOptions } from "./connection_options.ts";
 import { catchingStrayErrors } from "../platform/stray_errors.ts";
+import { coalesceWrites } from "./coalesced_writes.ts";
 import { enableNoDelay } from "./no_delay.ts";
 
 /**
@@ -26,6 +27,7 @@ export async function connectExplained(
     try {
       const nc = await connect(nats.options);
       enableNoDelay(nc);
+      coalesceWrites(nc);
       return nc;
     } catch (err) {
       const why = await explainConnectFailure(
