@@ -82,7 +82,7 @@ Deno.test("monitor role: an unparsable message goes to the DLQ byte for byte; th
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest back", async () => {
+Deno.test("monitor role: a stop while events still arrive flushes and acks what it wrote, gives the rest back", async () => {
   await using nats = await startNatsServer();
   await using c = await client(nats.url);
   await createFilesStream(c.jsm);
@@ -95,13 +95,24 @@ Deno.test("monitor role: stop flushes and acks what it wrote, gives the rest bac
     ack_policy: AckPolicy.Explicit,
     ack_wait: 2_000_000_000,
   });
-  const total = 2000;
-  await publish(c.nc, Array.from({ length: total }, (_, i) => fileEvent("added", `s${i}.txt`)));
+  // Events keep coming until the role has stopped, and one more after: it cannot have written them
+  // all. (A fixed 2000 published first raced the monitor, which could write them all before the
+  // stop once it was fast enough.)
+  let published = 0;
+  let stopped = false;
+  const next = () => fileEvent("added", `s${published++}.txt`);
+  const publishing = (async () => {
+    while (!stopped) await publish(c.nc, Array.from({ length: 50 }, next));
+    await publish(c.nc, [next()]);
+  })();
   {
     await using m = await runMonitor(nats.url, { monitor: { output: { path: log }, batch: 20 } });
     await waitFor(async () => (await readLines(log)).length > 0, 20_000, "first lines");
     await m.role.stop(Date.now() + 5000);
+    stopped = true;
+    await publishing;
   }
+  const total = published;
   const info = await c.jsm.consumers.info("FILES", "file-monitor");
   const written = new Set((await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]));
   assert(written.size < total, "stopped before the end");
