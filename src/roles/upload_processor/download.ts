@@ -10,6 +10,7 @@ import { decryptStream, decryptWhole, unwrapDataKey } from "./envelope.ts";
 import { type EnvelopeMetadata, parseEnvelopeMetadata, type UploadEvent } from "./event.ts";
 import { asFailure, permanent, retryable } from "./failure.ts";
 import { checkKey, localPath } from "./paths.ts";
+import { holdPath, releasePath } from "./path_locks.ts";
 import type { S3Getter } from "./s3.ts";
 
 /** Metadata larger than this is not the producer's small JSON document. */
@@ -217,14 +218,15 @@ async function placeSmall(
 ): Promise<void> {
   const plain = dek ? decryptWhole(dek, sealed) : sealed;
   await opts.placeAfter;
-  opts.signal?.throwIfAborted();
-  try {
-    Deno.mkdirSync(dirname(path), { recursive: true });
-    Deno.writeFileSync(path, plain);
-  } catch (err) {
-    await Deno.remove(path).catch(() => {});
-    throw err;
-  }
+  await holding(path, opts.signal, async () => {
+    try {
+      Deno.mkdirSync(dirname(path), { recursive: true });
+      Deno.writeFileSync(path, plain);
+    } catch (err) {
+      await Deno.remove(path).catch(() => {});
+      throw err;
+    }
+  });
 }
 
 /** A larger object streams (decrypted) into a temp file, renamed into place once verified. */
@@ -243,15 +245,39 @@ async function placeStreamed(
     await stream.pipeTo(file.writable, { signal: opts.signal });
     await opts.placeAfter;
     await opts.made;
-    await Deno.rename(temp, path);
+    await holding(path, opts.signal, () => Deno.rename(temp, path));
   } catch (err) {
     await Deno.remove(temp).catch(() => {});
     throw err;
   }
 }
 
-/** Removes a downloaded file, and its directory once no other file of the upload is in it. */
+/**
+ * Places a file at `path` with `place`, once this download holds the path (`path_locks.ts`); the
+ * path stays held until {@link removeDownload} or {@link keepDownload}, or is given up at once
+ * if `place` fails.
+ */
+async function holding(path: string, signal: AbortSignal | undefined, place: () => Promise<void>) {
+  await holdPath(path, signal);
+  try {
+    await place();
+  } catch (err) {
+    releasePath(path);
+    throw err;
+  }
+}
+
+/**
+ * Removes a downloaded file, and its directory once no other file of the upload is in it; then
+ * another download of the same path may place its file.
+ */
 export async function removeDownload(file: string): Promise<void> {
   await Deno.remove(file).catch(() => {});
   await Deno.remove(dirname(file)).catch(() => {/* not empty: another file of the upload */});
+  releasePath(file);
+}
+
+/** Leaves a downloaded file in place (`keep_files`), for another download of its path to replace. */
+export function keepDownload(file: string): void {
+  releasePath(file);
 }

@@ -13,7 +13,7 @@ import type { Breaker } from "./breaker.ts";
 import { type ClaimDeps, claimWhileDownloading } from "./claim_while_downloading.ts";
 import type { UploadProcessorConfig } from "./config.ts";
 import type { Claim, ClaimResult, Dedupe } from "./dedupe.ts";
-import { type DownloadOptions, removeDownload } from "./download.ts";
+import { type DownloadOptions, keepDownload, removeDownload } from "./download.ts";
 import type { Finishing } from "./finishing.ts";
 import { parseUploadEvent, type UploadEvent } from "./event.ts";
 import { asFailure, retryable } from "./failure.ts";
@@ -91,6 +91,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       claim = claimed.claim;
       const { outputPath } = await runUpload(run, msg, event, file, downloading);
       keep = cfg.keep_files;
+      if (keep && file.path) keepDownload(file.path);
       const result: ResultEvent = {
         event_id: event.event_id,
         file_uuid: event.file_uuid,

@@ -3,6 +3,7 @@ import { headers } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { assertEquals, waitFor } from "../../helpers/assert.ts";
 import { type Harness, harness, runRole, sectionFor } from "./harness.ts";
+import { heldPaths } from "../../../src/roles/upload_processor/path_locks.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -92,4 +93,27 @@ Deno.test("upload_processor: without a handler (keep_files) the decrypted file s
   });
   assertEquals(await Deno.readFile(path), plain);
   assertEquals(run.metrics.counter("upload_processed_total", "").get(), 1);
+});
+
+Deno.test("upload_processor: two events naming one local file (an upload sent again with a new event_id) run one after the other, each handler with the whole file", async () => {
+  await using h = await harness();
+  const plain = text("sent twice");
+  const first = await h.upload(plain, "twice.txt");
+  const again = { ...first, event_id: crypto.randomUUID() }; // same file_uuid, object and name
+  const section = sectionFor(h); // 3 workers: both are taken at once
+  (section.handler.env as Record<string, string>).SLEEP = "1";
+  await h.publish(first);
+  await h.publish(again);
+  {
+    await using _run = await runRole(h, section);
+    await waitFor(() => allAcked(h), 30_000, "both acked");
+  }
+  const log = await h.handlerLog();
+  const [a, b] = [log[0].split(" ")[1], log[2]?.split(" ")[1]];
+  // The second handler starts only once the first is done and its file removed.
+  assertEquals(log, [`start ${a}`, `done ${a}`, `start ${b}`, `done ${b}`]);
+  assertEquals(new Set([a, b]), new Set([first.event_id, again.event_id]));
+  for (const id of [a, b]) assertEquals(await Deno.readFile(`${h.dir}/files/${id}`), plain);
+  assertEquals(await h.dlqEntries(), []);
+  assertEquals(heldPaths(), 0, "every path given up once the role stopped");
 });
