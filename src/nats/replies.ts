@@ -48,13 +48,14 @@ const SWEEP_MS = 100;
 /** Subscribes a fresh inbox on `nc` for the replies of {@link Replies.request}. */
 export function createReplies(nc: NatsConnection): Replies {
   const prefix = createInbox();
-  const waiting = new Map<string, Waiting>();
+  // By number, as the publisher's in-flight table: a string key is hashed on every set and lookup.
+  const waiting = new Map<number, Waiting>();
   let next = 0;
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
   const sub: Subscription = nc.subscribe(`${prefix}.*`, {
     callback: (_err, msg) => {
-      const token = msg.subject.slice(prefix.length + 1);
+      const token = parseInt(msg.subject.slice(prefix.length + 1), 36);
       const w = waiting.get(token);
       if (!w) return; // timed out already
       waiting.delete(token);
@@ -85,7 +86,7 @@ export function createReplies(nc: NatsConnection): Replies {
 
   return {
     request(subject, payload, timeoutMs) {
-      const token = (next++).toString(36);
+      const token = next++;
       return new Promise<Msg>((resolve, reject) => {
         if (sub.isClosed()) return reject(new Error(`closed; cannot request ${subject}`));
         waiting.set(token, {
@@ -97,7 +98,7 @@ export function createReplies(nc: NatsConnection): Replies {
         });
         sweeper ??= setInterval(sweep, SWEEP_MS);
         try {
-          nc.publish(subject, payload, { reply: `${prefix}.${token}` });
+          nc.publish(subject, payload, { reply: `${prefix}.${token.toString(36)}` });
         } catch (err) {
           waiting.delete(token);
           reject(err);
