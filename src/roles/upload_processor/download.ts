@@ -169,8 +169,8 @@ export async function download(event: UploadEvent, opts: DownloadOptions): Promi
     }
   } catch (err) {
     await made?.catch(() => {});
-    const held = await (opts.placeAfter ?? Promise.resolve()).then(() => true, () => false);
-    if (held) await Deno.remove(dirname(path)).catch(() => {/* not empty */});
+    const claimHeld = await (opts.placeAfter ?? Promise.resolve()).then(() => true, () => false);
+    if (claimHeld) await Deno.remove(dirname(path)).catch(() => {/* not empty */});
     if (opts.signal?.aborted) throw retryable("shutdown", "download interrupted by shutdown");
     throw asFailure(err);
   }
