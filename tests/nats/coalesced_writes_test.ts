@@ -19,9 +19,9 @@ function countWrites(nc: NatsConnection): () => number {
 }
 
 /** Publishes `n` messages, each from the next link of one promise chain (one turn of the loop). */
-async function publishAlongAChain(nc: NatsConnection, subject: string, n: number) {
+async function publishAlongAChain(nc: NatsConnection, subject: string, name: string, n: number) {
   let chain = Promise.resolve();
-  for (let i = 0; i < n; i++) chain = chain.then(() => nc.publish(subject, String(i)));
+  for (let i = 0; i < n; i++) chain = chain.then(() => nc.publish(subject, `${name} ${i}`));
   await chain;
 }
 
@@ -39,10 +39,15 @@ Deno.test("coalesceWrites: what one turn of the event loop publishes goes out in
     await coalesced.flush();
     const plainWrites = countWrites(plain);
     const coalescedWrites = countWrites(coalesced);
-    await publishAlongAChain(plain, "chain", 5);
-    await publishAlongAChain(coalesced, "chain", 5);
-    await waitFor(() => got.length === 10, 10_000, "ten messages");
-    assertEquals(got, ["0", "1", "2", "3", "4", "0", "1", "2", "3", "4"]);
+    // One connection after the other: the server orders messages per connection, not across them.
+    await publishAlongAChain(plain, "chain", "plain", 5);
+    await waitFor(() => got.length === 5, 10_000, "the plain connection's five messages");
+    await publishAlongAChain(coalesced, "chain", "coalesced", 5);
+    await waitFor(() => got.length === 10, 10_000, "the coalesced connection's five messages");
+    const expected = ["plain", "coalesced"].flatMap((name) =>
+      [0, 1, 2, 3, 4].map((i) => `${name} ${i}`)
+    );
+    assertEquals(got, expected);
     assertEquals([plainWrites(), coalescedWrites()], [5, 1]);
   } finally {
     await Promise.all([plain.close(), coalesced.close(), sub.close()]);
