@@ -16,6 +16,7 @@ import {
 import type { Registry } from "../http/metrics.ts";
 import { createOrderLanes } from "./order_lanes.ts";
 import { createFrameWriter } from "./publish_frames.ts";
+import { replyNumber } from "./reply_number.ts";
 import {
   type AttemptFailure,
   parseAckReply,
@@ -206,7 +207,7 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
   }
 
   function onReply(msg: Msg) {
-    const e = entries.get(parseInt(msg.subject.slice(prefix.length + 1), 36));
+    const e = entries.get(replyNumber(msg, prefix.length));
     if (!e) return; // a late ack of an attempt already settled
     const reply = parseAckReply(msg);
     switch (reply.kind) {

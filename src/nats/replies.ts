@@ -8,6 +8,7 @@
  * @module
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { replyNumber } from "./reply_number.ts";
 
 /** Why a request through {@link Replies} got no reply. */
 export class ReplyTimeoutError extends Error {
@@ -55,7 +56,7 @@ export function createReplies(nc: NatsConnection): Replies {
 
   const sub: Subscription = nc.subscribe(`${prefix}.*`, {
     callback: (_err, msg) => {
-      const token = parseInt(msg.subject.slice(prefix.length + 1), 36);
+      const token = replyNumber(msg, prefix.length);
       const w = waiting.get(token);
       if (!w) return; // timed out already
       waiting.delete(token);
