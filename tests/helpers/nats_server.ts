@@ -185,18 +185,20 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const bin = natsServerBin();
   const dir = await Deno.makeTempDir({ prefix: "jetport-nats-" });
   const storeDir = `${dir}/store`;
-  const port = options.port ?? freePort();
-  const monitorPort = freePort();
+  let port = options.port ?? freePort();
+  let monitorPort = freePort();
   const confFile = `${dir}/nats.conf`;
-  await Deno.writeTextFile(
-    confFile,
-    `listen: 127.0.0.1:${port}
+  const writeConf = () =>
+    Deno.writeTextFile(
+      confFile,
+      `listen: 127.0.0.1:${port}
 http: 127.0.0.1:${monitorPort}
 jetstream { store_dir: "${storeDir}" }
 ${options.tls ? tlsBlock(options.tls) : ""}
 ${options.config ?? ""}
 `,
-  );
+    );
+  await writeConf();
   const version = await natsServerVersion(bin);
   const logFile = `${dir}/nats.log`;
 
@@ -215,6 +217,24 @@ ${options.config ?? ""}
     }).spawn();
     await waitForPort(monitorPort, child);
   };
+  // A port found free can be bound by another test process before this server binds it (tests run
+  // in parallel processes, each picking its own ports): only the server's own bind tells. On a
+  // first start whose ports were picked here, that loss is not the test's: new ports are picked.
+  for (let tries = 1;; tries++) {
+    try {
+      await spawn();
+      break;
+    } catch (err) {
+      const log = await Deno.readTextFile(logFile).catch(() => "");
+      if (options.port !== undefined || tries === 5 || !/address already in use/i.test(log)) {
+        throw err;
+      }
+      port = freePort();
+      monitorPort = freePort();
+      await writeConf();
+      await Deno.remove(logFile).catch(() => {});
+    }
+  }
   const halt = async (signal: Deno.Signal) => {
     if (!child) return;
     try {
@@ -224,7 +244,6 @@ ${options.config ?? ""}
     child = undefined;
     release = holdPorts([port, monitorPort]);
   };
-  await spawn();
 
   const close = async () => {
     try {
