@@ -100,5 +100,16 @@ export async function readLines(path: string): Promise<string[]> {
   return text.split("\n").filter((l) => l !== "");
 }
 
+/**
+ * The whole lines of the file at `path`: a last line without its line break is left out. One is
+ * there while a group is being written, and after a kill -9 that cut a write short (the kernel
+ * stops a write between pages for a fatal signal); that group was never acked, and the monitor's
+ * next start cuts it off (`src/roles/monitor/log_tail.ts`).
+ */
+export async function readWholeLines(path: string): Promise<string[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "");
+}
+
 /** `[YYYY-MM-DD HH:MM:SS] File ` — the exact head of every text line. */
 export const LINE_HEAD = /^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] File /;

@@ -13,7 +13,15 @@ import {
 import { freePort, startNatsServer } from "../../helpers/nats_server.ts";
 import { startDaemon } from "../../helpers/jetport.ts";
 import { writeConfig } from "../../helpers/config.ts";
-import { client, createFilesStream, fileEvent, LINE_HEAD, publish, readLines } from "./helpers.ts";
+import {
+  client,
+  createFilesStream,
+  fileEvent,
+  LINE_HEAD,
+  publish,
+  readLines,
+  readWholeLines,
+} from "./helpers.ts";
 
 interface Setup {
   natsUrl: string;
@@ -154,7 +162,8 @@ Deno.test("monitor: kill -9 mid-stream, three times — acked events are in the 
   });
   const total = 3000;
   const name = (i: number) => `f${String(i).padStart(5, "0")}.txt`;
-  const names = async () => (await readLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]);
+  // Whole lines only: the daemon may be writing a group while this reads, or was killed mid-write.
+  const names = async () => (await readWholeLines(log)).map((l) => /storage\/(\S+),/.exec(l)![1]);
   const publishing = publish(
     c.nc,
     Array.from({ length: total }, (_, i) => fileEvent("added", name(i))),
