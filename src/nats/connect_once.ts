@@ -13,7 +13,7 @@ import { connectionOptions, type NatsOptions } from "./connection_options.ts";
 import { catchingStrayErrors } from "../platform/stray_errors.ts";
 import { coalesceWrites } from "./coalesced_writes.ts";
 import { enableNoDelay } from "./no_delay.ts";
-import { plainReads } from "./plain_reads.ts";
+import { fastReads } from "./fast_reads.ts";
 
 /**
  * One attempt to connect; a failure becomes a {@link NatsConnectError} that says why. A TLS alert
@@ -29,7 +29,7 @@ export async function connectExplained(
       const nc = await connect(nats.options);
       enableNoDelay(nc);
       coalesceWrites(nc);
-      plainReads(nc);
+      fastReads(nc);
       return nc;
     } catch (err) {
       const why = await explainConnectFailure(

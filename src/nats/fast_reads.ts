@@ -1,6 +1,6 @@
 /**
- * Hands nats.js's protocol parser plain `Uint8Array` views of what the socket read, not Node
- * `Buffer`s.
+ * Makes every parser of a nats.js connection read faster: plain `Uint8Array` views of what the
+ * socket read instead of Node `Buffer`s, and whole `MSG`/`HMSG` frames read by `frame_reader.ts`.
  *
  * `@nats-io/transport-node` yields the `Buffer`s Deno's `node:net` reads. The parser cuts every
  * message's subject, reply and payload out of them with `subarray`, and `Buffer`'s `subarray`
@@ -11,34 +11,34 @@
  * type nats.js declares for them; no byte is copied.
  *
  * This reaches into nats.js's protocol handler (`parser`, a new one on every (re)connect; not
- * public API, nats-core 3.x): the parser it holds now and each one it is given later get the
- * plain views. A connection without one is left as it is.
+ * public API, nats-core 3.x): the parser it holds now and each one it is given later read this
+ * way. A connection or parser without what is used here is left as it is.
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
+import { type FrameParser, frameReader } from "./frame_reader.ts";
 
-interface Parser {
-  parse(buf: Uint8Array): void;
-}
-
-/** Makes the connection's parsers, present and future, read plain `Uint8Array`s; see the module. */
-export function plainReads(nc: NatsConnection): void {
-  const protocol = (nc as unknown as { protocol?: { parser?: Parser } }).protocol;
+/** Makes the connection's parsers, present and future, read faster; see the module. */
+export function fastReads(nc: NatsConnection): void {
+  const protocol = (nc as unknown as { protocol?: { parser?: FrameParser } }).protocol;
   if (typeof protocol?.parser?.parse !== "function") return;
-  let parser = withPlainReads(protocol.parser);
+  let parser = withFastReads(protocol.parser);
   Object.defineProperty(protocol, "parser", {
     configurable: true,
     enumerable: true,
     get: () => parser,
-    set: (p: Parser) => parser = withPlainReads(p),
+    set: (p: FrameParser) => parser = withFastReads(p),
   });
 }
 
-function withPlainReads(parser: Parser): Parser {
+function withFastReads(parser: FrameParser): FrameParser {
   if (typeof parser?.parse !== "function") return parser;
   const parse = parser.parse.bind(parser);
+  const read = typeof parser.state === "number" && typeof parser.dispatcher?.push === "function"
+    ? frameReader(parser, parse)
+    : parse;
   parser.parse = (buf) =>
-    parse(
+    read(
       Object.getPrototypeOf(buf) === Uint8Array.prototype
         ? buf
         : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength),

@@ -3,7 +3,7 @@ import { connect } from "@nats-io/transport-node";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { assertEquals, waitFor } from "../helpers/assert.ts";
 import { startNatsServer } from "../helpers/nats_server.ts";
-import { plainReads } from "../../src/nats/plain_reads.ts";
+import { fastReads } from "../../src/nats/fast_reads.ts";
 
 /** The next message on `subject`, published by `nc` itself once subscribed. */
 async function roundTrip(nc: NatsConnection, subject: string, text: string): Promise<Msg> {
@@ -16,11 +16,11 @@ async function roundTrip(nc: NatsConnection, subject: string, text: string): Pro
 
 const isPlain = (b: Uint8Array) => Object.getPrototypeOf(b) === Uint8Array.prototype;
 
-Deno.test("plainReads: message data is a plain Uint8Array, also after a reconnect (nats.js alone: a Buffer)", async () => {
+Deno.test("fastReads: message data is a plain Uint8Array, also after a reconnect (nats.js alone: a Buffer)", async () => {
   await using nats = await startNatsServer();
   const plain = await connect({ servers: nats.url, reconnectTimeWait: 50 });
   const untouched = await connect({ servers: nats.url });
-  plainReads(plain);
+  fastReads(plain);
   try {
     const before = await roundTrip(plain, "a", "one");
     const other = await roundTrip(untouched, "b", "two");
