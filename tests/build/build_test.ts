@@ -67,7 +67,7 @@ Deno.test("build: the binary's permissions and V8 flags are the jetport task's, 
     "--allow-run",
     "--allow-sys",
     "--allow-write",
-    "--v8-flags=--heap-growing-percent=100,--max-semi-space-size=8",
+    "--v8-flags=--heap-growing-percent=50,--max-semi-space-size=8",
   ]);
 });
 
