@@ -21,6 +21,7 @@ import { processCpuMs } from "../process_cpu.ts";
 import { startNatsServer } from "../../helpers/nats_server.ts";
 import { runRoleInProcess } from "../../helpers/role.ts";
 import { waitFor } from "../../helpers/assert.ts";
+import { PERMISSIONS } from "../../helpers/jetport.ts";
 import { S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from "../../helpers/s3_server.ts";
 import { fileEvent } from "../../roles/monitor/helpers.ts";
 import {
@@ -92,7 +93,10 @@ async function jetportPublisher(nc: NatsConnection, count: number, prefix: strin
   return seconds;
 }
 
-/** `jetport publish --file` of `count` bare JSON lines, the whole command timed (spawn to exit); seconds. */
+/**
+ * `jetport publish --file` of `count` bare JSON lines, the whole command timed (spawn to exit),
+ * with the binary's permissions and V8 flags; seconds.
+ */
 async function publishCommand(url: string, dir: string, count: number): Promise<number> {
   const file = `${dir}/events.jsonl`;
   await Deno.writeTextFile(file, `${PAYLOAD}\n`.repeat(count));
@@ -101,7 +105,8 @@ async function publishCommand(url: string, dir: string, count: number): Promise<
   const deno = Deno.execPath();
   const t0 = performance.now();
   const out = await new Deno.Command(deno, {
-    args: ["run", "-A", `${ROOT}main.ts`, "publish", "--config", config, "--subject", "bench.cli"]
+    args: ["run", ...PERMISSIONS, `${ROOT}main.ts`, "publish", "--config", config]
+      .concat(["--subject", "bench.cli"])
       .concat(["--file", file, "--quiet"]),
     stdout: "piped",
     stderr: "piped",
@@ -527,7 +532,7 @@ const bench: Bench = {
         `Publish rows: medians of ${PUBLISH_ROUNDS} alternated rounds (Go, publisher, command).`,
         `The publisher row is timed after ${WARM_UP} untimed messages (V8's JIT warm-up; Go is`,
         "compiled ahead of time), on a socket with TCP_NODELAY like Go's; the publish --file row",
-        "is a fresh process, start-up and cold JIT included.",
+        "is a fresh process (the binary's permissions and V8 flags), start-up and cold JIT included.",
         ...publishStartupMs === undefined ? [] : [
           `jetport publish start-up (one line, spawn to exit, median of ${STARTUP_RUNS}): ${publishStartupMs} ms.`,
         ],
