@@ -22,6 +22,7 @@
  */
 import { Kind, State } from "@nats-io/nats-core/internal";
 import type { MsgArg, ParserEvent } from "@nats-io/nats-core/internal";
+import { concatBytes } from "../platform/bytes.ts";
 
 /** The part of nats.js's `Parser` this reads and drives. */
 export interface FrameParser {
@@ -68,7 +69,7 @@ export function frameReader(
       pending.push(chunk);
       pendingLength += chunk.length;
       if (pendingLength < needed) return;
-      buf = concat(pending, pendingLength);
+      buf = concatBytes(pending, pendingLength);
       pending = [];
       pendingLength = needed = 0;
     }
@@ -95,16 +96,6 @@ export function frameReader(
     }
     if (i < buf.length) parse(i === 0 ? buf : buf.subarray(i));
   };
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
 }
 
 /**
