@@ -190,6 +190,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
 
   async function rescan(r: Running, reason: string, fresh = false) {
     lastRescan = Date.now();
+    r.loss.rescanning(lastRescan, r.os.watching);
     await r.reconciler.rescan(reason, fresh);
   }
 
