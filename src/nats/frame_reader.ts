@@ -11,13 +11,13 @@
  * with `indexOf`, the numbers are read in place, and the message goes to the same dispatcher with
  * the same argument object and payload view the parser would have built. No byte is copied.
  *
- * What is not such a frame, whole in this read, goes to nats.js's parser unchanged: a frame split
- * across reads (the parser keeps its own state for those), any other operation (`PING`, `+OK`,
- * `INFO`, `-ERR`, one line at a time, so the frames after it are read here again), and any line
- * that differs from the form above in the smallest way (tabs, two spaces, lower case, a number
- * that is not digits): the parser accepts or rejects those as it always has. This reaches into the
- * parser's state and dispatcher (not public API, nats-core 3.x); `plainReads` installs it only on
- * a parser that has them.
+ * A frame cut by the end of a read is kept (a view) until the rest has come, then read here, copied
+ * once. What is not such a frame goes to nats.js's parser unchanged: any other operation (`PING`,
+ * `+OK`, `INFO`, `-ERR`, one line at a time, so the frames after it are read here again), and any
+ * line that differs from the form above in the smallest way (tabs, two spaces, lower case, a number
+ * that is not digits), which the parser accepts or rejects as it always has. This reaches into the
+ * parser's state and dispatcher (not public API, nats-core 3.x); `fast_reads.ts` installs it only
+ * on a parser that has them.
  * @module
  */
 import { Kind, State } from "@nats-io/nats-core/internal";

@@ -9,8 +9,8 @@
  * A rescan writes the cookie before it lists anything. The OS delivers a watch's events in order,
  * so an overflow (or a burst) read before that cookie's event was queued before the rescan began:
  * the rescan covers what it lost, and it starts no other. In a 100k-file burst the kernel's queue
- * overflowed more than once while it was being written, and each stale overflow cost a full rescan
- * more (0.8 s of a 5 s catch-up). When the cookie's own event is what got lost, the cookie check
+ * overflowed more than once while the files were written, and each stale overflow cost a full
+ * rescan more (0.8 s of a 5 s catch-up). When the cookie's own event is what got lost, the cookie check
  * rescans at its next tick.
  * @module
  */
