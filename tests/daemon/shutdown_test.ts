@@ -4,7 +4,8 @@
  * NATS back, publishes it and the monitor writes its line.
  */
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
 import { assert, assertEquals, assertMatch, waitFor } from "../helpers/assert.ts";
 import { freePort, type NatsServer, startNatsServer } from "../helpers/nats_server.ts";
 import { type Daemon, startDaemon } from "../helpers/jetport.ts";
@@ -60,6 +61,16 @@ async function stopWhileNatsFails(
     const nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "FILES", subjects: ["file.events"] });
+    // The monitor's consumer, made as the provisioner would, with a short ack_wait: a pull request
+    // the first daemon sent into the frozen server can still be served once it resumes, before it
+    // has seen that connection close (seen once in CI, nats-server 2.9.10), and a message delivered
+    // to a connection that is gone comes back only after ack_wait (the default 30 s was this
+    // test's whole wait for pending.txt's line).
+    await jsm.consumers.add("FILES", {
+      durable_name: "file-monitor",
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(5_000),
+    });
     await nc.close();
   }
   const dir = await Deno.makeTempDir({ prefix: "jetport-shutdown-" });
