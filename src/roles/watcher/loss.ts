@@ -10,8 +10,8 @@
  * so an overflow (or a burst) read before that cookie's event was queued before the rescan began:
  * the rescan covers what it lost, and it starts no other. In a 100k-file burst the kernel's queue
  * overflowed more than once while the files were written, and each stale overflow cost a full
- * rescan more (0.8 s of a 5 s catch-up). When the cookie's own event is what got lost, the cookie check
- * rescans at its next tick.
+ * rescan more (0.8 s of a 5 s catch-up). When the cookie's own event is what got lost, the cookie
+ * check rescans at its next tick.
  * @module
  */
 import type { Logger } from "@logtape/logtape";
