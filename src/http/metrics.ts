@@ -39,6 +39,17 @@ export interface Counter {
   inc(labels?: Labels, n?: number): void;
   /** The current value for `labels`. */
   get(labels?: Labels): number;
+  /**
+   * The series of `labels`, looked up once: for a call per message, where building the series
+   * key from the labels cost more than the rest of the count.
+   */
+  bind(labels?: Labels): BoundCounter;
+}
+
+/** One series of a counter. */
+export interface BoundCounter {
+  /** Adds `n` (default 1). */
+  inc(n?: number): void;
 }
 
 /** A gauge: set to the current value. */
@@ -49,6 +60,14 @@ export interface Gauge {
   add(n: number, labels?: Labels): void;
   /** The current value for `labels`. */
   get(labels?: Labels): number;
+  /** The series of `labels`, looked up once (see {@link Counter.bind}). */
+  bind(labels?: Labels): BoundGauge;
+}
+
+/** One series of a gauge. */
+export interface BoundGauge {
+  /** Sets the value. */
+  set(value: number): void;
 }
 
 /** A histogram of observed values (seconds, bytes, ...). */
@@ -165,6 +184,14 @@ export class Registry {
         this.#series(f, labels).value += n;
       },
       get: (labels) => f.series.get(key(labels))?.value ?? 0,
+      bind: (labels) => {
+        const s = this.#series(f, labels);
+        return {
+          inc: (n = 1) => {
+            s.value += n;
+          },
+        };
+      },
     };
   }
 
@@ -179,6 +206,14 @@ export class Registry {
         this.#series(f, labels).value += n;
       },
       get: (labels) => f.series.get(key(labels))?.value ?? 0,
+      bind: (labels) => {
+        const s = this.#series(f, labels);
+        return {
+          set: (value) => {
+            s.value = value;
+          },
+        };
+      },
     };
   }
 

@@ -13,7 +13,7 @@ import {
   nuid,
   type Subscription,
 } from "@nats-io/nats-core";
-import type { Registry } from "../http/metrics.ts";
+import type { Labels, Registry } from "../http/metrics.ts";
 import { createOrderLanes } from "./order_lanes.ts";
 import { createFrameWriter } from "./publish_frames.ts";
 import { replyNumber } from "./reply_number.ts";
@@ -119,7 +119,7 @@ const NO_KEYS: readonly string[] = [];
 /** Creates the in-flight table of a publisher on `nc`, subscribed to its replies. */
 export function createInFlight(nc: NatsConnection, options: InFlightOptions): InFlight {
   const { ackTimeout, deadline, maxBackoff, prefix, label } = options;
-  const metrics = publisherMetrics(options.metrics);
+  const metrics = publisherMetrics(options.metrics, label);
   // By number, not by reply subject: a string key is hashed on every set and lookup, which cost
   // more than the rest of a publish (profiled at 100k messages).
   const entries = new Map<number, Entry>();
@@ -143,7 +143,7 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
   }
 
   function updateGauge() {
-    metrics?.inFlight.set(entries.size, label);
+    metrics?.inFlight.set(entries.size);
   }
 
   /**
@@ -213,8 +213,8 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
     switch (reply.kind) {
       case "ack":
         settled(e, true);
-        metrics?.published.inc(label);
-        if (reply.ack.duplicate) metrics?.duplicates.inc(label);
+        metrics?.published.inc();
+        if (reply.ack.duplicate) metrics?.duplicates.inc();
         e.done(undefined, reply.ack);
         return;
       case "retry":
@@ -347,17 +347,21 @@ function deadlineReason(lastFailure: AttemptFailure | undefined): string {
     : "no PubAck arrived";
 }
 
-/** The publisher's metrics in `m`, or undefined without a registry. */
-function publisherMetrics(m: Registry | undefined) {
+/**
+ * The publisher's metrics in `m`, or undefined without a registry; the series counted per message
+ * are bound to `label` once.
+ */
+function publisherMetrics(m: Registry | undefined, label: Labels) {
   if (!m) return undefined;
   return {
-    published: m.counter("publisher_published_total", "Messages stored (PubAck received)"),
+    published: m.counter("publisher_published_total", "Messages stored (PubAck received)")
+      .bind(label),
     duplicates: m.counter(
       "publisher_duplicates_total",
       "Messages the stream reported as duplicates of an earlier Nats-Msg-Id",
-    ),
+    ).bind(label),
     retries: m.counter("publisher_retries_total", "Publish attempts repeated, by reason"),
     failures: m.counter("publisher_failures_total", "Messages that failed for good, by code"),
-    inFlight: m.gauge("publisher_in_flight", "Messages awaiting their PubAck"),
+    inFlight: m.gauge("publisher_in_flight", "Messages awaiting their PubAck").bind(label),
   };
 }

@@ -44,6 +44,22 @@ Deno.test("metrics: every series of a known label set is there at 0 before its f
   );
 });
 
+Deno.test("metrics: a bound series counts into the same series as the labelled calls", () => {
+  const r = new Registry();
+  const published = r.counter("published_total", "Published", { labels: { role: ["a", "b"] } });
+  const inFlight = r.gauge("in_flight", "In flight");
+  const a = published.bind({ role: "a" });
+  a.inc();
+  a.inc(2);
+  published.inc({ role: "a" });
+  inFlight.bind({ role: "a" }).set(7);
+  assertEquals(published.get({ role: "a" }), 4);
+  assertEquals(published.get({ role: "b" }), 0);
+  assertEquals(inFlight.get({ role: "a" }), 7);
+  assertMatch(r.render(), /^jetport_published_total\{role="a"\} 4$/m);
+  assertMatch(r.render(), /^jetport_in_flight\{role="a"\} 7$/m);
+});
+
 Deno.test("process metrics: resident memory, start time, CPU seconds (and fds on Linux)", async () => {
   const samples = Object.fromEntries((await readProcessSamples()).map((s) => [s.name, s.value]));
   assert(samples.process_resident_memory_bytes > 10 * 1024 * 1024, "RSS of a Deno process");

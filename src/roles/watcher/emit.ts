@@ -41,7 +41,6 @@ export function createEmitter(
       msgId,
       data: JSON.stringify(event),
       headers: initial ? { "Jetport-Initial-Scan": "true" } : undefined,
-      labels: { watch: watch.name, type: change.type },
       change: {
         watch: watch.name,
         type: change.type,

@@ -1,5 +1,5 @@
 /**
- * The on-disk outbox: events are appended (JSON lines, fsync'd in batches) before they are
+ * The on-disk outbox: events are appended (a line each, fsync'd in batches) before they are
  * published and stay until their PubAck arrives, so a NATS outage or a crash loses nothing.
  *
  * Memory stays bounded however many events wait: only a window of at most `window` records
@@ -24,8 +24,6 @@ import {
   compactSegments,
   createSegmentWriter,
   findReadPos,
-  type OutboxRecord,
-  parseRecord,
   readCursor,
   readLines,
   type ReadPos,
@@ -34,9 +32,10 @@ import {
   type Segment,
   type SegmentWriter,
 } from "./outbox_segments.ts";
+import { type OutboxRecord, parseRecord } from "./outbox_record.ts";
 import { paths } from "../../platform/paths.ts";
 
-export type { OutboxRecord } from "./outbox_segments.ts";
+export type { OutboxRecord } from "./outbox_record.ts";
 
 /** The durable queue. */
 export interface Outbox {

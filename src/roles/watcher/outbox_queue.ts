@@ -4,7 +4,8 @@
  * while more than one batch is queued, which bounds the memory a burst can take.
  * @module
  */
-import type { OutboxRecord, Segment, SegmentWriter } from "./outbox_segments.ts";
+import type { OutboxRecord } from "./outbox_record.ts";
+import type { Segment, SegmentWriter } from "./outbox_segments.ts";
 
 /** What {@link createWriteQueue} needs. */
 export interface WriteQueueOptions {

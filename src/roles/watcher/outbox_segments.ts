@@ -1,30 +1,12 @@
 /**
- * The outbox's files: the segment files (JSON lines, one record a line, named after their first
- * record) and the `cursor` file, recovered at open, written in fsync'd batches, read back line by
+ * The outbox's files: the segment files (one record a line, `outbox_record.ts`, named after their
+ * first record) and the `cursor` file, recovered at open, written in fsync'd batches, read back line by
  * line, and deleted once no longer needed. The window, the acknowledgements and the write queue
  * are `outbox.ts`'s.
  * @module
  */
-import type { FileState } from "./state.ts";
+import { formatRecord, type OutboxRecord, parseRecord } from "./outbox_record.ts";
 import { paths } from "../../platform/paths.ts";
-
-/** One event waiting to be published. */
-export interface OutboxRecord {
-  /** Position in the outbox, 1, 2, ... */
-  n: number;
-  /** Subject to publish to. */
-  subject: string;
-  /** `Nats-Msg-Id`. */
-  msgId: string;
-  /** The payload (JSON text). */
-  data: string;
-  /** Extra headers. */
-  headers?: Record<string, string>;
-  /** Metric labels of the record (not published). */
-  labels?: Record<string, string>;
-  /** The snapshot change the event stands for (not published): replayed onto an older snapshot. */
-  change?: { watch: string; type: string; path: string; oldPath?: string; state: FileState };
-}
 
 /** One segment file. */
 export interface Segment {
@@ -83,16 +65,6 @@ export function readLines(
     }
   } finally {
     file.close();
-  }
-}
-
-/** The record on `line`, or undefined when it is not one (a torn write). */
-export function parseRecord(line: string): OutboxRecord | undefined {
-  try {
-    const rec = JSON.parse(line);
-    return typeof rec?.n === "number" ? rec : undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -215,10 +187,10 @@ export function createSegmentWriter(
         await openSegment(batch[0].n);
       }
       const cur = current!;
-      // One encode for the batch (one per line cost more than the JSON): a JSON text holds no raw
-      // newline, so the i-th newline of the bytes ends the i-th record.
+      // One encode for the batch (one per line cost more than the JSON): a record's line holds no
+      // raw newline, so the i-th newline of the bytes ends the i-th record.
       let text = "";
-      for (const r of batch) text += JSON.stringify(r) + "\n";
+      for (const r of batch) text += formatRecord(r) + "\n";
       const data = encoder.encode(text);
       for (let i = 0, offset = 0; i < batch.length; i++) {
         at(batch[i].n, cur.segment, cur.bytes + offset);

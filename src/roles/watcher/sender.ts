@@ -8,6 +8,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { headers as newHeaders } from "@nats-io/nats-core";
+import type { BoundCounter } from "../../http/metrics.ts";
 import { type Publisher, PublishError } from "../../nats/publisher.ts";
 import { delay } from "../../platform/delay.ts";
 import type { WatcherMetrics } from "./metrics.ts";
@@ -61,6 +62,19 @@ export function startSender(options: SenderOptions): Sender {
   let pauseUntil = 0;
   let lastFailureLog = 0;
   const stopping = () => stopSignal.signal.aborted;
+  // The published counter's series of each watch and type, bound once (counted per PubAck).
+  const publishedSeries = new Map<string, BoundCounter>();
+  function countPublished(rec: OutboxRecord) {
+    const c = rec.change;
+    if (!c) return;
+    const key = `${c.watch}\0${c.type}`;
+    let series = publishedSeries.get(key);
+    if (!series) {
+      series = metrics.published.bind({ watch: c.watch, type: c.type });
+      publishedSeries.set(key, series);
+    }
+    series.inc();
+  }
 
   function onFailure(rec: OutboxRecord, err: unknown) {
     const code = err instanceof PublishError ? err.code : "unknown";
@@ -102,7 +116,7 @@ export function startSender(options: SenderOptions): Sender {
     }, (err) => {
       if (err) return onFailure(rec, err);
       outbox.ack(rec.n);
-      metrics.published.inc(rec.labels);
+      countPublished(rec);
     });
   }
 
