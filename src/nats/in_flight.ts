@@ -288,7 +288,12 @@ function newEntry(
     data,
     id,
     attempts: 0,
-    keys: msg.orderKeys ? [...new Set(msg.orderKeys)] : NO_KEYS,
+    // A message has one key (a file), seldom two: only then can they repeat.
+    keys: !msg.orderKeys
+      ? NO_KEYS
+      : msg.orderKeys.length < 2
+      ? msg.orderKeys
+      : [...new Set(msg.orderKeys)],
     sent: false,
     deadlineAt: 0,
     dueAt: 0,

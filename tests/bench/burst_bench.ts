@@ -73,12 +73,20 @@ async function burst(url: string, layout: Layout): Promise<BurstResult> {
     Deno.writeTextFileSync(`${dir}/f${i}.txt`, `${i}`);
   }
   const lastWrite = performance.now();
-  const until = Date.now() + TIMEOUT;
+  // The end is when the stream stored the last event (its last_ts, the same machine's clock):
+  // not when this loop sees it, which a poll interval and the watcher's own work (a snapshot
+  // save once the outbox is empty) on this thread would add to.
+  const lastWriteAt = Date.now();
+  let storedAt = NaN;
+  const until = lastWriteAt + TIMEOUT;
   while (Date.now() < until) {
-    if ((await jsm.streams.info("FILES")).state.messages >= FILES) break;
+    const { state } = await jsm.streams.info("FILES");
+    if (state.messages >= FILES) {
+      storedAt = Date.parse(state.last_ts);
+      break;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const done = performance.now();
   const mem = Deno.memoryUsage();
   const peak = peakRss();
   (globalThis as { gc?: () => void }).gc?.();
@@ -90,7 +98,7 @@ async function burst(url: string, layout: Layout): Promise<BurstResult> {
   return {
     layout,
     writeS: (lastWrite - t0) / 1000,
-    settleS: (done - lastWrite) / 1000,
+    settleS: (storedAt - lastWriteAt) / 1000,
     lost: FILES - counts.size,
     dups: [...counts.values()].filter((n) => n > 1).length,
     baseMiB: base / MiB,

@@ -10,8 +10,12 @@ import type { Outbox } from "./outbox.ts";
 import type { Change, ChangeType } from "./tree.ts";
 import { paths } from "../../platform/paths.ts";
 
-/** Puts the event of a change into the outbox. `initial`: found by a fresh start. */
-export type Emitter = (change: Change, initial: boolean) => Promise<void>;
+/**
+ * Puts the event of a change into the outbox; returns a promise only when it must wait (for the
+ * file's checksum, or for room in the outbox), so a burst's loop awaits nothing per event.
+ * `initial`: found by a fresh start.
+ */
+export type Emitter = (change: Change, initial: boolean) => void | Promise<void>;
 
 /** The emitter of `watch` on `host` into `outbox`; `root()` is the root as watched. */
 export function createEmitter(
@@ -28,18 +32,12 @@ export function createEmitter(
     return s;
   };
 
-  return async (change, initial) => {
+  function put(change: Change, initial: boolean, sha256?: string): void | Promise<void> {
     const msgId = changeId(watch.name, change);
-    const sha256 = watch.checksum === "sha256" &&
-        (change.type === "created" || change.type === "modified")
-      ? await fileSha256(paths.fromKey(root(), change.path))
-      : undefined;
-    const event = buildEvent(source, change, msgId, sha256);
-    await outbox.room();
-    outbox.append({
+    const record = {
       subject: subject(change.type),
       msgId,
-      data: JSON.stringify(event),
+      data: JSON.stringify(buildEvent(source, change, msgId, sha256)),
       headers: initial ? { "Jetport-Initial-Scan": "true" } : undefined,
       change: {
         watch: watch.name,
@@ -48,6 +46,17 @@ export function createEmitter(
         oldPath: change.oldPath,
         state: change.state,
       },
-    });
+    };
+    if (!outbox.hasRoom()) return outbox.room().then(() => outbox.append(record));
+    outbox.append(record);
+  }
+
+  return (change, initial) => {
+    if (watch.checksum === "sha256" && (change.type === "created" || change.type === "modified")) {
+      return fileSha256(paths.fromKey(root(), change.path)).then((sha256) =>
+        put(change, initial, sha256)
+      );
+    }
+    return put(change, initial);
   };
 }

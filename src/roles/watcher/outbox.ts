@@ -44,6 +44,8 @@ export interface Outbox {
    * too; await it before {@link Outbox.append} in loops.
    */
   room(): Promise<void>;
+  /** Whether {@link Outbox.room} would resolve at once (a burst's loop then awaits nothing). */
+  hasRoom(): boolean;
   /** Appends a record; it becomes available to {@link Outbox.next} once it is on disk. */
   append(record: Omit<OutboxRecord, "n">): void;
   /** Resolves once everything appended so far is on disk. */
@@ -290,6 +292,7 @@ function createOutbox(opened: Opened): Outbox {
       await queue.room();
       await windowRoom();
     },
+    hasRoom: () => queue.hasRoom() && !mustWait(),
     append(record) {
       const rec = { n: nextN++, ...record };
       // The window takes it directly when everything before it is in memory and there is room.

@@ -29,6 +29,8 @@ export interface WriteQueue {
   readonly busy: boolean;
   /** Queues `rec` and starts writing when not yet. */
   push(rec: OutboxRecord): void;
+  /** Whether the queue has room now. */
+  hasRoom(): boolean;
   /** Resolves when the queue has room. */
   room(): Promise<void>;
   /** Releases the producers waiting for room when there is room (or the outbox closed). */
@@ -53,6 +55,8 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
       options.durable(batch[batch.length - 1].n, segment);
     }
   }
+
+  const hasRoom = () => queue.length < batchSize || options.isClosed();
 
   function releaseRoom() {
     if (queue.length >= batchSize && !options.isClosed()) return;
@@ -82,8 +86,9 @@ export function createWriteQueue(options: WriteQueueOptions): WriteQueue {
       queue.push(rec);
       kick();
     },
+    hasRoom,
     room() {
-      if (queue.length < batchSize || options.isClosed()) return Promise.resolve();
+      if (hasRoom()) return Promise.resolve();
       return new Promise((r) => roomWaiters.push(r));
     },
     releaseRoom,

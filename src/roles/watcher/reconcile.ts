@@ -12,6 +12,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import type { BackgroundStat } from "./background_stat.ts";
 import type { WatchConfig } from "./config.ts";
 import type { PathFilter } from "./filter.ts";
 import type { WatcherMetrics } from "./metrics.ts";
@@ -40,12 +41,14 @@ export interface ReconcilerOptions {
   filter: PathFilter;
   /** The snapshot to start from (the saved one, with the outbox replayed onto it). */
   snapshot: Snapshot;
-  /** Announces a change. `initial`: found by a fresh start. */
-  emit(change: Change, initial: boolean): Promise<void>;
+  /** Announces a change (a promise when it must wait). `initial`: found by a fresh start. */
+  emit(change: Change, initial: boolean): void | Promise<void>;
   /** A listing found what no event named: events were lost. */
   onLoss(reason: "listing"): void;
   /** True while no event waits to be published (see `relist.ts`). */
   idle(): boolean;
+  /** The stat thread that reads large listings ahead of a scan; none: all read here. */
+  stat?: BackgroundStat;
   /** The role's logger. */
   log: Logger;
   /** The role's metrics. */
@@ -144,7 +147,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         onUnreadable(path, err);
         return tree.snapshot.get(path); // a file that cannot be stat'ed: not gone
       },
-    });
+    }, options.stat);
   }
 
   const publish = (changes: Change[], fresh: boolean) =>
@@ -319,6 +322,8 @@ async function announce(
       continue;
     }
     const first = initialPending.delete(change.path);
-    await options.emit(change, (fresh || first) && change.type === "created");
+    // Awaited only when it must wait: a burst emits 100k events, an await each was a promise each.
+    const waiting = options.emit(change, (fresh || first) && change.type === "created");
+    if (waiting) await waiting;
   }
 }

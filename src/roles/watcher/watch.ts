@@ -8,6 +8,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { type BackgroundStat, createBackgroundStat } from "./background_stat.ts";
 import type { WatchConfig } from "./config.ts";
 import { COOKIE_PREFIX, createFilter } from "./filter.ts";
 import { eventKeys } from "./intake.ts";
@@ -28,8 +29,11 @@ export interface WatchOptions {
   watch: WatchConfig;
   /** Where its snapshot is kept. */
   snapshotPath: string;
-  /** Announces a change (puts its event into the outbox). `initial`: found by a fresh start. */
-  emit(change: Change, initial: boolean): Promise<void>;
+  /**
+   * Announces a change (puts its event into the outbox); a promise when it must wait. `initial`:
+   * found by a fresh start.
+   */
+  emit(change: Change, initial: boolean): void | Promise<void>;
   /** Resolves once every emitted event is durable (called before the snapshot is saved). */
   durable(): Promise<void>;
   /** The outbox's last record number (a saved snapshot includes the changes up to it). */
@@ -120,6 +124,7 @@ interface Running {
   os: OsWatcher;
   loss: LossDetector;
   reconciler: Reconciler;
+  stat: BackgroundStat;
 }
 
 /** Creates the runner of one watch. */
@@ -156,6 +161,13 @@ export function createWatch(options: WatchOptions): WatchRunner {
       log,
       metrics,
     });
+    const stat = createBackgroundStat({
+      onError: (err) =>
+        log.warn("watch {watch}: the stat thread failed ({error}); scans read every entry here", {
+          watch: watch.name,
+          error: err.message,
+        }),
+    });
     const reconciler = createReconciler({
       watch,
       root,
@@ -165,6 +177,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       emit: options.emit,
       onLoss: (reason) => loss.detected(reason),
       idle: () => options.backlog() === 0,
+      stat,
       log,
       metrics,
     });
@@ -185,7 +198,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       onRescan: (reason) =>
         reason === "watcher_error" ? loss.detected(reason) : loss.request(reason),
     });
-    return { root, os, loss, reconciler };
+    return { root, os, loss, reconciler, stat };
   }
 
   async function rescan(r: Running, reason: string, fresh = false) {
@@ -291,6 +304,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       running?.os.close();
       await busy;
       if (!running) return;
+      running.stat.close();
       await running.loss.close();
       await save(running).catch((err) =>
         log.error("watch {watch}: cannot save the snapshot: {error}", {
