@@ -2,8 +2,9 @@
  * `lstat` on a thread of its own. A rescan after a burst `lstat`s every file of the tree, a
  * syscall and a `Deno.FileInfo` of four dates per file: a fifth of the main thread's time in the
  * 100k-file burst, with the publishing of the events waiting behind it. The stat thread reads
- * the states of a large listing a few slices ahead of the scan, which meanwhile builds and sends
- * the events of the slices already read, on the other core.
+ * the states of a large listing, a slice at a time, while the scan builds and sends the events of
+ * the slices already read, on the other core. The whole listing goes to the thread at once: the
+ * states come back as 32 bytes a path (3 MiB for 100k), so it may run as far ahead as it likes.
  *
  * The thread starts at the first large listing and ends after {@link IDLE_MS} without work, so
  * an idle daemon holds no second JavaScript heap (about 20 MiB). If it cannot start or fails
@@ -11,9 +12,8 @@
  * as before, and the failure is reported once.
  * @module
  */
+import type { StatRequest } from "./stat_worker.ts";
 
-/** Slices requested ahead of the one the scan waits for. */
-const AHEAD = 8;
 /** The thread ends after this long without a request (ms). */
 const IDLE_MS = 5000;
 
@@ -33,8 +33,8 @@ export type NextSlice = () => Promise<Float64Array | undefined>;
 /** A stat thread, started on demand. */
 export interface BackgroundStat extends Disposable {
   /**
-   * Starts reading the states of `paths` (OS paths), `sliceSize` at a time, a few slices ahead;
-   * each call of the returned function resolves with the next slice's states, in order.
+   * Starts reading the states of `paths` (OS paths), `sliceSize` at a time; each call of the
+   * returned function resolves with the next slice's states, in order.
    */
   prefetch(paths: readonly string[], sliceSize: number): NextSlice;
   /** Whether the thread is running now. */
@@ -97,32 +97,28 @@ export function createBackgroundStat(options: BackgroundStatOptions): Background
     Deno.unrefTimer(idleTimer);
   }
 
-  function request(paths: string[]): Promise<Float64Array | undefined> {
+  /** Sends `paths` to the thread; one promise per slice of the reply, in order. */
+  function request(paths: readonly string[], sliceSize: number) {
+    const count = Math.ceil(paths.length / sliceSize);
+    if (count === 0) return [];
     const w = start();
-    if (!w) return Promise.resolve(undefined);
+    if (!w) return Array.from({ length: count }, () => Promise.resolve(undefined));
     clearTimeout(idleTimer);
-    return new Promise((resolve) => {
+    const slices = Array.from({ length: count }, () => {
+      const { promise, resolve } = Promise.withResolvers<Float64Array | undefined>();
       waiting.push(resolve);
-      w.postMessage(paths);
+      return promise;
     });
+    const message: StatRequest = { paths: paths.join("\0"), slice: sliceSize };
+    w.postMessage(message);
+    return slices;
   }
 
   return {
     prefetch(paths, sliceSize) {
-      const requested: Array<Promise<Float64Array | undefined>> = [];
+      const slices = request(paths, sliceSize);
       let next = 0;
-      const fill = () => {
-        while (requested.length < AHEAD && next < paths.length) {
-          requested.push(request(paths.slice(next, next + sliceSize)));
-          next += sliceSize;
-        }
-      };
-      return () => {
-        fill();
-        const slice = requested.shift() ?? Promise.resolve(undefined);
-        fill();
-        return slice;
-      };
+      return () => slices[next++] ?? Promise.resolve(undefined);
     },
     get running() {
       return worker !== undefined;

@@ -57,6 +57,9 @@ Deno.test("background stat: slices come back in order, as lstat on this thread r
   }
   assertEquals(got, paths.map(inline));
   assert(stat.running);
+  // An empty listing asks nothing; the next one's slices are still its own.
+  assertEquals(await stat.prefetch([], 64)(), undefined);
+  assertEquals(unpackState((await stat.prefetch([paths.at(-4)!], 64)())!, 0)?.dir, true);
 });
 
 Deno.test("background stat: a thread that cannot start is reported once; slices resolve undefined", async () => {
