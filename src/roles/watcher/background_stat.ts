@@ -3,8 +3,11 @@
  * syscall and a `Deno.FileInfo` of four dates per file: a fifth of the main thread's time in the
  * 100k-file burst, with the publishing of the events waiting behind it. The stat thread reads
  * the states of a large listing, a slice at a time, while the scan builds and sends the events of
- * the slices already read, on the other core. The whole listing goes to the thread at once: the
- * states come back as 32 bytes a path (3 MiB for 100k), so it may run as far ahead as it likes.
+ * the slices already read, on the other core. The whole listing goes to the thread at once, a few
+ * thousand paths a message (one string each: thousands of strings cost a tenth of the main
+ * thread to send, and a whole listing as one array is several MiB more in both heaps); the
+ * states come back as 32 bytes a path (3 MiB for 100k), so the thread may run as far ahead as it
+ * likes.
  *
  * The thread starts at the first large listing and ends after {@link IDLE_MS} without work, so
  * an idle daemon holds no second JavaScript heap (about 20 MiB). If it cannot start or fails
@@ -16,6 +19,8 @@ import type { StatRequest } from "./stat_worker.ts";
 
 /** The thread ends after this long without a request (ms). */
 const IDLE_MS = 5000;
+/** Paths per message to the thread, at most. */
+const PER_MESSAGE = 4096;
 
 /** What {@link createBackgroundStat} needs. */
 export interface BackgroundStatOptions {
@@ -34,9 +39,15 @@ export type NextSlice = () => Promise<Float64Array | undefined>;
 export interface BackgroundStat extends Disposable {
   /**
    * Starts reading the states of `paths` (OS paths), `sliceSize` at a time; each call of the
-   * returned function resolves with the next slice's states, in order.
+   * returned function resolves with the next slice's states, in order. `osPath(p)` is the OS path
+   * of `p`, made a message at a time.
    */
-  prefetch(paths: readonly string[], sliceSize: number): NextSlice;
+  prefetch(paths: readonly string[], sliceSize: number, osPath?: (p: string) => string): NextSlice;
+  /**
+   * Starts the thread now (it ends again when idle), so that its start overlaps the listing
+   * that will need it.
+   */
+  warm(): void;
   /** Whether the thread is running now. */
   readonly running: boolean;
   /** Ends the thread; slices still awaited resolve undefined. */
@@ -98,7 +109,7 @@ export function createBackgroundStat(options: BackgroundStatOptions): Background
   }
 
   /** Sends `paths` to the thread; one promise per slice of the reply, in order. */
-  function request(paths: readonly string[], sliceSize: number) {
+  function request(paths: readonly string[], sliceSize: number, osPath: (p: string) => string) {
     const count = Math.ceil(paths.length / sliceSize);
     if (count === 0) return [];
     const w = start();
@@ -109,16 +120,34 @@ export function createBackgroundStat(options: BackgroundStatOptions): Background
       waiting.push(resolve);
       return promise;
     });
-    const message: StatRequest = { paths: paths.join("\0"), slice: sliceSize };
-    w.postMessage(message);
+    // Whole slices per message, so each reply slice is one of the caller's.
+    const step = Math.max(1, Math.floor(PER_MESSAGE / sliceSize)) * sliceSize;
+    for (let i = 0; i < paths.length; i += step) {
+      const message: StatRequest = {
+        paths: paths.slice(i, i + step).map(osPath).join("\0"),
+        slice: sliceSize,
+      };
+      w.postMessage(message);
+    }
     return slices;
   }
 
   return {
-    prefetch(paths, sliceSize) {
-      const slices = request(paths, sliceSize);
+    prefetch(paths, sliceSize, osPath = (p) => p) {
+      const slices: Array<Promise<Float64Array | undefined> | undefined> = request(
+        paths,
+        sliceSize,
+        osPath,
+      );
       let next = 0;
-      return () => slices[next++] ?? Promise.resolve(undefined);
+      return () => {
+        const slice = slices[next] ?? Promise.resolve(undefined);
+        slices[next++] = undefined; // a slice read is not kept (32 bytes a path)
+        return slice;
+      };
+    },
+    warm() {
+      if (!worker && start() && waiting.length === 0) idleLater();
     },
     get running() {
       return worker !== undefined;

@@ -17,7 +17,7 @@ import type { WatchConfig } from "./config.ts";
 import type { PathFilter } from "./filter.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { createRelistSchedule } from "./relist.ts";
-import { walkTree } from "./scan.ts";
+import { OFFLOAD_MIN, walkTree } from "./scan.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { type FileState, lstatState, sameState } from "./state.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
@@ -28,6 +28,9 @@ import { keyParent, type OsPaths } from "../../platform/paths.ts";
  * scan of 100k files holds a few thousand short-lived objects at a time, not 100k long-lived ones.
  */
 const CHUNK = 256;
+
+/** Rescans that are not answers to a loss. */
+const ROUTINE_RESCANS: ReadonlySet<string> = new Set(["start", "interval", "poll", "reopen"]);
 
 /** What {@link createReconciler} needs. */
 export interface ReconcilerOptions {
@@ -123,7 +126,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     await walkTree(root, rel, filter, watch.recursive, {
       listed(dir, entries) {
         visited?.add(dir);
-        for (const path of tree.children(dir)) if (!entries.has(path)) observed.set(path, null);
+        const known = tree.children(dir);
+        if (known.size === 0) return; // nothing known in it, so nothing can be gone
+        const listed = new Set(entries);
+        for (const path of known) if (!listed.has(path)) observed.set(path, null);
       },
       async states(slice) {
         for (const [path, state] of slice) {
@@ -214,11 +220,14 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     },
     async rescan(reason, fresh = false) {
       if (!rootScannable(options)) return;
+      // Events were lost (a burst, most likely) or the tree is large: the listing is likely to
+      // need the stat thread, which starts meanwhile. Not for a small tree's routine rescan.
+      if (!ROUTINE_RESCANS.has(reason) || tree.snapshot.size >= OFFLOAD_MIN) options.stat?.warm();
       const now = Date.now();
       const observed = new Map<string, FileState | null>();
       const visited = new Set<string>();
       await reconcileTree("", now, observed, fresh, visited);
-      relist.rescanned(now);
+      relist.rescanned(now, Date.now());
       // Entries under a directory the walk did not list (gone, or excluded now) are gone too.
       for (const dir of tree.parents()) {
         if (visited.has(dir)) continue;

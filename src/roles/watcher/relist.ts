@@ -56,10 +56,13 @@ export interface RelistSchedule {
   /** An event named a path at `now`: the watch is not quiet. */
   active(now: number): void;
   /**
-   * A rescan that began at `began` listed every directory: the first listing of directories
-   * touched before then is done (their second one still comes once the watch is quiet).
+   * A rescan that began at `began` and ended at `ended` listed every directory: the first listing
+   * of directories touched before it began is done, and their second one comes once the watch is
+   * quiet after it ended, or {@link RELIST_MAX_MS} after it ended (not after the touch: a rescan
+   * that a burst set off takes seconds, and a forced listing of 100k entries in the middle of
+   * publishing its events took the time and memory the burst needed).
    */
-  rescanned(began: number): void;
+  rescanned(began: number, ended: number): void;
   /** Lists the directories that are due; marks what the snapshot does not match as dirty. */
   listDue(now: number): void;
 }
@@ -139,8 +142,9 @@ export function createRelistSchedule(options: RelistOptions): RelistSchedule {
     active(now) {
       lastMark = now;
     },
-    rescanned(began) {
+    rescanned(began, ended) {
       for (const [dir, at] of touchedDirs) if (at <= began) touchedDirs.delete(dir);
+      for (const [dir, at] of relistDirs) if (at <= began) relistDirs.set(dir, ended);
     },
     listDue(now) {
       relistQuiet(now);

@@ -193,7 +193,10 @@ export function createWatch(options: WatchOptions): WatchRunner {
         const { keys, cookie } = eventKeys(event, { root, paths, cookieName, filter });
         loss.observe(event, cookie, now);
         reconciler.mark(keys, now);
-        if (keys.length > 0) wakeBy(now + settle);
+        // An overflow is answered at once, not at the next regular tick: a burst's catch-up
+        // starts with the rescan.
+        if (event.flag === "rescan") wakeBy(now);
+        else if (keys.length > 0) wakeBy(now + settle);
       },
       onRescan: (reason) =>
         reason === "watcher_error" ? loss.detected(reason) : loss.request(reason),

@@ -41,7 +41,9 @@ Deno.test("stat pack: each path's state reads back as lstat gives it; an error i
 });
 
 Deno.test("background stat: slices come back in order, as lstat on this thread reads them", async () => {
-  const paths = await entries();
+  // More than one message's worth (4096), so the slices of several messages come back in order.
+  const distinct = await entries();
+  const paths = Array.from({ length: 9000 }, (_, i) => distinct[(i * 7) % distinct.length]);
   using stat = createBackgroundStat({
     onError: (err) => {
       throw err;
@@ -59,7 +61,8 @@ Deno.test("background stat: slices come back in order, as lstat on this thread r
   assert(stat.running);
   // An empty listing asks nothing; the next one's slices are still its own.
   assertEquals(await stat.prefetch([], 64)(), undefined);
-  assertEquals(unpackState((await stat.prefetch([paths.at(-4)!], 64)())!, 0)?.dir, true);
+  const dir = distinct.at(-4)!;
+  assertEquals(unpackState((await stat.prefetch([dir], 64)())!, 0)?.dir, true);
 });
 
 Deno.test("background stat: a thread that cannot start is reported once; slices resolve undefined", async () => {
@@ -83,6 +86,9 @@ Deno.test("background stat: the thread ends once idle, and starts again on the n
     },
     idleMs: 50,
   });
+  stat.warm();
+  assert(stat.running, "warmed: started before any request");
+  while (stat.running) await new Promise((r) => setTimeout(r, 10));
   assert((await stat.prefetch([Deno.cwd()], 1)()) !== undefined);
   assert(stat.running);
   while (stat.running) await new Promise((r) => setTimeout(r, 10));
