@@ -14,9 +14,6 @@
 #                                 asks for
 #   --allow-run                   the upload processor's exec handler (argv, never a shell)
 #
-# Worker scripts are not found by deno compile's import analysis: each is listed in WORKERS and
-# included (the watcher's stat thread; without it, scans run on the main thread, with a warning).
-#
 # `deno compile` needs `denort` (the runtime the program is appended to) for each target and
 # downloads it unless it is cached in $DENO_DIR/dl. Offline: set DENORT_BIN to a denort binary of
 # the one target you build (make build TARGETS=x86_64-unknown-linux-gnu DENORT_BIN=...), or copy
@@ -49,9 +46,6 @@ if $list; then
 fi
 
 OUT_DIR="${OUT_DIR:-dist}"
-WORKERS=(src/roles/watcher/stat_worker.ts)
-INCLUDES=()
-for worker in "${WORKERS[@]}"; do INCLUDES+=(--include "$worker"); done
 PERMS=$(sed -n 's/.*"jetport": "deno run \(.*\) main.ts".*/\1/p' deno.json)
 VERSION=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' deno.json | head -n 1)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -74,8 +68,7 @@ for target in "${targets[@]}"; do
   out="$OUT_DIR/$(artifact "$target")"
   echo "compiling $out (jetport $VERSION, commit $COMMIT)"
   # shellcheck disable=SC2086
-  if ! "$DENO" compile --quiet --frozen --target "$target" $PERMS "${INCLUDES[@]}" \
-    --output "$out" main.ts; then
+  if ! "$DENO" compile --quiet --frozen --target "$target" $PERMS --output "$out" main.ts; then
     echo "build.sh: deno compile failed for $target. Without internet access it needs" >&2
     echo "  DENORT_BIN=<denort for $target>, or denort-$target.zip in \$DENO_DIR/dl (docs/operations.md: Build)" >&2
     exit 1

@@ -12,12 +12,11 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { BackgroundStat } from "./background_stat.ts";
 import type { WatchConfig } from "./config.ts";
 import type { PathFilter } from "./filter.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { createRelistSchedule } from "./relist.ts";
-import { OFFLOAD_MIN, walkTree } from "./scan.ts";
+import { walkTree } from "./scan.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { type FileState, lstatState, sameState } from "./state.ts";
 import { type Change, createTree, type Tree } from "./tree.ts";
@@ -28,9 +27,6 @@ import { keyParent, type OsPaths } from "../../platform/paths.ts";
  * scan of 100k files holds a few thousand short-lived objects at a time, not 100k long-lived ones.
  */
 const CHUNK = 256;
-
-/** Rescans that are not answers to a loss. */
-const ROUTINE_RESCANS: ReadonlySet<string> = new Set(["start", "interval", "poll", "reopen"]);
 
 /** What {@link createReconciler} needs. */
 export interface ReconcilerOptions {
@@ -50,8 +46,6 @@ export interface ReconcilerOptions {
   onLoss(reason: "listing"): void;
   /** True while no event waits to be published (see `relist.ts`). */
   idle(): boolean;
-  /** The stat thread that reads large listings ahead of a scan; none: all read here. */
-  stat?: BackgroundStat;
   /** The role's logger. */
   log: Logger;
   /** The role's metrics. */
@@ -153,7 +147,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         onUnreadable(path, err);
         return tree.snapshot.get(path); // a file that cannot be stat'ed: not gone
       },
-    }, options.stat);
+    });
   }
 
   const publish = (changes: Change[], fresh: boolean) =>
@@ -220,9 +214,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     },
     async rescan(reason, fresh = false) {
       if (!rootScannable(options)) return;
-      // Events were lost (a burst, most likely) or the tree is large: the listing is likely to
-      // need the stat thread, which starts meanwhile. Not for a small tree's routine rescan.
-      if (!ROUTINE_RESCANS.has(reason) || tree.snapshot.size >= OFFLOAD_MIN) options.stat?.warm();
       const now = Date.now();
       const observed = new Map<string, FileState | null>();
       const visited = new Set<string>();

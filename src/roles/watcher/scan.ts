@@ -3,24 +3,16 @@
  * root), skipping what the filter excludes, one directory at a time and, within a directory,
  * a slice of entries at a time: the caller acts on each slice before the next is read, so a scan
  * of a directory of 100k files never holds 100k states. It yields to the event loop between
- * slices so acks and watch events keep flowing during a scan of a large tree. The entries of a
- * large listing are `lstat`ed ahead on the stat thread (`background_stat.ts`) when given one.
+ * slices so acks and watch events keep flowing during a scan of a large tree.
  * @module
  */
-import type { BackgroundStat } from "./background_stat.ts";
 import type { PathFilter } from "./filter.ts";
-import { unpackState } from "./stat_pack.ts";
 import { type FileState, lstatState } from "./state.ts";
 import { keyBase, keyJoin, paths as osPaths } from "../../platform/paths.ts";
 import { yieldToEventLoop } from "../../platform/delay.ts";
 
 /** Entries `lstat`ed per slice. */
 const SLICE = 256;
-/**
- * Listings this long are `lstat`ed on the stat thread, when there is one; shorter ones here, where
- * they cost less than the thread's start (about 80 ms) would.
- */
-export const OFFLOAD_MIN = 512;
 
 /**
  * True when the entry at `key` was listed but cannot be opened by its name: Deno reads a name that
@@ -47,18 +39,13 @@ export interface TreeVisitor {
   unreadable(path: string, error: Error): FileState | undefined;
 }
 
-/**
- * Walks directory `rel` (relative to `root`, "" for the root) and, when `recursive`, below. With
- * `stat`, the entries of a listing of at least {@link OFFLOAD_MIN} are `lstat`ed on the stat
- * thread, ahead of the slices the visitor is working on.
- */
+/** Walks directory `rel` (relative to `root`, "" for the root) and, when `recursive`, below. */
 export async function walkTree(
   root: string,
   rel: string,
   filter: PathFilter,
   recursive: boolean,
   visit: TreeVisitor,
-  stat?: BackgroundStat,
 ): Promise<void> {
   const stack = [rel];
   while (stack.length > 0) {
@@ -78,42 +65,25 @@ export async function walkTree(
       }
     }
     await visit.listed(dir, list);
-    const nextSlice = stat && list.length >= OFFLOAD_MIN
-      ? stat.prefetch(list, SLICE, (path) => osPaths.fromKey(root, path))
-      : undefined;
-    for (let start = 0; start < list.length; start += SLICE) {
-      const packed = await nextSlice?.();
-      const end = Math.min(start + SLICE, list.length);
-      const slice = new Map<string, FileState | null>();
-      for (let i = start; i < end; i++) {
-        const known = packed && unpackState(packed, i - start);
-        const state = entryState(root, list[i], known, visit);
-        slice.set(list[i], state);
-        if (state?.dir && recursive) stack.push(list[i]);
+    let slice = new Map<string, FileState | null>();
+    for (const path of list) {
+      let state: FileState | null;
+      try {
+        state = lstatState(osPaths.fromKey(root, path));
+        if (state === null && unaddressable(root, path)) {
+          throw new Error("its name is not valid UTF-8, which Deno cannot open: rename it");
+        }
+      } catch (err) {
+        state = visit.unreadable(path, err as Error) ?? null;
       }
-      await visit.states(slice);
-      if (end < list.length) await yieldToEventLoop();
+      slice.set(path, state);
+      if (state?.dir && recursive) stack.push(path);
+      if (slice.size === SLICE) {
+        await visit.states(slice);
+        slice = new Map();
+        await yieldToEventLoop();
+      }
     }
-  }
-}
-
-/**
- * The state of entry `path`: `known` when the stat thread read it, else `lstat` here (also for
- * the error of an entry the thread could not read).
- */
-function entryState(
-  root: string,
-  path: string,
-  known: FileState | null | undefined,
-  visit: TreeVisitor,
-): FileState | null {
-  try {
-    const state = known !== undefined ? known : lstatState(osPaths.fromKey(root, path));
-    if (state === null && unaddressable(root, path)) {
-      throw new Error("its name is not valid UTF-8, which Deno cannot open: rename it");
-    }
-    return state;
-  } catch (err) {
-    return visit.unreadable(path, err as Error) ?? null;
+    if (slice.size > 0) await visit.states(slice);
   }
 }

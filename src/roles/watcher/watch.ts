@@ -8,7 +8,6 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { type BackgroundStat, createBackgroundStat } from "./background_stat.ts";
 import type { WatchConfig } from "./config.ts";
 import { COOKIE_PREFIX, createFilter } from "./filter.ts";
 import { eventKeys } from "./intake.ts";
@@ -124,7 +123,6 @@ interface Running {
   os: OsWatcher;
   loss: LossDetector;
   reconciler: Reconciler;
-  stat: BackgroundStat;
 }
 
 /** Creates the runner of one watch. */
@@ -161,13 +159,6 @@ export function createWatch(options: WatchOptions): WatchRunner {
       log,
       metrics,
     });
-    const stat = createBackgroundStat({
-      onError: (err) =>
-        log.warn("watch {watch}: the stat thread failed ({error}); scans read every entry here", {
-          watch: watch.name,
-          error: err.message,
-        }),
-    });
     const reconciler = createReconciler({
       watch,
       root,
@@ -177,7 +168,6 @@ export function createWatch(options: WatchOptions): WatchRunner {
       emit: options.emit,
       onLoss: (reason) => loss.detected(reason),
       idle: () => options.backlog() === 0,
-      stat,
       log,
       metrics,
     });
@@ -201,7 +191,7 @@ export function createWatch(options: WatchOptions): WatchRunner {
       onRescan: (reason) =>
         reason === "watcher_error" ? loss.detected(reason) : loss.request(reason),
     });
-    return { root, os, loss, reconciler, stat };
+    return { root, os, loss, reconciler };
   }
 
   async function rescan(r: Running, reason: string, fresh = false) {
@@ -307,7 +297,6 @@ export function createWatch(options: WatchOptions): WatchRunner {
       running?.os.close();
       await busy;
       if (!running) return;
-      running.stat.close();
       await running.loss.close();
       await save(running).catch((err) =>
         log.error("watch {watch}: cannot save the snapshot: {error}", {
