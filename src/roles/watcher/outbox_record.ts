@@ -18,21 +18,12 @@ export interface OutboxRecord {
   subject: string;
   /** `Nats-Msg-Id`. */
   msgId: string;
-  /** The payload: one line of JSON text (as `JSON.stringify` writes it, no raw newline). */
+  /** The payload, JSON text (one line, as `JSON.stringify` writes it, is stored as it is). */
   data: string;
   /** Extra headers. */
   headers?: Record<string, string>;
   /** The snapshot change the event stands for (not published): replayed onto an older snapshot. */
   change?: { watch: string; type: string; path: string; oldPath?: string; state: FileState };
-}
-
-/** A record whose payload holds a newline, which would split its line in two. */
-export class OutboxRecordError extends Error {
-  /** Creates the error for record `n`. */
-  constructor(n: number) {
-    super(`outbox record ${n}: its payload holds a newline; a payload must be one line of JSON`);
-    this.name = "OutboxRecordError";
-  }
 }
 
 const q = JSON.stringify;
@@ -44,10 +35,11 @@ function num(v: number): string | number {
 
 /**
  * The line of `rec` (without its newline). Written field by field: a burst writes 100k of them,
- * and the generic `JSON.stringify` of the record cost several times as much.
+ * and the generic `JSON.stringify` of the record cost several times as much. A payload that is not
+ * one line (never one the watcher makes) is kept the older way, inside the record's JSON.
  */
 export function formatRecord(rec: OutboxRecord): string {
-  if (rec.data.includes("\n")) throw new OutboxRecordError(rec.n);
+  if (rec.data.includes("\n")) return JSON.stringify(rec);
   let fields = `{"n":${num(rec.n)},"subject":${q(rec.subject)},"msgId":${q(rec.msgId)}`;
   if (rec.headers !== undefined) fields += `,"headers":${q(rec.headers)}`;
   const c = rec.change;
