@@ -1,8 +1,8 @@
 /**
  * The outbox's files: the segment files (one record a line, `outbox_record.ts`, named after their
- * first record) and the `cursor` file, recovered at open, written in fsync'd batches, read back line by
- * line, and deleted once no longer needed. The window, the acknowledgements and the write queue
- * are `outbox.ts`'s.
+ * first record) and the `cursor` file, recovered at open, written in fsync'd batches, read back
+ * line by line, and deleted once no longer needed. The window, the acknowledgements and the write
+ * queue are `outbox.ts`'s.
  * @module
  */
 import { formatRecord, type OutboxRecord, parseRecord } from "./outbox_record.ts";
