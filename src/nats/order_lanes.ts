@@ -54,11 +54,8 @@ export function createOrderLanes<T extends Laned>(): OrderLanes<T> {
         }
         const i = lane.indexOf(e);
         lane.splice(i, 1);
-        if (lane.length === 1 && i === 0) {
-          (next ??= []).push(lane[0]);
-          lanes.set(key, lane[0]);
-        } else if (lane.length === 1) lanes.set(key, lane[0]);
-        else if (i < lane.length) (next ??= []).push(lane[i]);
+        if (i < lane.length) (next ??= []).push(lane[i]);
+        if (lane.length === 1) lanes.set(key, lane[0]); // one left: the message itself again
       }
       return next ?? NONE;
     },

@@ -4,8 +4,9 @@
  * every quote in it was escaped on the way in and unescaped on the way out, and that
  * `JSON.stringify` was the largest cost of writing a 100k-file burst to the outbox.
  * `JSON.stringify` writes no raw tab or newline, so the first tab of a line ends the fields, and a
- * payload, one line of JSON, runs to the end of the line. Lines without a tab (the whole record as one JSON object)
- * are read as before, so an outbox written by an older version is sent after an upgrade.
+ * payload, one line of JSON, runs to the end of the line. Lines without a tab (the whole record as
+ * one JSON object) are read as before, so an outbox written by an older version is sent after an
+ * upgrade.
  * @module
  */
 import type { FileState } from "./state.ts";
