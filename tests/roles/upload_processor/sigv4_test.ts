@@ -84,7 +84,7 @@ Deno.test("sigV4Signer: its GETs verify, session token and odd keys included; an
   const key = ["a@b.com", "résumé final (1)!.pdf"].map(uriEncode).join("/");
   const url = new URL(`http://127.0.0.1:9000/bucket/${key}?versionId=x y`);
   const now = new Date();
-  const headers = sign(url, now);
+  const headers = new Headers(sign(url, now));
   headers.set("host", url.host);
   const req = { method: "GET", url: url.href, headers, bodySha256: "" };
   assertEquals(verifySigV4(req, { AKIDEXAMPLE: creds.secretAccessKey }, now), undefined);
@@ -93,4 +93,25 @@ Deno.test("sigV4Signer: its GETs verify, session token and odd keys included; an
     verifySigV4(req, { AKIDEXAMPLE: "another" }, now)?.code,
     "SignatureDoesNotMatch",
   );
+});
+
+Deno.test("sigV4Signer: requests in one second and across midnight each verify at their own time", () => {
+  const creds = { region: "us-east-1", accessKeyId: "AKIDEXAMPLE", secretAccessKey: "s3cret" };
+  const secrets = { AKIDEXAMPLE: creds.secretAccessKey };
+  const sign = sigV4Signer(creds);
+  // The date string is kept per second and the signing key per day: both must follow the clock.
+  const times = [
+    "2026-12-01T23:59:59.100Z",
+    "2026-12-01T23:59:59.900Z",
+    "2026-12-02T00:00:00.050Z",
+    "2026-12-02T00:00:01.000Z",
+  ].map((t) => new Date(t));
+  for (const [i, now] of times.entries()) {
+    const url = new URL(`http://127.0.0.1:9000/bucket/key-${i}.bin`);
+    const headers = new Headers(sign(url, now));
+    headers.set("host", url.host);
+    const req = { method: "GET", url: url.href, headers, bodySha256: "" };
+    assertEquals(headers.get("x-amz-date"), now.toISOString().replace(/[-:]|\.\d{3}/g, ""));
+    assertEquals(verifySigV4(req, secrets, now), undefined, now.toISOString());
+  }
 });
