@@ -41,8 +41,11 @@ export interface LossOptions {
 
 /** The loss detector of one watch; its answer is the reason of the next rescan. */
 export interface LossDetector {
-  /** Counts an event toward the burst rate; `cookie`: it named the cookie file. */
-  observe(event: Deno.FsEvent, cookie: boolean, now: number): void;
+  /**
+   * Counts an event toward the burst rate; `cookie`: it named the cookie file. True when the
+   * event itself says events were lost (the kernel queue overflowed): its rescan is due at once.
+   */
+  observe(event: Deno.FsEvent, cookie: boolean, now: number): boolean;
   /** Events may have been lost: counted, logged, answered by a rescan. */
   detected(reason: string): void;
   /** Asks for a rescan that is not a loss (e.g. catching up after polling). */
@@ -112,14 +115,16 @@ export function createLossDetector(options: LossOptions): LossDetector {
         cookieSeen = true;
         covered = false;
       }
-      if (covered) return;
+      if (covered) return false;
       if (now - burstWindow >= 1000) {
         burstWindow = now;
         burstCount = 0;
       }
       burstCount += event.paths.length;
       if (burstCount > options.burstThreshold) burstPending = true;
-      if (event.flag === "rescan") detected("overflow");
+      if (event.flag !== "rescan") return false;
+      detected("overflow");
+      return true;
     },
     detected,
     request(reason) {

@@ -181,11 +181,11 @@ export function createWatch(options: WatchOptions): WatchRunner {
       onEvent(event) {
         const now = Date.now();
         const { keys, cookie } = eventKeys(event, { root, paths, cookieName, filter });
-        loss.observe(event, cookie, now);
+        const lost = loss.observe(event, cookie, now);
         reconciler.mark(keys, now);
-        // An overflow is answered at once, not at the next regular tick: a burst's catch-up
-        // starts with the rescan.
-        if (event.flag === "rescan") wakeBy(now);
+        // A loss is answered at once, not at the next regular tick: a burst's catch-up starts
+        // with the rescan.
+        if (lost) wakeBy(now);
         else if (keys.length > 0) wakeBy(now + settle);
       },
       onRescan: (reason) =>

@@ -39,15 +39,16 @@ const cookieEvent: Deno.FsEvent = { kind: "modify", paths: ["/data/.jetport-cook
 
 Deno.test("loss detector: an overflow read before the rescan's cookie comes back starts no other rescan; one read after it does", () => {
   const { loss, cookies } = detector();
-  loss.observe(overflow, false, 1000);
+  // True: the watcher starts the rescan at once instead of at its next tick.
+  assertEquals(loss.observe(overflow, false, 1000), true);
   assertEquals(loss.takeRescan(1000), "overflow");
   loss.rescanning(1000, true);
   assertEquals(cookies, [1000]);
   // Queued before the cookie, so before the rescan began: covered by it.
-  loss.observe(overflow, false, 1500);
+  assertEquals(loss.observe(overflow, false, 1500), false);
   assertEquals(loss.takeRescan(1500), undefined);
-  loss.observe(cookieEvent, true, 1600);
-  loss.observe(overflow, false, 1700);
+  assertEquals(loss.observe(cookieEvent, true, 1600), false);
+  assertEquals(loss.observe(overflow, false, 1700), true);
   assertEquals(loss.takeRescan(1700), "overflow");
 });
 
