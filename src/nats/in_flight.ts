@@ -91,8 +91,8 @@ export interface InFlight {
 interface Entry {
   msg: OutgoingMessage;
   msgId: string;
-  /** Its payload as bytes. */
-  data: Uint8Array;
+  /** Its payload, as given: the frame writer encodes text straight into its frame. */
+  data: Uint8Array | string;
   /** Its number: the last token of its reply subject (base 36), and its key in `entries`. */
   id: number;
   attempts: number;
@@ -111,7 +111,6 @@ interface Entry {
 }
 
 const INITIAL_BACKOFF = 100;
-const encoder = new TextEncoder();
 const LINE_BREAK = /[\r\n]/;
 /** Shared by every message without order keys (one allocation less per publish). */
 const NO_KEYS: readonly string[] = [];
@@ -246,9 +245,8 @@ export function createInFlight(nc: NatsConnection, options: InFlightOptions): In
     },
     start(msg, done) {
       const msgId = msg.msgId ?? nuid.next();
-      const data = typeof msg.data === "string" ? encoder.encode(msg.data) : msg.data;
       const id = counter++;
-      const e = newEntry(msg, msgId, data, id, done);
+      const e = newEntry(msg, msgId, msg.data, id, done);
       entries.set(id, e);
       updateGauge();
       ensureSweeper();
@@ -278,7 +276,7 @@ export function checkMsgId(msgId: string | undefined): void {
 function newEntry(
   msg: OutgoingMessage,
   msgId: string,
-  data: Uint8Array,
+  data: Uint8Array | string,
   id: number,
   done: PublishCallback,
 ): Entry {

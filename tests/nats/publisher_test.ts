@@ -275,6 +275,34 @@ Deno.test("publisher: messages the frame path does not write (own headers, unusu
   await nc.close();
 });
 
+Deno.test("publisher: text payloads are stored as their UTF-8 bytes: multi-byte, empty, and larger than the encoding buffer", async () => {
+  await using server = await startNatsServer();
+  const nc = await setup(server);
+  const pub = createPublisher(nc);
+  // Text is encoded into one reused buffer per frame: a long text between short ones must not
+  // leave its bytes in theirs, nor a short one cut a long one.
+  const texts = [
+    '{"path":"résumé final (1).pdf","root":"/données/日本語"}',
+    "x".repeat(64 * 1024 + 9) + "é",
+    "",
+    '🙂 a\tb \u0000 "q"',
+    "é".repeat(40_000),
+    "end",
+  ];
+  const acks = await Promise.all(
+    texts.map((data, i) => pub.publish({ subject: `orders.t${i}`, data })),
+  );
+  assertEquals(acks.map((a) => a.seq), [1, 2, 3, 4, 5, 6]);
+  const jsm = await jetstreamManager(nc);
+  const encoder = new TextEncoder();
+  for (const [i, text] of texts.entries()) {
+    const stored = (await jsm.streams.getMessage("ORDERS", { seq: i + 1 }))!;
+    assertEquals(stored.data, encoder.encode(text), `message ${i + 1}`);
+  }
+  await pub.close();
+  await nc.close();
+});
+
 Deno.test("publisher: a Nats-Msg-Id with a line break throws at once, before anything is sent", async () => {
   await using server = await startNatsServer();
   const nc = await setup(server);
