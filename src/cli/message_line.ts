@@ -29,7 +29,6 @@ export interface MessageLine {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
-const encoder = new TextEncoder();
 
 /** Encodes bytes as base64. */
 function toBase64(bytes: Uint8Array): string {
@@ -61,10 +60,13 @@ function payloadFields(bytes: Uint8Array): Pick<MessageLine, "data" | "data_base
   return { data_base64: toBase64(bytes) };
 }
 
-/** The payload bytes of a line: `data` as compact JSON, or `data_base64` decoded. */
-export function payloadBytes(line: MessageLine): Uint8Array {
+/**
+ * The payload of a line: `data_base64` decoded, or `data` as compact JSON text (the publisher
+ * encodes text into its frame without a buffer per message).
+ */
+export function linePayload(line: MessageLine): Uint8Array | string {
   if (line.data_base64 !== undefined) return fromBase64(line.data_base64);
-  return encoder.encode(JSON.stringify(line.data));
+  return JSON.stringify(line.data);
 }
 
 /** A message as a stream stored it (what replay reads and `dlq show` gets). */

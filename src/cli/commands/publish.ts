@@ -7,7 +7,7 @@ import { headers as newHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { type Command, EXIT } from "../command.ts";
 import { stringFlag, UsageError } from "../args.ts";
 import { CONFIG_HELP, loadBaseConfigFlag } from "../config_flag.ts";
-import { type MessageLine, objectToHeaders, payloadBytes } from "../message_line.ts";
+import { linePayload, type MessageLine, objectToHeaders } from "../message_line.ts";
 import { parseDuration } from "../../config/units.ts";
 import { connectOnce } from "../../nats/connect_once.ts";
 import { createPublisher, type OutgoingMessage, type Publisher } from "../../nats/publisher.ts";
@@ -68,7 +68,7 @@ export function lineMessage(
   const fromHeader = headers?.get("Nats-Msg-Id") || undefined;
   return {
     subject,
-    data: env ? payloadBytes(env) : bytes ?? text,
+    data: env ? linePayload(env) : bytes ?? text,
     msgId: env?.msg_id ?? fromHeader ?? d.msgId?.replaceAll("{line}", String(lineNo)),
     headers,
   };
