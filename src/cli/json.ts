@@ -10,8 +10,8 @@
  *    usage, invalid config, NATS unreachable), stdout carries one {@linkcode JsonError} document
  *    and stderr the usual message.
  * 3. Keys are snake_case. Times are ISO-8601 UTC strings; durations are whole milliseconds in keys
- *    ending `_ms`; sizes are bytes in keys ending `_bytes`. In a report a value not known is `null`,
- *    never a missing key.
+ *    ending `_ms`; sizes are bytes in keys ending `_bytes`. In a report a value not known is
+ *    `null`, never a missing key.
  * 4. A message is always the {@linkcode MessageLine} shape (replay lines, `dlq show --json`,
  *    `publish --file` input), so any of them can be published back as it is.
  * 5. Config problems are {@linkcode JsonProblem}s: `{file, line, column, path, message}`.

@@ -41,7 +41,9 @@ export interface LoadOptions {
   readFile?: (path: string) => string;
 }
 
-/** Reads and validates the config file at `file`; throws {@link ConfigError} listing every problem. */
+/**
+ * Reads and validates the config file at `file`; throws {@link ConfigError} listing every problem.
+ */
 export async function loadConfig<C>(
   spec: ConfigSpec<C>,
   file: string,
@@ -113,7 +115,9 @@ export function parseConfig<C>(
   return result.data!;
 }
 
-/** Interpolates `${VAR}` in every string scalar and replaces `<secret>_file` keys by file contents. */
+/**
+ * Interpolates `${VAR}` in every string scalar and replaces `<secret>_file` keys by file contents.
+ */
 function substitute(
   doc: Document,
   env: (name: string) => string | undefined,

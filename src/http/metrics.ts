@@ -217,7 +217,9 @@ export class Registry {
     };
   }
 
-  /** Returns the histogram `name` (buckets: upper bounds, `+Inf` added), creating it on first use. */
+  /**
+   * Returns the histogram `name` (buckets: upper bounds, `+Inf` added), creating it on first use.
+   */
   histogram(
     name: string,
     help: string,

@@ -1,6 +1,6 @@
 /**
- * Acknowledgement helpers that respect server differences (docs/nats-notes.md "Acks"): nats-server before
- * 2.10.4 ignores `+TERM <reason>`, and a plain `nak` ignores the consumer's `backoff`.
+ * Acknowledgement helpers that respect server differences (docs/nats-notes.md "Acks"): nats-server
+ * before 2.10.4 ignores `+TERM <reason>`, and a plain `nak` ignores the consumer's `backoff`.
  * @module
  */
 import type { JsMsg } from "@nats-io/jetstream";

@@ -1,10 +1,10 @@
 /**
- * The dead-letter format (docs/design.md "Dead letter") and the one function through which every role
- * writes a dead letter. An entry is the original payload, byte for byte, with the original
- * headers plus `Jetport-Dlq-*` provenance headers, on `<subject_prefix>.<stream>.<consumer>` in
- * the DLQ stream. Its `Nats-Msg-Id` is derived from (stream, seq), so capturing the same
- * message twice (a repeated advisory, a role's own entry and the advisory its `term` causes, a
- * publish retried) stores it once within the DLQ stream's duplicate window.
+ * The dead-letter format (docs/design.md "Dead letter") and the one function through which every
+ * role writes a dead letter. An entry is the original payload, byte for byte, with the original
+ * headers plus `Jetport-Dlq-*` provenance headers, on `<subject_prefix>.<stream>.<consumer>` in the
+ * DLQ stream. Its `Nats-Msg-Id` is derived from (stream, seq), so capturing the same message twice
+ * (a repeated advisory, a role's own entry and the advisory its `term` causes, a publish retried)
+ * stores it once within the DLQ stream's duplicate window.
  *
  * Callers that must keep a copy of a message they are about to `term` (under workqueue or
  * interest retention `term` deletes it) use `deadLetterOrTerminate()`

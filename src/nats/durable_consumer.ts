@@ -20,7 +20,8 @@
  *   onRepull: () => resendRecentAcks(),   // the old leader may have lost the last acks
  * });
  * consumer.closed.catch((err) => ctx.crash(err));   // a fatal error (isFatal, or handle threw)
- * // readiness: consumer.notReadyReason(); shutdown: await beforeDeadline(consumer.stop(), deadline)
+ * // readiness: consumer.notReadyReason()
+ * // shutdown: await beforeDeadline(consumer.stop(), deadline)
  * ```
  * @module
  */
@@ -45,7 +46,9 @@ import { onLeaderElected } from "./leader_change.ts";
  * as two missed heartbeats within ~6 s (when no leader-elected advisory said so first).
  */
 const PULL_EXPIRES = 6_000;
-/** A pull that ends sooner than this after it started (a 503 mid-election) is followed by a pause. */
+/**
+ * A pull that ends sooner than this after it started (a 503 mid-election) is followed by a pause.
+ */
 const MIN_PULL_LIFE = 1000;
 
 /** The clients `prepare` gets, on the current connection. */

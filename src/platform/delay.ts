@@ -39,8 +39,8 @@ export const DEADLINE_PASSED: unique symbol = Symbol("deadline passed");
 
 /**
  * Races `work` against the wall-clock `deadline` (epoch ms): its value when it settles first,
- * {@link DEADLINE_PASSED} otherwise. `work` is not cancelled; its later rejection is swallowed so it
- * cannot surface as an unhandled rejection after the caller moved on.
+ * {@link DEADLINE_PASSED} otherwise. `work` is not cancelled; its later rejection is swallowed so
+ * it cannot surface as an unhandled rejection after the caller moved on.
  */
 export async function beforeDeadline<T>(
   work: Promise<T>,

@@ -171,7 +171,9 @@ Deno.test("publish: envelope detection and {line} msg ids", () => {
   assertEquals(replayed.msgId, "orig");
 });
 
-/** A source that returns `chunks`, one per read (the rest of one in the next, when it does not fit). */
+/**
+ * A source that returns `chunks`, one per read (the rest of one in the next, when it does not fit).
+ */
 function chunkSource(chunks: Uint8Array[]): ByteSource {
   const queue = [...chunks];
   return {

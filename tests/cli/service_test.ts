@@ -205,7 +205,9 @@ interface XmlElement {
   children: XmlElement[];
 }
 
-/** Reads the XML jetport generates: elements, attributes, text, comments; throws when ill-formed. */
+/**
+ * Reads the XML jetport generates: elements, attributes, text, comments; throws when ill-formed.
+ */
 function readXml(xml: string): XmlElement {
   const body = xml.replace(/<!--[^]*?-->/g, "");
   const root: XmlElement = { name: "#document", attrs: {}, text: "", children: [] };

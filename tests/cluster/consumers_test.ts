@@ -1,8 +1,8 @@
 /**
  * The consuming roles on a three-node cluster while the node leading their consumer or stream is
  * killed -9 and restarted: the monitor keeps writing, also when the daemon itself is killed -9
- * and started again (every event exactly one line, nothing left unacked), and DLQ capture keeps capturing after the leader of the source stream or of its
- * advisory stream is killed.
+ * and started again (every event exactly one line, nothing left unacked), and DLQ capture keeps
+ * capturing after the leader of the source stream or of its advisory stream is killed.
  */
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";

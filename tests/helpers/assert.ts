@@ -75,7 +75,9 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
-/** Resolves after `ms` milliseconds. For pacing a test's own actions, never as a wait for a result. */
+/**
+ * Resolves after `ms` milliseconds. For pacing a test's own actions, never as a wait for a result.
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

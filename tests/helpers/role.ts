@@ -17,7 +17,9 @@ export interface InProcessRole extends AsyncDisposable {
   metrics: Registry;
   /** Errors it reported through `crash()` (also printed). */
   crashes: unknown[];
-  /** Stops the role with `graceMs` (default 5 s) and closes its connection (draining); once only. */
+  /**
+   * Stops the role with `graceMs` (default 5 s) and closes its connection (draining); once only.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 

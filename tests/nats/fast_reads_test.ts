@@ -1,4 +1,6 @@
-/** Messages read as plain `Uint8Array`s, before and after a reconnect, against a real nats-server. */
+/**
+ * Messages read as plain `Uint8Array`s, before and after a reconnect, against a real nats-server.
+ */
 import { connect } from "@nats-io/transport-node";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { assertEquals, waitFor } from "../helpers/assert.ts";

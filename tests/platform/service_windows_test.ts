@@ -125,7 +125,8 @@ type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
 function parseXml(xml: string): Element {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw new Error(`not well-formed: ${JSON.stringify(valid.err)}`);
-  // The validator lets "--" inside a comment pass; XML forbids it (a path in a comment could do it).
+  // The validator lets "--" inside a comment pass; XML forbids it (a path in a comment could do
+  // it).
   for (const [, body] of xml.matchAll(/<!--([^]*?)-->/g)) {
     if (body.includes("--") || body.endsWith("-")) {
       throw new Error(`not well-formed: <!--${body}-->`);
@@ -213,7 +214,9 @@ function texts(el: Element, name: string): string[] {
   return el.children.filter((c) => c.name === name).map((c) => c.text);
 }
 
-/** A config with every path-bearing key, on Windows paths with spaces and XML-special characters. */
+/**
+ * A config with every path-bearing key, on Windows paths with spaces and XML-special characters.
+ */
 function config(extra = "") {
   return configSchema.parse(parse(`
 log: { file: 'D:\\jet port\\logs\\jetport.log' }

@@ -100,7 +100,10 @@ export interface PublishSummary {
   failed: number;
 }
 
-/** How many failures are named (on stderr, and in `--json`): a file full of them would drown the rest. */
+/**
+ * How many failures are named (on stderr, and in `--json`): a file full of them would drown the
+ * rest.
+ */
 const NAMED_FAILURES = 10;
 
 /** One failure named by where it happened (`file:line`, or `message`). */

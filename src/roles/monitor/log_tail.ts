@@ -1,9 +1,9 @@
 /**
- * Where the monitor's log ends, and its start-up repair after a kill -9: lines written after the last batch the
- * written-sequence journal committed (see `written.ts`) belong to events that were never acked
- * and will come again, so they are cut off here, and written once when they do. The uncommitted
- * batch may have rotated the log (once or more: `path` → `path.1` → ...); the committed file is
- * then found by its inode among the rotated ones, the files newer than it (holding only
+ * Where the monitor's log ends, and its start-up repair after a kill -9: lines written after the
+ * last batch the written-sequence journal committed (see `written.ts`) belong to events that were
+ * never acked and will come again, so they are cut off here, and written once when they do. The
+ * uncommitted batch may have rotated the log (once or more: `path` → `path.1` → ...); the committed
+ * file is then found by its inode among the rotated ones, the files newer than it (holding only
  * uncommitted lines) are removed, and it and the older ones move back to their places.
  * @module
  */
@@ -19,7 +19,9 @@ export function logEnd(path: string): LogEnd {
 export type TailRepair =
   /** The log ends where the journal says: nothing to do. */
   | { kind: "clean" }
-  /** `bytes` uncommitted bytes were cut from the end of the log (`files` whole files among them). */
+  /**
+   * `bytes` uncommitted bytes were cut from the end of the log (`files` whole files among them).
+   */
   | { kind: "cut"; bytes: number; files: number }
   /** The log is not the file the journal knows (moved, truncated or replaced by someone else). */
   | { kind: "unknown"; why: string };

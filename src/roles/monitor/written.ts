@@ -3,7 +3,8 @@
  * event gets exactly one line across consumer and stream leader changes, reconnects and restarts
  * of the daemon (kill -9 included). The consumer's own ack state cannot promise that: an ack (or
  * an ack floor) a dying leader reported need not survive on the new leader, so written events come
- * again; the monitor acks such a redelivery without writing it (`monitor_redeliveries_skipped_total`).
+ * again; the monitor acks such a redelivery without writing it
+ * (`monitor_redeliveries_skipped_total`).
  *
  * The record is an append-only journal, `<state_dir>/monitor/<consumer>/written` (see
  * {@link writtenPath}), one line per batch: `b <inode> <size> <ranges>` = "the log file with this
@@ -54,7 +55,9 @@ export interface WrittenRecord {
    * (written since this boot); undefined when nothing is recorded or the machine restarted since.
    */
   committed(): LogEnd | undefined;
-  /** True when the journal was written before the machine last booted (its end may lag the log's). */
+  /**
+   * True when the journal was written before the machine last booted (its end may lag the log's).
+   */
   fromEarlierBoot(): boolean;
   /**
    * Checks the stream's creation time against the recorded one; when it differs (the stream was

@@ -163,7 +163,9 @@ function formatValue(kind: Kind, v: unknown): string {
   return String(v);
 }
 
-/** The fields where `desired` differs from `actual`; fields `desired` leaves undefined are skipped. */
+/**
+ * The fields where `desired` differs from `actual`; fields `desired` leaves undefined are skipped.
+ */
 function diffNormal(
   fields: Record<string, FieldSpec>,
   desired: Normal,

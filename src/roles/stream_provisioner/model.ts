@@ -14,7 +14,9 @@ import type {
 } from "@nats-io/jetstream";
 import type { ConsumerDecl, KvDecl, ObjectStoreDecl, SourceDecl, StreamDecl } from "./config.ts";
 
-/** A normalized config: field → comparable value; `undefined` means "not managed, don't compare". */
+/**
+ * A normalized config: field → comparable value; `undefined` means "not managed, don't compare".
+ */
 export type Normal = Record<string, unknown>;
 
 const NS_PER_MS = 1_000_000;

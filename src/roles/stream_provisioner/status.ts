@@ -97,7 +97,9 @@ const EMPTY_CONSUMER = {
   lag: { messages: 0, oldest_pending_seq: null, oldest_pending_age_ms: null },
 };
 
-/** The stream's info; `missing` when the server has no such stream; `unavailable` when no answer. */
+/**
+ * The stream's info; `missing` when the server has no such stream; `unavailable` when no answer.
+ */
 async function streamInfo(
   jsm: JetStreamManager,
   name: string,

@@ -5,9 +5,9 @@
  * a consumer-leader change, `ack_wait` running out), only one runs the handler; the other gives the
  * message back for later. The record then moves to `done` (handler ran: it keeps the result
  * event, and later deliveries only publish that same result again, deduplicated by its
- * `Nats-Msg-Id`, and are acked) or `dead` (dead-lettered: later deliveries of the same stream sequence only re-send the
- * same DLQ entry, so a result can never be stored after the DLQ entry of that delivery, nor a DLQ
- * entry after the result).
+ * `Nats-Msg-Id`, and are acked) or `dead` (dead-lettered: later deliveries of the same stream
+ * sequence only re-send the same DLQ entry, so a result can never be stored after the DLQ entry of
+ * that delivery, nor a DLQ entry after the result).
  *
  * A claim is refreshed at every heartbeat and expires when its holder stops refreshing it (the
  * process crashed): with a per-key TTL (`Nats-TTL`) on buckets that allow it (nats-server 2.11+,

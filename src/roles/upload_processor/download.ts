@@ -277,7 +277,9 @@ export async function removeDownload(file: string): Promise<void> {
   releasePath(file);
 }
 
-/** Leaves a downloaded file in place (`keep_files`), for another download of its path to replace. */
+/**
+ * Leaves a downloaded file in place (`keep_files`), for another download of its path to replace.
+ */
 export function keepDownload(file: string): void {
   releasePath(file);
 }

@@ -7,9 +7,10 @@
  * (`puller.ts`); each pull asks for as many messages as there are free workers, so this process
  * never holds more unacked messages than it can work on; a success finishes (`done`, result, ack)
  * behind its worker (`finishing.ts`), at most as many as there are workers, all within the
- * consumer's `max_ack_pending`. Several processes may share the durable: claims in the dedupe bucket
- * (`dedupe.ts`) keep them from running the handler for one event at once, and the circuit breaker
- * (`breaker.ts`) stops pulling while S3 or the http handler is down. This file is the wiring.
+ * consumer's `max_ack_pending`. Several processes may share the durable: claims in the dedupe
+ * bucket (`dedupe.ts`) keep them from running the handler for one event at once, and the circuit
+ * breaker (`breaker.ts`) stops pulling while S3 or the http handler is down. This file is the
+ * wiring.
  * @module
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";

@@ -12,7 +12,9 @@ export interface WatcherMetrics {
   dirtyPaths: Gauge;
   /** Files and directories in the snapshot, by watch. */
   files: Gauge;
-  /** Completed full scans, by watch and reason (start, interval, poll, reopen, or a loss reason). */
+  /**
+   * Completed full scans, by watch and reason (start, interval, poll, reopen, or a loss reason).
+   */
   rescans: Counter;
   /** Possible event losses detected, by watch and reason. */
   lossDetections: Counter;

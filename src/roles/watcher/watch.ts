@@ -200,7 +200,9 @@ export function createWatch(options: WatchOptions): WatchRunner {
     await r.reconciler.rescan(reason, fresh);
   }
 
-  /** Saves the tree; callers hold the tick (or have stopped it), so it does not change meanwhile. */
+  /**
+   * Saves the tree; callers hold the tick (or have stopped it), so it does not change meanwhile.
+   */
   async function save(r: Running) {
     const outboxN = options.lastOutboxN();
     const version = r.reconciler.version;

@@ -188,7 +188,9 @@ async function publishRows(): Promise<Row[]> {
 
 /** Rounds of the monitor row (Go and jetport each); the medians are reported. */
 const MONITOR_ROUNDS = Math.max(1, Number(Deno.env.get("BENCH_MONITOR_ROUNDS") ?? 3));
-/** jetport / Go of each monitor round, and the groups (an fsync each) jetport wrote, for the notes. */
+/**
+ * jetport / Go of each monitor round, and the groups (an fsync each) jetport wrote, for the notes.
+ */
 const monitorRatios: string[] = [];
 const monitorGroups: number[] = [];
 

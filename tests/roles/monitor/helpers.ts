@@ -1,6 +1,6 @@
 /**
- * Shared pieces of the monitor tests: file events as the watcher publishes them (docs/design.md "File event"), a
- * FILES stream, and reading the monitor's log.
+ * Shared pieces of the monitor tests: file events as the watcher publishes them (docs/design.md
+ * "File event"), a FILES stream, and reading the monitor's log.
  * @module
  */
 import { connect } from "@nats-io/transport-node";
