@@ -64,6 +64,7 @@ export function parseAckSubject(reply: string | undefined): PulledInfo | undefin
 
 const enc = new TextEncoder();
 const ACK = enc.encode("+ACK");
+const WPI = enc.encode("+WPI");
 
 /**
  * Wraps a delivery; undefined when `msg` is not a JetStream delivery (no ack subject). Its
@@ -101,7 +102,7 @@ export function pulledMsg(replies: Replies, msg: Msg): PulledMsg | undefined {
       send(reason ? `+TERM ${reason}` : "+TERM");
     },
     working() {
-      if (!done) msg.respond(enc.encode("+WPI"));
+      if (!done) msg.respond(WPI);
     },
   };
 }
