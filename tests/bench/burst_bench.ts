@@ -4,12 +4,16 @@
  * event stored, events lost (target 0), duplicate `created` (target 0), and memory with the files
  * under watch. Each layout runs in its own process (this module, run with the layout as its
  * argument), so one layout's heap does not inflate the other's RSS; the baseline is the same
- * process, connected, before the watcher starts.
+ * process, connected, before the watcher starts. Then the operator's view of memory: a `jetport run`
+ * daemon watching a root into which this process writes the files, its RSS idle, at the end, at its
+ * peak and 20 s later (the issue's steady state: V8 gives the burst's heap back only after its
+ * memory reducer runs, some seconds after the allocation stops).
  * @module
  */
 import { jetstreamManager } from "@nats-io/jetstream";
-import { startNatsServer } from "../helpers/nats_server.ts";
-import { PERMISSIONS } from "../helpers/jetport.ts";
+import { freePort, startNatsServer } from "../helpers/nats_server.ts";
+import { jetportCommand, PERMISSIONS } from "../helpers/jetport.ts";
+import { readyz } from "../helpers/readyz.ts";
 import {
   client,
   createdCounts,
@@ -18,7 +22,7 @@ import {
   startWatcher,
   tempDir,
 } from "../roles/watcher/helpers.ts";
-import type { Bench } from "./run.ts";
+import type { Bench, BenchTable } from "./run.ts";
 
 const FILES = Number(Deno.env.get("BENCH_BURST_FILES") ?? 100_000);
 const TIMEOUT = 600_000;
@@ -28,13 +32,94 @@ const LAYOUTS: Layout[] = ["flat", "100 new subdirs"];
 
 const MiB = 1024 * 1024;
 
-/** Peak RSS of this process so far (VmHWM), in bytes; 0 where /proc is missing. */
-function peakRss(): number {
+/** Writes the files: all in the root, or spread over 100 new subdirectories. */
+function writeFiles(root: string, layout: Layout): void {
+  for (let i = 0; i < FILES; i++) {
+    const dir = layout === "flat" ? root : `${root}/d${i % 100}`;
+    if (layout !== "flat" && i < 100) Deno.mkdirSync(dir);
+    Deno.writeTextFileSync(`${dir}/f${i}.txt`, `${i}`);
+  }
+}
+
+/** A field of `/proc/<pid>/status` in bytes (VmRSS, VmHWM); 0 where /proc is missing. */
+function statusBytes(field: "VmRSS" | "VmHWM", pid: number | "self" = "self"): number {
   try {
-    const kb = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
-    return Number(kb ?? 0) * 1024;
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
   } catch {
     return 0;
+  }
+}
+
+/** Peak RSS of this process so far (VmHWM), in bytes. */
+const peakRss = () => statusBytes("VmHWM");
+
+/** How long after the last event is stored the daemon's steady RSS is read (the issue's 20 s). */
+const STEADY_MS = 20_000;
+
+/** RSS of a `jetport run` daemon around a burst written by another process, in bytes. */
+interface DaemonMemory {
+  /** Ready and idle, the root empty. */
+  idle: number;
+  /** When the last event was stored. */
+  stored: number;
+  /** Highest RSS of the daemon's whole run (VmHWM). */
+  peak: number;
+  /** {@link STEADY_MS} after the last event was stored. */
+  steady: number;
+}
+
+/**
+ * The operator's view of memory: `jetport run` with only the watcher, as deployed (the daemon's
+ * V8 flags, its own process), while this process writes `FILES` files into its root; the RSS
+ * idle before, when the last event is stored, at its peak, and {@link STEADY_MS} later.
+ */
+async function daemonMemory(url: string): Promise<DaemonMemory> {
+  const nc = await client(url);
+  const jsm = await jetstreamManager(nc);
+  await createFilesStream(nc);
+  const root = await tempDir("bench-daemon");
+  const port = freePort();
+  const config = `${root}.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `nats: { servers: "${url}" }
+http: { listen: "127.0.0.1:${port}" }
+state_dir: ${root}-state
+roles:
+  watcher:
+    watches: [{ name: bench, path: ${root}, settle: 250ms }]
+`,
+  );
+  const child = jetportCommand(["run", "--config", config], { stdout: "null", stderr: "null" })
+    .spawn();
+  try {
+    const until = Date.now() + 60_000;
+    while (await readyz(port).then((r) => r.status, () => 0) !== 200) {
+      if (Date.now() > until) throw new Error("jetport run not ready after 60 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const idle = statusBytes("VmRSS", child.pid);
+    writeFiles(root, "flat");
+    for (const end = Date.now() + TIMEOUT;;) {
+      const { state } = await jsm.streams.info("FILES");
+      if (state.messages >= FILES) break;
+      if (Date.now() > end) throw new Error(`${FILES} events not stored in ${TIMEOUT} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stored = statusBytes("VmRSS", child.pid);
+    await new Promise((r) => setTimeout(r, STEADY_MS));
+    const steady = statusBytes("VmRSS", child.pid);
+    return { idle, stored, peak: statusBytes("VmHWM", child.pid), steady };
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await jsm.streams.delete("FILES");
+    await nc.close();
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(`${root}-state`, { recursive: true }).catch(() => {});
+    await Deno.remove(config);
   }
 }
 
@@ -67,11 +152,7 @@ async function burst(url: string, layout: Layout): Promise<BurstResult> {
     watches: [{ name: "bench", path: root, settle: "250ms" }],
   });
   const t0 = performance.now();
-  for (let i = 0; i < FILES; i++) {
-    const dir = layout === "flat" ? root : `${root}/d${i % 100}`;
-    if (layout !== "flat" && i < 100) Deno.mkdirSync(dir);
-    Deno.writeTextFileSync(`${dir}/f${i}.txt`, `${i}`);
-  }
+  writeFiles(root, layout);
   const lastWrite = performance.now();
   // The end is when the stream stored the last event (its last_ts, the same machine's clock):
   // not when this loop sees it, which a poll interval and the watcher's own work (a snapshot
@@ -173,9 +254,25 @@ const bench: Bench = {
         "Memory: whole bench process (watcher, NATS client, writer), one fresh process per " +
         "layout; 'under watch' is read once every event is stored.",
       ],
-    }];
+    }, await daemonTable()];
   },
 };
+
+/** The daemon's memory around a flat burst, as a table with its goals. */
+async function daemonTable(): Promise<BenchTable> {
+  await using server = await startNatsServer();
+  const m = await daemonMemory(server.url);
+  const mib = (b: number) => Math.round(b / MiB * 10) / 10;
+  return {
+    title: `jetport run, watcher only: RSS around ${FILES} files written flat by another process`,
+    columns: ["idle, root empty", "last event stored", "peak", `${STEADY_MS / 1000} s later`],
+    rows: [[mib(m.idle), mib(m.stored), mib(m.peak), mib(m.steady)]],
+    notes: [
+      "MiB, the daemon's process alone (VmRSS; peak: VmHWM). Goals: peak ≤ 250, " +
+      `${STEADY_MS / 1000} s after the last event stored ≤ 150.`,
+    ],
+  };
+}
 export default bench;
 
 if (import.meta.main) {
