@@ -11,9 +11,9 @@
  * @module
  */
 import { jetstreamManager } from "@nats-io/jetstream";
-import { freePort, startNatsServer } from "../helpers/nats_server.ts";
-import { jetportCommand, PERMISSIONS } from "../helpers/jetport.ts";
-import { readyz } from "../helpers/readyz.ts";
+import { startNatsServer } from "../helpers/nats_server.ts";
+import { PERMISSIONS } from "../helpers/jetport.ts";
+import { startWatcherDaemon } from "./watcher_daemon.ts";
 import {
   client,
   createdCounts,
@@ -79,26 +79,9 @@ async function daemonMemory(url: string): Promise<DaemonMemory> {
   const jsm = await jetstreamManager(nc);
   await createFilesStream(nc);
   const root = await tempDir("bench-daemon");
-  const port = freePort();
-  const config = `${root}.yaml`;
-  await Deno.writeTextFile(
-    config,
-    `nats: { servers: "${url}" }
-http: { listen: "127.0.0.1:${port}" }
-state_dir: ${root}-state
-roles:
-  watcher:
-    watches: [{ name: bench, path: ${root}, settle: 250ms }]
-`,
-  );
-  const child = jetportCommand(["run", "--config", config], { stdout: "null", stderr: "null" })
-    .spawn();
+  const daemon = await startWatcherDaemon(url, root, "bench", "250ms");
+  const child = daemon.child;
   try {
-    const until = Date.now() + 60_000;
-    while (await readyz(port).then((r) => r.status, () => 0) !== 200) {
-      if (Date.now() > until) throw new Error("jetport run not ready after 60 s");
-      await new Promise((r) => setTimeout(r, 50));
-    }
     await new Promise((r) => setTimeout(r, 2000));
     const idle = statusBytes("VmRSS", child.pid);
     writeFiles(root, "flat");
@@ -113,13 +96,10 @@ roles:
     const steady = statusBytes("VmRSS", child.pid);
     return { idle, stored, peak: statusBytes("VmHWM", child.pid), steady };
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await daemon[Symbol.asyncDispose]();
     await jsm.streams.delete("FILES");
     await nc.close();
     await Deno.remove(root, { recursive: true });
-    await Deno.remove(`${root}-state`, { recursive: true }).catch(() => {});
-    await Deno.remove(config);
   }
 }
 

@@ -7,9 +7,8 @@
  * @module
  */
 import type { Bench, BenchTable } from "./run.ts";
-import { freePort, startNatsServer } from "../helpers/nats_server.ts";
-import { jetportCommand } from "../helpers/jetport.ts";
-import { readyz } from "../helpers/readyz.ts";
+import { startNatsServer } from "../helpers/nats_server.ts";
+import { startWatcherDaemon } from "./watcher_daemon.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_STARTUP_RUNS") ?? 5);
 /** How long the daemon idles after its first 200 before its RSS is read. */
@@ -28,38 +27,10 @@ async function rss(pid: number): Promise<number> {
 
 /** One `jetport run`: ms from spawn to the first `/readyz` 200, and RSS after idling. */
 async function daemonRun(natsUrl: string, dir: string): Promise<{ ms: number; rss: number }> {
-  const port = freePort();
   const watched = await Deno.makeTempDir({ dir, prefix: "empty-" });
-  const config = `${watched}.yaml`;
-  await Deno.writeTextFile(
-    config,
-    `nats: { servers: "${natsUrl}" }
-http: { listen: "127.0.0.1:${port}" }
-state_dir: ${watched}-state
-roles:
-  watcher:
-    watches: [{ name: empty, path: ${watched} }]
-`,
-  );
-  const t0 = performance.now();
-  const child = jetportCommand(["run", "--config", config], {
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    for (;;) {
-      const status = await readyz(port).then((r) => r.status, () => 0);
-      if (status === 200) break;
-      if (performance.now() - t0 > 60_000) throw new Error("jetport run not ready after 60 s");
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const ms = performance.now() - t0;
-    await new Promise((r) => setTimeout(r, IDLE_MS));
-    return { ms, rss: await rss(child.pid) };
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-  }
+  await using daemon = await startWatcherDaemon(natsUrl, watched, "empty");
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  return { ms: daemon.readyMs, rss: await rss(daemon.child.pid) };
 }
 
 /** Deno running an empty program: ms from spawn to exit, and RSS of one that only waits. */
